@@ -1,0 +1,886 @@
+#!/usr/bin/env python3
+"""
+authgate benchmark harness (issue 5, SPEC §8): authgate side by side with a reference
+server built from djangorestframework-simplejwt + its token_blacklist app.
+
+Standard library only. Started by `make bench` -> `bench/run.sh` -> this file.
+
+For each database (SQLite, PostgreSQL) it migrates a fresh database per server, starts
+both servers with the same gunicorn settings (and, on PostgreSQL, authgate a second time
+with REDIS_URL), then measures them alternately, in rounds (A R A R ...):
+
+  public     GET /api/public/, unauthenticated (the floor)                    wrk
+  protected  GET /api/protected/ with `Authorization: Bearer <access>`        wrk
+  login      POST /api/auth/login/ (Argon2 dominates)                         wrk
+  refresh    POST /api/auth/token/refresh/ with rotation over many sessions:  wrk
+             each wrk thread holds a queue of refresh tokens, presents each
+             exactly once and queues the rotated one it gets back
+  rows       stored rows for one session after 1, 10, 1000 refreshes         python
+  logout     is the session's access token refused right after logout?       python
+
+Writes bench/results.json and the figures of bench/RESULTS.md (between the
+`<!-- bench:begin -->` / `<!-- bench:end -->` markers, so notes around them are kept).
+"""
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / ".work"
+LUA = BENCH / "lua"
+REF_DIR = BENCH / "reference"
+REF_VENV = BENCH / ".venv-ref"
+AUTHGATE_VENV = REPO / ".venv"
+
+PASSWORD = "Bench-pass-7319!"
+N_USERS = 8
+HOST = "127.0.0.1"
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
+SECRET_KEY = "bench-" + "k" * 58
+
+RUN_BUDGET_S = 570  # the whole run stays under 10 minutes
+START = time.monotonic()
+
+RUNNING = []  # live server processes, killed at exit whatever happens
+
+
+def log(msg):
+    print(f"[bench {time.monotonic() - START:6.1f}s] {msg}", flush=True)
+
+
+def elapsed():
+    return time.monotonic() - START
+
+
+# ---------------------------------------------------------------------------- helpers
+def request(port, method, path, body=None, token=None, timeout=15):
+    """One HTTP request to 127.0.0.1:port; returns (status, parsed JSON or None, raw bytes)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    headers = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    return resp.status, parsed, raw
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, env=None, cwd=None, timeout=120, check=True):
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def redis_command(*commands, db=None):
+    """Tiny RESP client: runs inline commands, returns the raw reply text (or None if down)."""
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2) as s:
+            payload = b""
+            for cmd in (([f"SELECT {db}"] if db is not None else []) + list(commands)):
+                parts = cmd.split()
+                payload += f"*{len(parts)}\r\n".encode() + b"".join(
+                    f"${len(p.encode())}\r\n{p}\r\n".encode() for p in parts)
+            s.sendall(payload)
+            time.sleep(0.1)
+            return s.recv(65536).decode(errors="replace")
+    except OSError:
+        return None
+
+
+def psql(sql, db="postgres"):
+    return run(["psql", f"{PG_BASE}/{db}", "-v", "ON_ERROR_STOP=1", "-Atqc", sql], timeout=60)
+
+
+def postgres_available():
+    if not shutil.which("psql"):
+        return False, "psql not installed"
+    try:
+        out = psql("SHOW server_version").stdout.strip()
+        return True, out
+    except Exception as exc:  # noqa: BLE001
+        return False, str(exc).splitlines()[0]
+
+
+# ---------------------------------------------------------------------------- servers
+# Snippets run inside each project with `manage.py shell -c`.
+CREATE_USERS = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+User = get_user_model()
+digest = make_password({password!r})  # hashed once (Argon2), shared by every bench user
+names = {names!r}
+for name in names:
+    User.objects.filter(username=name).delete()
+    User(username=name, email=name + "@bench.invalid", password=digest, is_active=True).save()
+print("USERS", json.dumps(sorted(User.objects.filter(username__in=names).values_list("username", flat=True))))
+"""
+
+# Opens sessions directly (what login does after the password check), to have many
+# independent sessions for the refresh measurement without paying Argon2 for each.
+MINT_AUTHGATE = """
+import json
+from django.contrib.auth import get_user_model
+from authgate.sessions import open_session
+users = list(get_user_model().objects.filter(username__in={names!r}))
+tokens = []
+for i in range({count}):
+    _, pair = open_session(users[i % len(users)], device="bench")
+    tokens.append(pair.refresh)
+print("TOKENS", json.dumps(tokens))
+"""
+
+MINT_SIMPLEJWT = """
+import json
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.tokens import RefreshToken
+users = list(get_user_model().objects.filter(username__in={names!r}))
+tokens = [str(RefreshToken.for_user(users[i % len(users)])) for i in range({count})]
+print("TOKENS", json.dumps(tokens))
+"""
+
+# Rows stored for one user (or all users with "*"): every table with the given prefixes
+# that has a user_id column, or a foreign key to such a table (e.g. blacklisted ->
+# outstanding token, or anything -> authgate_session).
+COUNT_ROWS = """
+import json
+from django.db import connection
+from django.contrib.auth import get_user_model
+username = {username!r}
+prefixes = tuple({prefixes!r})
+User = get_user_model()
+uid = None if username == "*" else User.objects.get(username=username).pk
+intro = connection.introspection
+qn = connection.ops.quote_name
+out = {{}}
+with connection.cursor() as c:
+    tables = [t for t in intro.table_names(c) if t.startswith(prefixes)]
+    cols = {{t: [d.name for d in intro.get_table_description(c, t)] for t in tables}}
+    for t in tables:
+        if "user_id" in cols[t]:
+            where, params = ("", []) if uid is None else (" WHERE user_id = %s", [uid])
+        else:
+            rel = intro.get_relations(c, t)
+            link = next(((col, other) for col, (_, other) in rel.items() if other in cols and "user_id" in cols[other]), None)
+            if link is None:
+                continue
+            col, other = link
+            if uid is None:
+                where, params = "", []
+            else:
+                where = f" WHERE {{qn(col)}} IN (SELECT id FROM {{qn(other)}} WHERE user_id = %s)"
+                params = [uid]
+        c.execute(f"SELECT COUNT(*) FROM {{qn(t)}}" + where, params)
+        out[t] = c.fetchone()[0]
+print("ROWS", json.dumps(out))
+"""
+
+VERSIONS = """
+import json, sqlite3, sys, importlib.metadata as m
+out = {"python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version}
+for d in ("Django", "djangorestframework", "djangorestframework-simplejwt", "authgate", "gunicorn",
+          "psycopg", "argon2-cffi", "PyJWT", "redis", "dj-database-url"):
+    try:
+        out[d] = m.version(d)
+    except m.PackageNotFoundError:
+        pass
+print(json.dumps(out))
+"""
+
+
+class Server:
+    def __init__(self, kind, db, redis=False, workers=2):
+        self.kind = kind  # "authgate" | "simplejwt"
+        self.db = db  # "sqlite" | "postgres"
+        self.redis = redis
+        self.workers = workers
+        self.label = kind + ("+redis" if redis else "")
+        self.tag = f"{kind}_{db}" + ("_redis" if redis else "")
+        self.port = free_port()
+        self.proc = None
+        self.logfile = WORK / f"{self.tag}.log"
+        self.access = None
+        if kind == "authgate":
+            self.cwd = REPO
+            self.python = AUTHGATE_VENV / "bin" / "python"
+            self.gunicorn = AUTHGATE_VENV / "bin" / "gunicorn"
+            self.wsgi = "server.wsgi:application"
+            self.settings = "server.settings"
+            self.prefixes = ["authgate_"]
+        else:
+            self.cwd = REF_DIR
+            self.python = REF_VENV / "bin" / "python"
+            self.gunicorn = REF_VENV / "bin" / "gunicorn"
+            self.wsgi = "refserver.wsgi:application"
+            self.settings = "refserver.settings"
+            self.prefixes = ["token_blacklist_"]
+        if db == "sqlite":
+            self.sqlite_path = WORK / f"{self.tag}.sqlite3"
+            self.database_url = f"sqlite:///{self.sqlite_path}"
+        else:
+            self.pg_name = f"bench_{self.tag}"
+            self.database_url = f"{PG_BASE}/{self.pg_name}"
+        self.env = dict(os.environ)
+        for var in ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTHONPATH"):
+            self.env.pop(var, None)
+        self.env.update({
+            "DATABASE_URL": self.database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SETTINGS_MODULE": self.settings,
+            "AUTHGATE_VAR_DIR": str(WORK / f"var_{self.tag}"),
+            "PYTHONUNBUFFERED": "1",
+        })
+        if redis:
+            self.env["REDIS_URL"] = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+
+    # -- database ----------------------------------------------------------------------
+    def reset_database(self):
+        if self.db == "sqlite":
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(self.sqlite_path) + suffix).unlink(missing_ok=True)
+        else:
+            psql(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            psql(f'CREATE DATABASE "{self.pg_name}"')
+        if self.redis:
+            redis_command("FLUSHDB", db=REDIS_DB)
+
+    def drop_database(self):
+        try:
+            if self.db == "sqlite":
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(str(self.sqlite_path) + suffix).unlink(missing_ok=True)
+            else:
+                psql(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            if self.redis:
+                redis_command("FLUSHDB", db=REDIS_DB)
+        except Exception as exc:  # noqa: BLE001
+            log(f"warning: could not drop the database of {self.tag}: {exc}")
+
+    def manage(self, *args, timeout=180):
+        return run([str(self.python), "manage.py", *args], env=self.env, cwd=self.cwd, timeout=timeout)
+
+    def shell(self, code, marker, timeout=180):
+        out = self.manage("shell", "-c", code, timeout=timeout).stdout
+        for line in out.splitlines():
+            if line.startswith(marker + " "):
+                return json.loads(line[len(marker) + 1:])
+        raise RuntimeError(f"{self.tag}: no {marker} line in shell output:\n{out[-2000:]}")
+
+    def prepare(self):
+        self.reset_database()
+        self.manage("migrate", "--noinput")
+        if self.kind == "authgate":
+            self.manage("createcachetable")  # the DB cache of the login throttle (no-op with Redis)
+        self.users = [f"bench{i}" for i in range(N_USERS)] + ["rows"]
+        self.shell(CREATE_USERS.format(password=PASSWORD, names=self.users), "USERS")
+
+    # -- process -----------------------------------------------------------------------
+    def start(self):
+        cmd = [str(self.gunicorn), self.wsgi, "--workers", str(self.workers), "--threads", "1",
+               "--worker-class", "sync", "--bind", f"{HOST}:{self.port}", "--log-level", "warning",
+               "--timeout", "30"]
+        self.log_handle = open(self.logfile, "w")
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=self.log_handle,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        RUNNING.append(self)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.tag}: gunicorn exited ({self.proc.returncode}); see {self.logfile}")
+            try:
+                status, _, _ = request(self.port, "GET", "/api/public/", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"{self.tag}: not answering GET /api/public/ after 40 s; see {self.logfile}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self in RUNNING:
+            RUNNING.remove(self)
+        if getattr(self, "log_handle", None):
+            self.log_handle.close()
+
+    def url(self, path):
+        return f"http://{HOST}:{self.port}{path}"
+
+    def mint_sessions(self, count):
+        code = MINT_AUTHGATE if self.kind == "authgate" else MINT_SIMPLEJWT
+        return self.shell(code.format(names=self.users[:N_USERS], count=count), "TOKENS")
+
+    def rows(self, username):
+        return self.shell(COUNT_ROWS.format(username=username, prefixes=self.prefixes), "ROWS")
+
+
+def stop_all():
+    for server in list(RUNNING):
+        server.stop()
+
+
+# ---------------------------------------------------------------------------- wrk
+def wrk(server, script, path, duration, connections, threads, extra_env=None):
+    lua = WORK / f"{Path(script).stem}.run.lua"
+    lua.write_text((LUA / "common.lua").read_text() + "\n" + (LUA / script).read_text())
+    env = dict(os.environ, BENCH_THREADS=str(threads), **(extra_env or {}))
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+           "-s", str(lua), server.url(path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 30)
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            data = json.loads(line[len("BENCHJSON "):])
+            secs = data["duration_us"] / 1e6
+            data["seconds"] = secs
+            data["socket_errors"] = sum(data[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout"))
+            return data
+    raise RuntimeError(f"wrk gave no summary ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+def combine(rounds):
+    """One figure from several alternated rounds: 2xx/s over the total time; latency
+    p50 = mean of the rounds' p50, p99 = worst round's p99."""
+    total_s = sum(r["seconds"] for r in rounds)
+    ok = sum(r["ok2xx"] for r in rounds)
+    bad_samples = [r["bad_sample"] for r in rounds if r["bad_sample"]]
+    statuses = {}
+    for r in rounds:
+        for part in r["status_counts"]:
+            for k, v in part.items():
+                statuses[k] = statuses.get(k, 0) + v
+    return {
+        "rps": ok / total_s if total_s else 0.0,
+        "requests": sum(r["requests"] for r in rounds),
+        "ok2xx": ok,
+        "non2xx": sum(r["non2xx"] for r in rounds),
+        "socket_errors": sum(r["socket_errors"] for r in rounds),
+        "status_counts": statuses,
+        "p50_ms": sum(r["p50_us"] for r in rounds) / len(rounds) / 1000,
+        "p99_ms": max(r["p99_us"] for r in rounds) / 1000,
+        "seconds": total_s,
+        "rounds": len(rounds),
+        "starved": sum(r.get("starved", 0) for r in rounds),
+        "bad_sample": bad_samples[0] if bad_samples else "",
+    }
+
+
+# ---------------------------------------------------------------------------- phases
+def sanity(server):
+    """Login once over HTTP, check the protected and public routes answer as specified."""
+    status, body, raw = request(server.port, "POST", "/api/auth/login/", {"username": "bench0", "password": PASSWORD})
+    if status != 200 or not body or "access" not in body or "refresh" not in body:
+        raise RuntimeError(f"{server.tag}: POST /api/auth/login/ -> {status} {raw[:300]!r}")
+    server.access = body["access"]
+    status, body, raw = request(server.port, "GET", "/api/protected/", token=server.access)
+    expected = {"message": "Hello bench0, you have accessed a protected route!"}
+    if status != 200 or body != expected:
+        raise RuntimeError(f"{server.tag}: GET /api/protected/ -> {status} {raw[:300]!r}")
+    status, body, raw = request(server.port, "GET", "/api/public/")
+    if status != 200 or body != {"ok": True}:
+        raise RuntimeError(f"{server.tag}: GET /api/public/ -> {status} {raw[:300]!r}")
+
+
+def rows_and_logout(server, refreshes, checkpoints):
+    """One session (user "rows"): login, `refreshes` sequential rotations, stored rows at the
+    checkpoints; then logout with the last refresh token and check its access token."""
+    out = {"checkpoints": {}, "errors": []}
+    status, body, raw = request(server.port, "POST", "/api/auth/login/", {"username": "rows", "password": PASSWORD})
+    if status != 200:
+        out["errors"].append(f"POST /api/auth/login/ -> {status} {raw[:300]!r}")
+        return out
+    refresh, access = body["refresh"], body["access"]
+    out["checkpoints"]["0"] = server.rows("rows")
+    t0 = time.monotonic()
+    for i in range(1, refreshes + 1):
+        status, body, raw = request(server.port, "POST", "/api/auth/token/refresh/", {"refresh": refresh})
+        if status != 200 or not body or "refresh" not in body:
+            out["errors"].append(f"refresh #{i}: POST /api/auth/token/refresh/ -> {status} {raw[:300]!r}")
+            break
+        refresh, access = body["refresh"], body["access"]
+        if i in checkpoints:
+            out["checkpoints"][str(i)] = server.rows("rows")
+    out["chain_seconds"] = time.monotonic() - t0
+    out["refreshes_done"] = i if not out["errors"] else i - 1
+    # Logout, then: is the session's last access token still accepted?
+    status, body, raw = request(server.port, "GET", "/api/protected/", token=access)
+    out["access_before_logout"] = status
+    status, body, raw = request(server.port, "POST", "/api/auth/logout/", {"refresh": refresh})
+    out["logout_status"] = status
+    if status != 200:
+        out["errors"].append(f"POST /api/auth/logout/ {{refresh}} -> {status} {raw[:300]!r}")
+    status, _, _ = request(server.port, "GET", "/api/protected/", token=access)
+    out["access_after_logout"] = status
+    status, _, _ = request(server.port, "POST", "/api/auth/token/refresh/", {"refresh": refresh})
+    out["refresh_after_logout"] = status
+    return out
+
+
+def total_rows(cp):
+    return sum(cp.values()) if cp else None
+
+
+def bench_group(db, servers, opts, results):
+    """Prepare, start and measure `servers` (one database) alternately."""
+    group = {"db": db, "servers": {}, "measurements": {}, "rows": {}, "errors": []}
+    results["groups"].append(group)
+    live = []
+    try:
+        for s in servers:
+            log(f"{db}: preparing {s.label} (fresh database, migrate, users)")
+            try:
+                s.prepare()
+                s.start()
+                sanity(s)
+                live.append(s)
+                group["servers"][s.label] = {"port": s.port, "database": s.database_url, "log": str(s.logfile)}
+            except Exception as exc:  # noqa: BLE001
+                msg = f"{s.label} on {db} not benchmarked: {exc}"
+                log("ERROR " + msg)
+                group["errors"].append(msg)
+                s.stop()
+        if not live:
+            return
+        t, c = opts.threads, opts.connections
+
+        def measure(name, script, path, duration, connections, env_for, rounds):
+            if elapsed() + duration * rounds * len(live) > RUN_BUDGET_S:
+                msg = f"{name} on {db} skipped: the run's 10-minute budget would be exceeded"
+                log(msg)
+                group["errors"].append(msg)
+                return
+            per = {s.label: [] for s in live}
+            for r in range(rounds):
+                order = live if r % 2 == 0 else list(reversed(live))
+                for s in order:
+                    res = wrk(s, script, path, duration, connections, t, env_for(s, r))
+                    per[s.label].append(res)
+                    log(f"{db}: {name:<9} {s.label:<15} round {r + 1}/{rounds}: "
+                        f"{res['ok2xx'] / res['seconds']:8.1f} 2xx/s  non-2xx {res['non2xx']}  "
+                        f"socket errors {res['socket_errors']}")
+            group["measurements"][name] = {label: combine(rs) for label, rs in per.items()}
+
+        # Warm-up (not recorded): imports, connections, caches.
+        for s in live:
+            wrk(s, "get.lua", "/api/public/", 1, c, t)
+            wrk(s, "get.lua", "/api/protected/", 1, c, t, {"BENCH_TOKEN": s.access})
+
+        measure("public", "get.lua", "/api/public/", opts.duration, c, lambda s, r: {}, opts.rounds)
+        measure("protected", "get.lua", "/api/protected/", opts.duration, c,
+                lambda s, r: {"BENCH_TOKEN": s.access}, opts.rounds)
+
+        harvest = {s.label: WORK / f"harvest_{s.tag}" for s in live}
+        measure("login", "login.lua", "/api/auth/login/", opts.login_duration, opts.login_connections,
+                lambda s, r: {"BENCH_USERS": ",".join(s.users[:N_USERS]), "BENCH_PASSWORD": PASSWORD,
+                              "BENCH_HARVEST": f"{harvest[s.label]}.r{r}"}, opts.rounds)
+
+        # Sessions for the refresh measurement: those the login measurement opened, topped
+        # up with sessions opened directly in the server's database (same code path as
+        # login after the password check), one separate set per round.
+        token_files = {}
+        for s in live:
+            harvested = []
+            for f in sorted(WORK.glob(f"harvest_{s.tag}.r*")):
+                harvested += [line for line in f.read_text().splitlines() if line]
+                f.unlink()
+            need = max(0, opts.sessions * opts.rounds - len(harvested))
+            minted = s.mint_sessions(need) if need else []
+            tokens = harvested + minted
+            token_files[s.label] = []
+            for r in range(opts.rounds):
+                f = WORK / f"tokens_{s.tag}.r{r}"
+                f.write_text("\n".join(tokens[r::opts.rounds]) + "\n")
+                token_files[s.label].append(f)
+            group.setdefault("sessions", {})[s.label] = {
+                "per_round": len(tokens) // opts.rounds, "from_login": len(harvested), "minted": len(minted)}
+        measure("refresh", "refresh.lua", "/api/auth/token/refresh/", opts.duration, c,
+                lambda s, r: {"BENCH_TOKENS_FILE": str(token_files[s.label][r])}, opts.rounds)
+
+        # Rows per session after N refreshes, and logout (not timed: servers in parallel).
+        log(f"{db}: rows per session after {opts.refreshes} refreshes, and logout, on every server")
+        checkpoints = sorted({1, 10, opts.refreshes})
+        with ThreadPoolExecutor(len(live)) as pool:
+            futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints) for s in live}
+            for label, fut in futures.items():
+                try:
+                    group["rows"][label] = fut.result(timeout=300)
+                except Exception as exc:  # noqa: BLE001
+                    group["rows"][label] = {"checkpoints": {}, "errors": [repr(exc)]}
+        for s in live:
+            try:
+                group["rows"][s.label]["all_users_after_load"] = s.rows("*")
+            except Exception as exc:  # noqa: BLE001
+                group["errors"].append(f"{s.label}: row count failed: {exc}")
+    finally:
+        for s in servers:
+            s.stop()
+            scan_log(s, group)
+            if not opts.keep:
+                s.drop_database()
+
+
+def scan_log(server, group):
+    """Tracebacks or worker timeouts in a server's log are findings too."""
+    try:
+        text = server.logfile.read_text(errors="replace")
+    except OSError:
+        return
+    hits = [line for line in text.splitlines()
+            if re.search(r"Traceback|Error|CRITICAL|WORKER TIMEOUT|database is locked", line)]
+    if hits:
+        group.setdefault("log_findings", {})[server.label] = hits[:20]
+
+
+# ---------------------------------------------------------------------------- report
+TARGETS = [
+    # key, description, threshold
+    ("protected_vs_simplejwt", "protected GET >= 1.0x simplejwt", 1.0),
+    ("auth_overhead", "authgate protected GET >= 0.85x its public GET", 0.85),
+    ("refresh_vs_simplejwt", "refresh with rotation >= 2x simplejwt", 2.0),
+    ("login_vs_simplejwt", "login >= 0.95x simplejwt", 0.95),
+    ("rows_constant", "rows per session constant after 1000 refreshes", None),
+    ("zero_non2xx", "zero non-2xx (and socket errors) under load", None),
+]
+
+
+def evaluate(results):
+    rows = []
+    for g in results["groups"]:
+        m = g["measurements"]
+        for label in [lb for lb in g["servers"] if lb.startswith("authgate")]:
+            config = f"{g['db']}" + (" + redis" if "redis" in label else "")
+
+            def rps(name, who):
+                return m.get(name, {}).get(who, {}).get("rps")
+
+            def ratio(a, b):
+                return a / b if a and b else None
+
+            checks = {
+                "protected_vs_simplejwt": ratio(rps("protected", label), rps("protected", "simplejwt")),
+                "auth_overhead": ratio(rps("protected", label), rps("public", label)),
+                "refresh_vs_simplejwt": ratio(rps("refresh", label), rps("refresh", "simplejwt")),
+                "login_vs_simplejwt": ratio(rps("login", label), rps("login", "simplejwt")),
+            }
+            rr = g["rows"].get(label, {})
+            cps = rr.get("checkpoints", {})
+            counts = {k: total_rows(v) for k, v in cps.items()}
+            rows_ok = None
+            if counts and len(counts) >= 2 and not rr.get("errors"):
+                rows_ok = len(set(counts.values())) == 1
+            bad = sum(v.get(label, {}).get("non2xx", 0) + v.get(label, {}).get("socket_errors", 0) for v in m.values())
+            for key, desc, thr in TARGETS:
+                if key == "rows_constant":
+                    value, ok = counts, rows_ok
+                elif key == "zero_non2xx":
+                    value, ok = bad, (bad == 0 if m else None)
+                else:
+                    value = checks[key]
+                    ok = None if value is None else value >= thr
+                rows.append({"config": config, "server": label, "target": key, "description": desc,
+                             "value": value, "threshold": thr, "pass": ok})
+    results["targets"] = rows
+
+
+def fmt(v, spec=".2f"):
+    return "—" if v is None else format(v, spec)
+
+
+def tables(results):
+    """Markdown tables (also printed)."""
+    lines = ["| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | authgate / simplejwt |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for g in results["groups"]:
+        for name in ("public", "protected", "refresh", "login"):
+            per = g["measurements"].get(name)
+            if not per:
+                continue
+            ref = per.get("simplejwt", {}).get("rps")
+            for label, r in per.items():
+                ratio = r["rps"] / ref if (ref and label != "simplejwt") else None
+                lines.append(f"| {g['db']} | {name} | {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
+                             f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
+                             f"{fmt(ratio) + '×' if ratio else ''} |")
+    lines += ["", "Stored rows for one session (login, then N sequential refreshes), and logout:", "",
+              "| db | server | after login | after 1 | after 10 | after 1000 | tables | access token after logout |",
+              "|---|---|---:|---:|---:|---:|---|---|"]
+    for g in results["groups"]:
+        for label, rr in g["rows"].items():
+            cps = rr.get("checkpoints", {})
+            last = max(cps, key=int) if cps else None
+            cells = [fmt(total_rows(cps.get(k)), "d") if cps.get(k) is not None else "—"
+                     for k in ("0", "1", "10")]
+            cells.append(f"{total_rows(cps[last])} (n={last})" if last and last not in ("0", "1", "10") else "—")
+            tabs = ", ".join(f"{t}={n}" for t, n in (cps.get(last) or {}).items())
+            after = rr.get("access_after_logout")
+            verdict = {200: "accepted (200)", 401: "refused (401)"}.get(after, str(after))
+            lines.append(f"| {g['db']} | {label} | " + " | ".join(cells) + f" | {tabs} | {verdict} |")
+    lines += ["", "| config | target | value | pass |", "|---|---|---|---|"]
+    for t in results.get("targets", []):
+        v = t["value"]
+        if isinstance(v, float):
+            vs = f"{v:.2f}×"
+        elif isinstance(v, dict):
+            vs = ", ".join(f"{k}: {n}" for k, n in sorted(v.items(), key=lambda kv: int(kv[0])))
+            vs = "rows after N refreshes — " + vs if vs else "—"
+        else:
+            vs = fmt(v, "") if v is not None else "—"
+        ok = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
+        lines.append(f"| {t['config']} | {t['description']} | {vs} | {ok} |")
+    return "\n".join(lines)
+
+
+def write_results_md(results, table_md):
+    path = BENCH / "RESULTS.md"
+    m = results["machine"]
+    v = results["versions"]
+    lines = [
+        "<!-- bench:begin -->",
+        f"## Run of {results['date']}",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, {m['os']}. "
+        f"Load generator on the same machine (wrk, {results['options']['threads']} threads). "
+        f"Load average at start: {m.get('loadavg_at_start')} (other work on the machine adds noise; "
+        f"the servers are measured alternately so it falls on both).",
+        "",
+        "Versions: " + "; ".join(f"{who}: " + ", ".join(f"{k} {val}" for k, val in d.items())
+                                  for who, d in v.items()) + ".",
+        "",
+        f"Settings: gunicorn sync workers, `--workers {results['options']['workers']} --threads 1`, "
+        f"same for both servers; {results['options']['connections']} connections for GET and refresh, "
+        f"{results['options']['login_connections']} for login; {results['options']['rounds']} alternated rounds of "
+        f"{results['options']['duration']} s ({results['options']['login_duration']} s for login) per server "
+        f"and measurement; {results['options']['sessions']} sessions per refresh round. "
+        f"authgate commit: {results.get('authgate_commit') or 'uncommitted'}.",
+        "",
+        table_md,
+        "",
+    ]
+    errs = [e for g in results["groups"] for e in g["errors"]] + results.get("errors", [])
+    findings = [(g["db"], lb, hits) for g in results["groups"] for lb, hits in g.get("log_findings", {}).items()]
+    if errs or findings:
+        lines += ["Problems seen in this run:", ""]
+        lines += [f"- {e}" for e in errs]
+        lines += [f"- {db} {lb} server log: `{h[0][:200]}` ({len(h)} lines)" for db, lb, h in findings]
+        lines.append("")
+    lines.append("<!-- bench:end -->")
+    block = "\n".join(lines)
+    if path.exists():
+        old = path.read_text()
+        if "<!-- bench:begin -->" in old and "<!-- bench:end -->" in old:
+            new = re.sub(r"<!-- bench:begin -->.*?<!-- bench:end -->", lambda _: block, old, flags=re.S)
+            path.write_text(new)
+            return
+    header = ("# Benchmark results: authgate vs djangorestframework-simplejwt\n\n"
+              "Written by `make bench` (bench/run.py); notes outside the bench markers are kept "
+              "when it runs again. What each figure means: bench/README.md.\n\n")
+    path.write_text(header + block + "\n")
+
+
+def machine_info():
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f"{kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, AttributeError):
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": mem,
+            "os": f"{platform.system()} {platform.release()}",
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def versions(authgate_ok, pg_version):
+    out = {}
+    for who, py in (("authgate", AUTHGATE_VENV / "bin" / "python"), ("simplejwt", REF_VENV / "bin" / "python")):
+        if who == "authgate" and not authgate_ok:
+            continue
+        try:
+            out[who] = json.loads(run([str(py), "-c", VERSIONS], timeout=60).stdout)
+        except Exception as exc:  # noqa: BLE001
+            out[who] = {"error": str(exc)[:200]}
+    tools = {}
+    try:
+        tools["wrk"] = (run(["wrk", "-v"], check=False).stdout.split() or ["?", "?"])[1]
+    except Exception:  # noqa: BLE001
+        pass
+    if pg_version:
+        tools["postgresql"] = pg_version
+    info = redis_command("INFO server")
+    if info:
+        mv = re.search(r"redis_version:(\S+)", info)
+        if mv:
+            tools["redis"] = mv.group(1)
+    out["tools"] = tools
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dbs", default="sqlite,postgres", help="comma list of sqlite, postgres")
+    ap.add_argument("--servers", default="authgate,simplejwt")
+    ap.add_argument("--no-redis", action="store_true", help="skip authgate + Redis (on PostgreSQL)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per round for GET and refresh (<= 15)")
+    ap.add_argument("--login-duration", type=int, default=4, help="seconds per round for login (<= 15)")
+    ap.add_argument("--rounds", type=int, default=2, help="alternated rounds per measurement")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections (GET, refresh)")
+    ap.add_argument("--login-connections", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
+    ap.add_argument("--sessions", type=int, default=200, help="sessions per refresh round")
+    ap.add_argument("--refreshes", type=int, default=1000, help="refreshes of the rows-per-session chain")
+    ap.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
+    ap.add_argument("--no-write", action="store_true", help="do not write results.json / RESULTS.md")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s, 40 sessions, 50 refreshes")
+    opts = ap.parse_args()
+    if opts.quick:
+        opts.duration, opts.login_duration, opts.rounds, opts.sessions, opts.refreshes = 2, 2, 1, 40, 50
+    opts.duration = min(opts.duration, 15)
+    opts.login_duration = min(opts.login_duration, 15)
+
+    if not shutil.which("wrk"):
+        sys.exit("bench: wrk is not installed (Debian: apt-get install -y wrk)")
+    WORK.mkdir(exist_ok=True)
+
+    def on_signal(signum, _frame):
+        stop_all()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    wanted = [s.strip() for s in opts.servers.split(",") if s.strip()]
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "options": vars(opts), "machine": machine_info(), "groups": [], "errors": []}
+
+    authgate_ok = "authgate" in wanted
+    if authgate_ok:
+        missing = [p for p in (AUTHGATE_VENV / "bin" / "gunicorn", REPO / "server" / "wsgi.py",
+                               REPO / "manage.py") if not p.exists()]
+        if missing:
+            authgate_ok = False
+            msg = "authgate not benchmarked: missing " + ", ".join(str(p.relative_to(REPO)) for p in missing)
+            log(msg)
+            results["errors"].append(msg)
+    if not (REF_VENV / "bin" / "gunicorn").exists() and "simplejwt" in wanted:
+        sys.exit("bench: the reference virtualenv bench/.venv-ref is missing; run bench/run.sh")
+
+    pg_ok, pg_info = postgres_available()
+    redis_ok = redis_command("PING") is not None and "PONG" in (redis_command("PING") or "")
+    try:
+        commit = run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=False).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--", "src", "server"], cwd=REPO, check=False).stdout.strip()
+        results["authgate_commit"] = (commit + (" + local changes" if dirty else "")) if commit else None
+    except Exception:  # noqa: BLE001
+        results["authgate_commit"] = None
+    results["versions"] = versions(authgate_ok, pg_info if pg_ok else None)
+
+    try:
+        for db in [d.strip() for d in opts.dbs.split(",") if d.strip()]:
+            if db == "postgres" and not pg_ok:
+                msg = f"PostgreSQL skipped: {pg_info}"
+                log(msg)
+                results["errors"].append(msg)
+                continue
+            servers = []
+            if authgate_ok:
+                servers.append(Server("authgate", db, workers=opts.workers))
+            if "simplejwt" in wanted:
+                servers.append(Server("simplejwt", db, workers=opts.workers))
+            if authgate_ok and db == "postgres" and not opts.no_redis:
+                if redis_ok:
+                    servers.append(Server("authgate", db, redis=True, workers=opts.workers))
+                else:
+                    results["errors"].append("authgate + Redis skipped: no Redis on 127.0.0.1:6379")
+            if elapsed() > RUN_BUDGET_S - 60:
+                results["errors"].append(f"{db} skipped: the 10-minute budget is used up")
+                continue
+            bench_group(db, servers, opts, results)
+    except KeyboardInterrupt:
+        results["errors"].append("interrupted")
+        raise
+    finally:
+        stop_all()
+
+    evaluate(results)
+    results["elapsed_seconds"] = round(elapsed(), 1)
+    table_md = tables(results)
+    print()
+    print(table_md)
+    for g in results["groups"]:
+        for e in g["errors"]:
+            print("problem:", e)
+        for label, hits in g.get("log_findings", {}).items():
+            print(f"server log ({g['db']}, {label}):", *hits[:5], sep="\n    ")
+        for label, rr in g["rows"].items():
+            for e in rr.get("errors", []):
+                print(f"problem ({g['db']}, {label}): {e}")
+        for name, per in g["measurements"].items():
+            for label, r in per.items():
+                if r["bad_sample"]:
+                    print(f"non-2xx sample ({g['db']}, {name}, {label}): {r['status_counts']} {r['bad_sample'][:300]}")
+    for e in results["errors"]:
+        print("problem:", e)
+    print(f"\ntotal time: {elapsed():.0f} s")
+    if not opts.no_write:
+        (BENCH / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        write_results_md(results, table_md)
+        print(f"wrote {BENCH / 'results.json'} and {BENCH / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        stop_all()

@@ -1,0 +1,25 @@
+"""URLs of the ready-to-run authgate service."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from authgate.pages import AccountPageView
+from authgate.views import HealthView
+
+from . import views
+
+urlpatterns = [
+    path("", AccountPageView.as_view(), name="account"),
+    path("admin/", admin.site.urls),
+    path("api/auth/", include("authgate.urls")),
+    path("api/protected/", views.ProtectedView.as_view(), name="protected"),
+    path("api/public/", views.PublicView.as_view(), name="public"),
+    path("api/health/", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+handler400 = "authgate.exceptions.handler400"
+handler403 = "authgate.exceptions.handler403"
+handler404 = "authgate.exceptions.handler404"
+handler500 = "authgate.exceptions.handler500"

@@ -1,0 +1,11 @@
+"""Django app configuration: connects the signal handlers that end sessions."""
+from django.apps import AppConfig
+
+
+class AuthgateConfig(AppConfig):
+    name = "authgate"
+    verbose_name = "authgate"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects receivers)

@@ -1,0 +1,111 @@
+"""
+The error contract of SPEC §2: every error is JSON `{"detail", "code"}` (token errors add
+`"reason"`), validation errors keep DRF's `{"field": [...]}` shape, and nothing a client
+sends produces an HTML page or a 500.
+"""
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+
+logger = logging.getLogger("authgate.errors")
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    """401 `token_not_valid` with the SPEC's `reason` word."""
+
+    default_detail = "Token is invalid."
+    default_code = "token_not_valid"
+
+    def __init__(self, reason, detail=None):
+        super().__init__(detail or self.default_detail, self.default_code)
+        self.reason = reason
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    default_detail = "No active account found with the given credentials."
+    default_code = "invalid_credentials"
+
+
+class TokenNotValidRequest(exceptions.APIException):
+    """400 `token_not_valid`: logout given a refresh token that cannot end anything."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Token is invalid or already revoked."
+    default_code = "token_not_valid"
+
+
+class RefreshRequired(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "No credential given: send a refresh token, an access token or the auth cookies."
+    default_code = "refresh_required"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; try again shortly."
+    default_code = "database_unavailable"
+
+
+def _code_of(exc, data):
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict) and isinstance(codes.get("detail"), str):
+        return codes["detail"]
+    return getattr(exc, "default_code", "error")
+
+
+def exception_handler(exc, context):
+    """DRF exception handler: DRF's, reshaped so non-validation errors carry `code`."""
+    from rest_framework.views import exception_handler as drf_exception_handler  # import cycle
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("Database unavailable: %s", exc.__class__.__name__)
+        exc = ServiceUnavailable()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        if isinstance(response.data, list):
+            response.data = {"non_field_errors": response.data}
+        return response
+    detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
+    body = {"detail": str(detail), "code": _code_of(exc, response.data)}
+    if isinstance(exc, InvalidToken):
+        body["reason"] = exc.reason
+    response.data = body
+    return response
+
+
+def json_error(status_code, detail, code):
+    return JsonResponse({"detail": detail, "code": code}, status=status_code)
+
+
+# Django-level handlers (outside DRF views: unknown URLs, crashes) also answer JSON.
+def handler400(request, exception=None):
+    return json_error(400, "Bad request.", "bad_request")
+
+
+def handler403(request, exception=None):
+    return json_error(403, "You do not have permission to perform this action.", "permission_denied")
+
+
+def handler404(request, exception=None):
+    return json_error(404, "Not found.", "not_found")
+
+
+def handler500(request):
+    return json_error(500, "Internal server error.", "server_error")
+
+
+def database_unavailable_response():
+    return json_error(503, ServiceUnavailable.default_detail, ServiceUnavailable.default_code)
+
+

@@ -1,0 +1,23 @@
+"""`manage.py ensure_superuser`: create the DJANGO_SUPERUSER_* staff user when absent (make run)."""
+import os
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create the superuser named by DJANGO_SUPERUSER_USERNAME/PASSWORD[/EMAIL] if it does not exist."
+
+    def handle(self, *args, **options):
+        username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        if not username or not password:
+            return
+        user_model = get_user_model()
+        if user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).exists():
+            self.stdout.write(f"Superuser {username} already exists.")
+            return
+        user_model._default_manager.create_superuser(
+            username=username, email=os.environ.get("DJANGO_SUPERUSER_EMAIL", ""), password=password
+        )
+        self.stdout.write(self.style.SUCCESS(f"Superuser {username} created."))

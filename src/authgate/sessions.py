@@ -1,0 +1,247 @@
+"""
+The session lifecycle, in one place: open (login), rotate (refresh), authenticate (every
+request), and end (logout, logout everywhere, password change, deactivation, admin).
+
+"Where is a session ended?" — `end_sessions()` below, and nowhere else: it marks the rows
+in the database (the record) and tells the revocation store, so every server process
+refuses the session's tokens on its next request.
+"""
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Session
+from .revocation import UNKNOWN, get_store
+from .settings import api_settings
+from .tokens import ACCESS, REFRESH, TokenError, TokenPair, get_codec
+
+logger = logging.getLogger("authgate.sessions")
+
+# Why a session ended (Session.end_reason); "user_inactive" answers as that reason.
+LOGOUT = "logout"
+LOGOUT_ALL = "logout_all"
+PASSWORD_CHANGED = "password_changed"
+USER_INACTIVE = "user_inactive"
+ADMIN = "admin"
+INVALIDATE_ALL = "invalidate_all"
+REUSE_DETECTED = "reuse_detected"
+
+BLACKLISTED = "Token is blacklisted"
+
+
+def _now_seconds():
+    return int(time.time())
+
+
+# -- open ----------------------------------------------------------------------------------
+def open_session(user, *, device="", ip=None, user_agent=""):
+    """Start a session for `user` (a login); returns (session, TokenPair)."""
+    now = timezone.now()
+    session = Session.objects.create(
+        user=user,
+        device=(device or "")[:200],
+        ip=ip,
+        user_agent=(user_agent or "")[:500],
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + api_settings.SESSION_MAX_AGE,
+        generation=1,
+        issued_at=_now_seconds(),
+    )
+    return session, get_codec().pair_for(session)
+
+
+# -- rotate --------------------------------------------------------------------------------
+def _session_for_claims(claims):
+    """The row a verified token names, with its user; TokenError when it cannot be used."""
+    try:
+        session_id = uuid.UUID(hex=claims.session_id)
+    except ValueError:
+        raise TokenError("malformed", "Token is invalid.") from None
+    session = Session.objects.select_related("user").filter(pk=session_id).first()
+    if session is None or str(session.user_id) != claims.user_id:
+        raise TokenError("revoked", BLACKLISTED)
+    if not session.user.is_active:
+        raise TokenError("user_inactive", "User is inactive.")
+    if session.ended_at is not None:
+        raise TokenError("revoked", BLACKLISTED)
+    return session
+
+
+def rotate(raw_refresh):
+    """
+    Spend a refresh token and return the session's next pair (SPEC §3.1).
+
+    Exactly one caller can advance generation N to N+1 (a compare-and-set UPDATE), so
+    concurrent refreshes never fork the chain. A caller that presents generation N-1
+    within REFRESH_RETRY_WINDOW of the rotation gets the current pair again, byte for
+    byte; any other stale generation is reuse: the whole session is ended.
+    """
+    codec = get_codec()
+    claims = codec.decode(raw_refresh, REFRESH)
+    session = _session_for_claims(claims)
+    presented = claims.generation
+
+    if not api_settings.ROTATE_REFRESH_TOKENS and presented == session.generation:
+        _touch(session)
+        return TokenPair(access=codec.access_for(session, issued_at=_now_seconds()), refresh=raw_refresh)
+
+    if presented == session.generation:
+        issued_at = _now_seconds()
+        won = Session.objects.filter(
+            pk=session.pk, generation=presented, ended_at__isnull=True
+        ).update(generation=F("generation") + 1, issued_at=issued_at, last_used_at=timezone.now())
+        if won:
+            session.generation = presented + 1
+            session.issued_at = issued_at
+            return codec.pair_for(session)
+        session = _session_for_claims(claims)  # lost the race: read the winner's state
+
+    window = api_settings.REFRESH_RETRY_WINDOW.total_seconds()
+    if presented == session.generation - 1 and _now_seconds() - session.issued_at <= window:
+        return codec.pair_for(session)
+
+    if presented < session.generation:
+        logger.warning("Refresh token reuse detected; ending session %s.", session.pk)
+        end_sessions(Session.objects.filter(pk=session.pk), REUSE_DETECTED)
+    raise TokenError("revoked", BLACKLISTED)
+
+
+def verify(raw):
+    """Raise TokenError unless `raw` is a live access token or the current refresh token."""
+    codec = get_codec()
+    try:
+        claims = codec.decode(raw, ACCESS)
+    except TokenError as error:
+        if error.reason != "wrong_type":
+            raise
+        claims = codec.decode(raw, REFRESH)
+    session = _session_for_claims(claims)
+    if claims.token_type == REFRESH and claims.generation != session.generation:
+        raise TokenError("revoked", BLACKLISTED)
+
+
+# -- check (every request) -----------------------------------------------------------------
+class AccessContext:
+    """What an authenticated request knows about its credential (DRF's `request.auth`)."""
+
+    __slots__ = ("claims", "session_id")
+
+    def __init__(self, claims):
+        self.claims = claims
+        self.session_id = claims.session_id
+
+    def __str__(self):
+        return f"access token of session {self.session_id}"
+
+
+def authenticate_access(raw_access):
+    """(user, AccessContext) for a valid access token of a live session, else TokenError."""
+    claims = get_codec().decode(raw_access, ACCESS)
+    store = get_store()
+    verdict = store.check(claims.session_id) if store.answers_without_database else UNKNOWN
+    if verdict is UNKNOWN:
+        session = _session_for_claims(claims)
+        user = session.user
+        _touch(session)
+    else:
+        if verdict is not None:
+            raise TokenError(verdict if verdict == USER_INACTIVE else "revoked", "Token has been revoked.")
+        user = _user_for(claims)
+        _touch_by_id(claims.session_id)
+    return user, AccessContext(claims)
+
+
+def _user_for(claims):
+    user = get_user_model()._default_manager.filter(pk=claims.user_id).first()
+    if user is None:
+        raise TokenError("revoked", "Token has been revoked.")
+    if not user.is_active:
+        raise TokenError("user_inactive", "User is inactive.")
+    return user
+
+
+def _touch(session):
+    """Record use, at most once per LAST_USED_UPDATE_INTERVAL (not a write per request)."""
+    now = timezone.now()
+    if now - session.last_used_at >= api_settings.LAST_USED_UPDATE_INTERVAL:
+        Session.objects.filter(pk=session.pk).update(last_used_at=now)
+        session.last_used_at = now
+
+
+def _touch_by_id(session_id):
+    from django.core.cache import cache
+
+    interval = int(api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds())
+    try:
+        first_in_interval = cache.add(f"authgate:seen:{session_id}", 1, timeout=interval)
+    except Exception:  # the cache is an optimisation; never fail a request on it
+        return
+    if first_in_interval:
+        Session.objects.filter(pk=uuid.UUID(hex=session_id)).update(last_used_at=timezone.now())
+
+
+# -- end -----------------------------------------------------------------------------------
+def end_sessions(queryset, reason):
+    """End every open session in `queryset`; returns how many were ended."""
+    with transaction.atomic():
+        ids = list(queryset.open().values_list("pk", flat=True))
+        if not ids:
+            return 0
+        count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=reason
+        )
+    get_store().revoke([sid.hex for sid in ids], reason)
+    return count
+
+
+def end_session_for_refresh(raw_refresh):
+    """Logout by refresh token: ends its session only if the token is the current one."""
+    claims = get_codec().decode(raw_refresh, REFRESH)
+    session = _session_for_claims(claims)
+    if claims.generation != session.generation:
+        raise TokenError("revoked", BLACKLISTED)
+    return end_sessions(Session.objects.filter(pk=session.pk), LOGOUT)
+
+
+def end_session_by_id(session_id, reason=LOGOUT):
+    return end_sessions(Session.objects.filter(pk=uuid.UUID(hex=str(session_id).replace("-", ""))), reason)
+
+
+def end_user_sessions(user, reason, keep_session_id=None):
+    sessions = Session.objects.filter(user=user)
+    if keep_session_id:
+        sessions = sessions.exclude(pk=uuid.UUID(hex=keep_session_id))
+    return end_sessions(sessions, reason)
+
+
+def end_all_sessions(reason=INVALIDATE_ALL):
+    return end_sessions(Session.objects.all(), reason)
+
+
+def active_sessions(user):
+    """The user's sessions whose refresh token is still usable (what a user calls 'devices')."""
+    now = timezone.now()
+    idle_cutoff = _now_seconds() - int(api_settings.REFRESH_TOKEN_LIFETIME.total_seconds())
+    return Session.objects.filter(user=user).active(now).filter(issued_at__gt=idle_cutoff)
+
+
+def purge(now=None):
+    """Delete sessions that can never again authenticate anything; returns the count."""
+    now = now or timezone.now()
+    grace = api_settings.ACCESS_TOKEN_LIFETIME + api_settings.LEEWAY + timedelta(seconds=60)
+    idle_cutoff = int((now - api_settings.REFRESH_TOKEN_LIFETIME - api_settings.LEEWAY).timestamp())
+    access_cutoff = int((now - grace).timestamp())
+    dead = (
+        Session.objects.filter(ended_at__lt=now - grace)
+        | Session.objects.filter(expires_at__lt=now - api_settings.LEEWAY)
+        | Session.objects.filter(issued_at__lt=min(idle_cutoff, access_cutoff))
+    )
+    deleted, _ = dead.delete()
+    return deleted

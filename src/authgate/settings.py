@@ -1,0 +1,112 @@
+"""
+authgate's settings: defaults, overridden by the project's `AUTHGATE = {...}` dict.
+
+Use `from authgate.settings import api_settings` and read attributes
+(`api_settings.ACCESS_TOKEN_LIFETIME`). Names follow djangorestframework-simplejwt where
+the meaning is the same, so moving from `SIMPLE_JWT` is a rename. Durations accept a
+`timedelta` or a number of seconds. The object reloads itself when a test overrides
+`AUTHGATE` (Django's `setting_changed` signal).
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "SESSION_MAX_AGE": timedelta(days=30),
+    "ROTATE_REFRESH_TOKENS": True,
+    "REFRESH_RETRY_WINDOW": timedelta(seconds=10),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": None,  # None: settings.SECRET_KEY
+    "VERIFYING_KEY": None,  # for asymmetric algorithms
+    "VERIFYING_KEYS": {},  # extra {kid: key} accepted while rotating keys
+    "SIGNING_KEY_ID": None,  # the `kid` header of new tokens
+    "ISSUER": None,
+    "AUDIENCE": None,
+    "LEEWAY": timedelta(seconds=5),
+    "USER_ID_CLAIM": "sub",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "STATIC_TOKEN_HEADER_TYPE": "Token",
+    # Cookie mode (SPEC §5).
+    "ACCESS_COOKIE_NAME": "authgate_access",
+    "REFRESH_COOKIE_NAME": "authgate_refresh",
+    "COOKIE_DOMAIN": None,
+    "COOKIE_SECURE": None,  # None: secure unless DEBUG
+    "COOKIE_SAMESITE": "Lax",
+    "ACCESS_COOKIE_PATH": "/",
+    "REFRESH_COOKIE_PATH": "/api/auth/",
+    # Failed-login throttle: failures per (username, IP) and per IP; a success resets
+    # the (username, IP) count.
+    "LOGIN_THROTTLE": {"USER_IP": "5/15m", "IP": "50/15m"},
+    "THROTTLE_CACHE": "default",
+    # Which request header holds the client IP (None: REMOTE_ADDR). Set to e.g.
+    # "HTTP_X_FORWARDED_FOR" only behind a proxy that overwrites it.
+    "CLIENT_IP_HEADER": None,
+    # Don't write `last_used_at` more often than this (a write per request is waste).
+    "LAST_USED_UPDATE_INTERVAL": timedelta(seconds=60),
+    "REDIS_URL": None,
+    "REDIS_KEY_PREFIX": "authgate",
+    "REVOCATION_STORE": None,  # None: Redis when REDIS_URL is set, else the database
+}
+
+DURATIONS = {
+    "ACCESS_TOKEN_LIFETIME",
+    "REFRESH_TOKEN_LIFETIME",
+    "SESSION_MAX_AGE",
+    "REFRESH_RETRY_WINDOW",
+    "LEEWAY",
+    "LAST_USED_UPDATE_INTERVAL",
+}
+IMPORT_STRINGS = {"REVOCATION_STORE"}
+
+
+class APISettings:
+    """Attribute access to AUTHGATE settings with defaults; cached until reload()."""
+
+    def __init__(self, defaults=None):
+        self.defaults = defaults or DEFAULTS
+        self._cache = {}
+
+    @property
+    def user_settings(self):
+        return getattr(settings, "AUTHGATE", {}) or {}
+
+    def __getattr__(self, name):
+        if name not in self.defaults:
+            raise AttributeError(f"Invalid authgate setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, self.defaults[name])
+        if name in DURATIONS and value is not None and not isinstance(value, timedelta):
+            try:
+                value = timedelta(seconds=float(value))
+            except (TypeError, ValueError) as exc:
+                raise ImproperlyConfigured(f"AUTHGATE[{name!r}] must be a timedelta or seconds") from exc
+        if name == "LOGIN_THROTTLE":
+            value = {**DEFAULTS["LOGIN_THROTTLE"], **(value or {})}
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cache[name] = value
+        return value
+
+    def reload(self):
+        self._cache.clear()
+
+
+api_settings = APISettings()
+
+
+def _reload_api_settings(*, setting, **kwargs):
+    if setting in {"AUTHGATE", "SECRET_KEY", "DEBUG"}:
+        api_settings.reload()
+        from . import revocation, tokens
+
+        tokens.reset_codec()
+        revocation.reset_store()
+
+
+setting_changed.connect(_reload_api_settings)

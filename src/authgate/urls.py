@@ -1,0 +1,23 @@
+"""URLs of the authgate API; include under `api/auth/` (SPEC §2)."""
+from django.urls import path
+
+from . import views
+
+app_name = "authgate"
+
+urlpatterns = [
+    path("register/", views.RegisterView.as_view(), name="register"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("token/refresh/", views.RefreshView.as_view(), name="token-refresh"),
+    path("token/verify/", views.VerifyView.as_view(), name="token-verify"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("logout/all/", views.LogoutAllView.as_view(), name="logout-all"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("password/change/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("sessions/", views.SessionListView.as_view(), name="sessions"),
+    path("sessions/<uuid:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
+    path("tokens/", views.StaticTokenListView.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/", views.StaticTokenDetailView.as_view(), name="token-detail"),
+    path("admin/invalidate-all-tokens/", views.InvalidateAllView.as_view(), name="invalidate-all"),
+    path("admin/users/<int:user_id>/logout/", views.AdminUserLogoutView.as_view(), name="admin-user-logout"),
+]

@@ -1,0 +1,326 @@
+"""
+The HTTP API of SPEC §2: thin DRF views over the session lifecycle (`sessions`), the
+static tokens (`static_tokens`) and the cookie helpers. No view decides what a token
+means or how a session ends; each one validates input, calls the lifecycle, shapes output.
+"""
+from django.contrib.auth import authenticate, get_user_model
+from django.db import connection
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import permissions, serializers as drf_serializers, status
+from rest_framework.exceptions import NotAuthenticated, Throttled
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import cookies, serializers, sessions, static_tokens
+from .authentication import enforce_csrf
+from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
+from .models import StaticToken
+from .revocation import get_store
+from .sessions import AccessContext
+from .throttling import LoginThrottle, client_ip
+from .tokens import TokenError
+
+ERRORS = {
+    400: OpenApiResponse(description="Validation error: DRF's {field: [messages]} or {detail, code}."),
+    401: OpenApiResponse(serializers.ErrorSerializer, description="Not authenticated or token not valid."),
+}
+
+
+class AuthgateAPIView(APIView):
+    """Base view: 401 answers always carry `WWW-Authenticate: Bearer`, even on views
+    that take their token from the body (DRF would otherwise turn them into 403)."""
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class PublicView(AuthgateAPIView):
+    """No authentication: a stale Authorization header must not block login or refresh."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+
+
+def _validated(serializer_class, request, **kwargs):
+    serializer = serializer_class(data=request.data, context={"request": request}, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _token_error(error):
+    return InvalidToken(error.reason, error.message)
+
+
+def _current_session_id(request):
+    return request.auth.session_id if isinstance(request.auth, AccessContext) else None
+
+
+@extend_schema(tags=["auth"])
+class RegisterView(PublicView):
+    @extend_schema(request=serializers.RegisterSerializer,
+                   responses={201: serializers.RegisterSerializer, 400: ERRORS[400]})
+    def post(self, request):
+        serializer = serializers.RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.save()
+        return Response({"id": user.pk, "username": user.get_username(), "email": user.email},
+                        status=status.HTTP_201_CREATED)
+
+
+def _check_password_login(request, username, password):
+    """The user for a username/email + password, with failed-login throttling."""
+    throttle = LoginThrottle(request, username)
+    wait = throttle.blocked_for()
+    if wait is not None:
+        raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
+    user = authenticate(request._request, username=username, password=password)
+    if user is None:
+        throttle.failed()
+        raise InvalidCredentials()
+    throttle.succeeded()
+    return user
+
+
+@extend_schema(tags=["auth"])
+class LoginView(PublicView):
+    @extend_schema(request=serializers.LoginSerializer,
+                   responses={200: serializers.LoginResponseSerializer, 400: ERRORS[400], 401: ERRORS[401],
+                              429: serializers.ErrorSerializer})
+    def post(self, request):
+        data = _validated(serializers.LoginSerializer, request)
+        user = _check_password_login(request, data["username"], data["password"])
+        session, pair = sessions.open_session(
+            user,
+            device=data.get("device", ""),
+            ip=client_ip(request) or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        body = {"session_id": str(session.pk), "user": serializers.UserSerializer(user).data}
+        if data["cookies"]:
+            response = Response(body)
+            cookies.set_auth_cookies(response, pair)
+            get_token(request._request)  # Django's CsrfViewMiddleware then sets `csrftoken`
+            return response
+        return Response({**pair.as_dict(), **body})
+
+
+@extend_schema(tags=["auth"])
+class RefreshView(PublicView):
+    @extend_schema(request=serializers.RefreshSerializer,
+                   responses={200: serializers.TokenPairSerializer, 400: ERRORS[400], 401: ERRORS[401]})
+    def post(self, request):
+        data = _validated(serializers.RefreshSerializer, request)
+        raw = data.get("refresh")
+        from_cookie = not raw and cookies.refresh_cookie(request) is not None
+        if from_cookie:
+            enforce_csrf(request._request)
+            raw = cookies.refresh_cookie(request)
+        if not raw:
+            raise drf_serializers.ValidationError({"refresh": ["This field is required."]})
+        try:
+            pair = sessions.rotate(raw)
+        except TokenError as error:
+            raise _token_error(error) from None
+        if from_cookie:
+            response = Response({"detail": "Token refreshed."})
+            cookies.set_auth_cookies(response, pair)
+            return response
+        return Response(pair.as_dict())
+
+
+@extend_schema(tags=["auth"])
+class VerifyView(PublicView):
+    @extend_schema(request=serializers.VerifySerializer,
+                   responses={200: inline_serializer("Empty", {}), 400: ERRORS[400], 401: ERRORS[401]})
+    def post(self, request):
+        data = _validated(serializers.VerifySerializer, request)
+        try:
+            sessions.verify(data["token"])
+        except TokenError as error:
+            raise _token_error(error) from None
+        return Response({})
+
+
+@extend_schema(tags=["auth"])
+class LogoutView(AuthgateAPIView):
+    """Ends the session of whichever credential came: refresh token in the body, the
+    Authorization header (Bearer access or static Token), or the auth cookies."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def perform_authentication(self, request):
+        pass  # lazily: a refresh token in the body must win over a stale header
+
+    @extend_schema(request=serializers.LogoutSerializer,
+                   responses={200: serializers.DetailSerializer, 400: serializers.ErrorSerializer,
+                              401: ERRORS[401]})
+    def post(self, request):
+        data = _validated(serializers.LogoutSerializer, request)
+        raw_refresh = data.get("refresh") or data.get("refresh_token")
+        used_cookies = False
+        if not raw_refresh and "HTTP_AUTHORIZATION" not in request.META and cookies.refresh_cookie(request):
+            enforce_csrf(request._request)
+            raw_refresh, used_cookies = cookies.refresh_cookie(request), True
+        if raw_refresh:
+            try:
+                sessions.end_session_for_refresh(raw_refresh)
+            except TokenError:
+                raise TokenNotValidRequest() from None
+        elif request.user and request.user.is_authenticated:
+            used_cookies = "HTTP_AUTHORIZATION" not in request.META
+            if isinstance(request.auth, StaticToken):
+                static_tokens.revoke(request.auth)
+            else:
+                sessions.end_session_by_id(request.auth.session_id)
+        else:
+            raise RefreshRequired()
+        response = Response({"detail": "Successfully logged out."})
+        if used_cookies or cookies.has_auth_cookies(request):
+            cookies.clear_auth_cookies(response)
+        return response
+
+
+@extend_schema(tags=["auth"])
+class LogoutAllView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401]})
+    def post(self, request):
+        ended = sessions.end_user_sessions(request.user, sessions.LOGOUT_ALL)
+        response = Response({"detail": "Successfully logged out of all sessions.", "sessions_ended": ended})
+        if cookies.has_auth_cookies(request):
+            cookies.clear_auth_cookies(response)
+        return response
+
+
+@extend_schema(tags=["account"])
+class MeView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: serializers.UserSerializer, 401: ERRORS[401]})
+    def get(self, request):
+        return Response(serializers.UserSerializer(request.user).data)
+
+
+@extend_schema(tags=["account"])
+class PasswordChangeView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=serializers.PasswordChangeSerializer,
+                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400], 401: ERRORS[401]})
+    def post(self, request):
+        data = _validated(serializers.PasswordChangeSerializer, request)
+        user = request.user
+        user.set_password(data["new_password"])
+        user.save(update_fields=["password"])
+        ended = sessions.end_user_sessions(user, sessions.PASSWORD_CHANGED,
+                                           keep_session_id=_current_session_id(request))
+        return Response({"detail": "Password changed. Your other sessions were signed out.",
+                         "sessions_ended": ended})
+
+
+@extend_schema(tags=["account"])
+class SessionListView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: serializers.SessionSerializer(many=True), 401: ERRORS[401]})
+    def get(self, request):
+        rows = sessions.active_sessions(request.user).order_by("-last_used_at")
+        context = {"current_session_id": _current_session_id(request)}
+        return Response(serializers.SessionSerializer(rows, many=True, context=context).data)
+
+
+@extend_schema(tags=["account"])
+class SessionDetailView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={204: None, 401: ERRORS[401], 404: serializers.ErrorSerializer})
+    def delete(self, request, session_id):
+        session = get_object_or_404(sessions.active_sessions(request.user), pk=session_id)
+        sessions.end_session_by_id(session.pk.hex)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["static tokens"])
+class StaticTokenListView(AuthgateAPIView):
+    permission_classes = [permissions.AllowAny]
+
+    def perform_authentication(self, request):
+        pass  # POST may authenticate with username/password instead
+
+    @extend_schema(responses={200: serializers.StaticTokenSerializer(many=True), 401: ERRORS[401]})
+    def get(self, request):
+        if not request.user.is_authenticated:
+            raise NotAuthenticated()
+        return Response(serializers.StaticTokenSerializer(request.user.authgate_static_tokens.all(), many=True).data)
+
+    @extend_schema(request=serializers.StaticTokenCreateSerializer,
+                   responses={201: serializers.StaticTokenCreatedSerializer, 400: ERRORS[400], 401: ERRORS[401]})
+    def post(self, request):
+        data = _validated(serializers.StaticTokenCreateSerializer, request)
+        if "username" in data:
+            user = _check_password_login(request, data["username"], data["password"])
+        elif request.user.is_authenticated:
+            user = request.user
+        else:
+            raise NotAuthenticated()
+        token, key = static_tokens.create_token(user, name=data.get("name", ""), expires_in=data.get("expires_in"))
+        return Response({"id": token.pk, "token": key, "name": token.name, "expires_at": token.expires_at},
+                        status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["static tokens"])
+class StaticTokenDetailView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={204: None, 401: ERRORS[401], 404: serializers.ErrorSerializer})
+    def delete(self, request, token_id):
+        token = get_object_or_404(StaticToken, pk=token_id, user=request.user)
+        static_tokens.revoke(token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["admin"])
+class InvalidateAllView(AuthgateAPIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(request=serializers.InvalidateAllSerializer,
+                   responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401],
+                              403: serializers.ErrorSerializer})
+    def post(self, request):
+        data = _validated(serializers.InvalidateAllSerializer, request)
+        ended = sessions.end_all_sessions()
+        body = {"detail": "All user sessions invalidated successfully", "sessions_ended": ended}
+        if data["include_static_tokens"]:
+            body["static_tokens_deleted"] = static_tokens.delete_all()
+        return Response(body)
+
+
+@extend_schema(tags=["admin"])
+class AdminUserLogoutView(AuthgateAPIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(request=None, responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401],
+                                            403: serializers.ErrorSerializer, 404: serializers.ErrorSerializer})
+    def post(self, request, user_id):
+        user = get_object_or_404(get_user_model(), pk=user_id)
+        ended = sessions.end_user_sessions(user, sessions.ADMIN)
+        return Response({"detail": f"All sessions of {user.get_username()} ended.", "sessions_ended": ended})
+
+
+@extend_schema(tags=["service"])
+class HealthView(PublicView):
+    @extend_schema(responses={200: serializers.HealthSerializer, 503: serializers.HealthSerializer})
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            database = "ok"
+        except Exception:  # noqa: BLE001 — any failure means "down" here
+            database = "down"
+        redis = get_store().health()
+        healthy = database == "ok" and redis != "down"
+        body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis}
+        return Response(body, status=status.HTTP_200_OK if database == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE)

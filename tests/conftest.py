@@ -1,0 +1,71 @@
+"""Shared fixtures: users, an API client, and login helpers that go through the real API."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from rest_framework.test import APIClient
+
+from authgate import revocation, tokens
+from authgate.settings import api_settings
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    """Every test starts with empty throttle counters and freshly read settings."""
+    for cache in caches.all():
+        try:
+            cache.clear()
+        except Exception:  # a cache whose server is down in a fault test
+            pass
+    api_settings.reload()
+    tokens.reset_codec()
+    revocation.reset_store()
+    yield
+    revocation.reset_store()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username="alice", password=PASSWORD, email=None, **extra):
+        return get_user_model().objects.create_user(
+            username=username, email=email or f"{username}@example.com", password=password, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def staff_user(make_user):
+    return make_user("root", is_staff=True)
+
+
+def login(client, username="alice", password=PASSWORD, **extra):
+    """POST /api/auth/login/ and return the response (asserting nothing)."""
+    return client.post("/api/auth/login/", {"username": username, "password": password, **extra}, format="json")
+
+
+def bearer(access):
+    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+
+
+@pytest.fixture
+def tokens_for(api_client):
+    """Log a user in through the API; returns the JSON body (access, refresh, session_id...)."""
+
+    def do_login(user, password=PASSWORD, **extra):
+        response = login(api_client, user.get_username(), password, **extra)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return do_login

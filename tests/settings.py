@@ -1,0 +1,6 @@
+"""Test settings: the service's own settings, with a per-process cache so tests start clean."""
+from server.settings import *  # noqa: F401,F403
+from server.settings import REDIS_URL
+
+if not REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "authgate-tests"}}
