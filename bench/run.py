@@ -425,7 +425,7 @@ def sanity(server):
         raise RuntimeError(f"{server.tag}: GET /api/public/ -> {status} {raw[:300]!r}")
 
 
-def rows_and_logout(server, refreshes, checkpoints):
+def rows_and_logout(server, refreshes, checkpoints, deadline):
     """One session (user "rows"): login, `refreshes` sequential rotations, stored rows at the
     checkpoints; then logout with the last refresh token and check its access token."""
     out = {"checkpoints": {}, "errors": []}
@@ -437,6 +437,10 @@ def rows_and_logout(server, refreshes, checkpoints):
     out["checkpoints"]["0"] = server.rows("rows")
     t0 = time.monotonic()
     for i in range(1, refreshes + 1):
+        if time.monotonic() > deadline:
+            out["errors"].append(f"chain stopped after {i - 1} refreshes: time limit of the run")
+            i += 1
+            break
         status, body, raw = request(server.port, "POST", "/api/auth/token/refresh/", {"refresh": refresh})
         if status != 200 or not body or "refresh" not in body:
             out["errors"].append(f"refresh #{i}: POST /api/auth/token/refresh/ -> {status} {raw[:300]!r}")
@@ -543,8 +547,10 @@ def bench_group(db, servers, opts, results):
         # Rows per session after N refreshes, and logout (not timed: servers in parallel).
         log(f"{db}: rows per session after {opts.refreshes} refreshes, and logout, on every server")
         checkpoints = sorted({1, 10, opts.refreshes})
+        deadline = time.monotonic() + min(150, max(10, RUN_BUDGET_S - elapsed()))
         with ThreadPoolExecutor(len(live)) as pool:
-            futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints) for s in live}
+            futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints, deadline)
+                       for s in live}
             for label, fut in futures.items():
                 try:
                     group["rows"][label] = fut.result(timeout=300)
@@ -684,7 +690,7 @@ def write_results_md(results, table_md):
         "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, {m['os']}. "
         f"Load generator on the same machine (wrk, {results['options']['threads']} threads). "
-        f"Load average at start: {m.get('loadavg_at_start')} (other work on the machine adds noise; "
+        f"Load average at start: {m.get('loadavg_at_start')}, at end: {m.get('loadavg_at_end')} (other work on the machine adds noise; "
         f"the servers are measured alternately so it falls on both).",
         "",
         "Versions: " + "; ".join(f"{who}: " + ", ".join(f"{k} {val}" for k, val in d.items())
@@ -854,6 +860,13 @@ def main():
         stop_all()
 
     evaluate(results)
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    busy = max(results["machine"]["loadavg_at_start"] + results["machine"]["loadavg_at_end"])
+    if busy > (os.cpu_count() or 1):
+        results["errors"].append(
+            f"the machine was busy with other work (load average up to {busy:.1f} on "
+            f"{os.cpu_count()} cores): absolute figures are depressed and ratios noisier; "
+            f"run again on an idle machine for the record")
     results["elapsed_seconds"] = round(elapsed(), 1)
     table_md = tables(results)
     print()

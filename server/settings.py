@@ -4,6 +4,7 @@ Settings of the ready-to-run authgate service, read from the environment (12-fac
 Every value a deployment changes comes from an environment variable; the defaults give
 the embedded SQLite demo that `make run` serves. See README.md, "Settings".
 """
+import json
 import os
 import sys
 import warnings
@@ -50,6 +51,11 @@ if SECRET_KEY == _DEV_SECRET and not DEBUG and "pytest" not in sys.modules:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# CORS (django-cors-headers) is off unless origins are listed: no foreign page may read
+# API answers. CORS_ALLOW_CREDENTIALS lets those origins use cookie mode as well.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS")
+CORS_URLS_REGEX = r"^/api/.*$"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -60,12 +66,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "corsheaders",
     "authgate",
     "server",
 ]
 
 MIDDLEWARE = [
+    # First, so that preflight answers and CORS headers are added to every response.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "authgate.security.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "authgate.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +122,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-authgate.sqlite3")}
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # An unreachable database must fail fast (a JSON 503), not hang until the worker is killed.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -169,6 +184,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "authgate.authentication.JWTSessionAuthentication",
+        "authgate.authentication.StaticTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
@@ -197,10 +213,13 @@ def _authgate_from_env():
         if value is not None:
             conf[name] = value
     for name in ("ALGORITHM", "SIGNING_KEY", "ISSUER", "AUDIENCE", "COOKIE_DOMAIN",
-                 "ACCESS_COOKIE_NAME", "REFRESH_COOKIE_NAME"):
+                 "ACCESS_COOKIE_NAME", "REFRESH_COOKIE_NAME",
+                 "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "SIGNING_KEY_ID"):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
             conf[name] = value
+    if os.environ.get("AUTHGATE_VERIFYING_KEYS"):  # JSON {"kid": "public PEM", ...}
+        conf["VERIFYING_KEYS"] = json.loads(os.environ["AUTHGATE_VERIFYING_KEYS"])
     for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE"):
         if os.environ.get(f"AUTHGATE_{name}"):
             conf[name] = env_bool(f"AUTHGATE_{name}")

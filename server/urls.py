@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from authgate.oauth import AuthorizationServerMetadataView
 from authgate.pages import AccountPageView
 from authgate.views import HealthView
 
@@ -12,6 +13,9 @@ urlpatterns = [
     path("", AccountPageView.as_view(), name="account"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("authgate.urls")),
+    # RFC 8414 metadata lives at the site root, not under the app's prefix.
+    path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view(),
+         name="oauth-authorization-server"),
     path("api/protected/", views.ProtectedView.as_view(), name="protected"),
     path("api/public/", views.PublicView.as_view(), name="public"),
     path("api/health/", HealthView.as_view(), name="health"),

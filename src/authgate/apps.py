@@ -9,3 +9,4 @@ class AuthgateConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (connects receivers)
+        from . import security  # noqa: F401  (registers the OpenAPI security schemes)

@@ -48,6 +48,9 @@ class Session(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "ended_at"], name="authgate_session_user_open")]
+        # Granted to service accounts whose static token may call the RFC 7662
+        # introspection endpoint (`authgate.introspect_token`).
+        permissions = [("introspect_token", "Can introspect tokens (RFC 7662)")]
 
     def __str__(self):
         return f"{self.user} · {self.device or 'unnamed device'} · {self.id}"

@@ -9,16 +9,32 @@ question *without* the database, to take the per-request check off it:
 - `RedisRevocationStore` (when `REDIS_URL` is set): keeps `revoked:<sid>` keys for as long
   as an access token of that session could still be alive, shared by every process.
 
-Correctness rule: a store may only say "not revoked" when it is sure. Redis is trusted
-only while its `synced` marker exists; the marker is set after the store has been filled
-from the database, so a Redis that restarted empty (or lost keys) is refilled before it is
-believed. Any Redis error makes the store answer UNKNOWN (the database decides) and log a
-warning; a process whose revocation write failed deletes the marker once Redis answers
-again, which forces the refill.
+Correctness rule: a store may only say "not revoked" when it is sure. Whenever the Redis
+store is unsure it answers UNKNOWN and the database decides, so a fault costs speed, never
+a wrongly accepted token. Redis is believed only while its `synced` marker is there, and:
+
+- the marker is written only after the revocations of the last access-token lifetime have
+  been copied from the database into Redis (a *sync*), so a Redis that restarted empty,
+  was flushed, or lost keys is refilled before it is believed;
+- the marker names the Redis server's `run_id`; every new connection compares it with the
+  server it reached and deletes a marker from another server, so a Redis restored from a
+  snapshot (RDB/AOF) or a promoted replica — which hold the marker but may miss the latest
+  keys — is refilled too;
+- a process whose revocation write failed deletes the marker (and bumps a `dirty` counter
+  that cancels any sync in flight) as soon as it reaches Redis again;
+- the marker is a lease: a sync older than `RENEW_AFTER` seconds is renewed (revocations
+  of the last minute re-copied from the database) before it is believed again, so even a
+  write lost in a way no process noticed (a process killed between its database commit
+  and its Redis write, a network partition that only one process is on the wrong side
+  of, a key evicted under memory pressure) can mislead others for at most that long.
+
+`sessions.end_sessions()` writes to the store inside its database transaction, before the
+commit, so a crash between the two leaves an extra "revoked" key (a session refused that
+the database still holds open, until the key expires), never a missing one.
 """
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timezone as dt_timezone
 
 from django.utils import timezone
 
@@ -44,21 +60,45 @@ class DatabaseRevocationStore:
         return "disabled"
 
 
+def _run_id(info_text):
+    """The `run_id` line of `INFO server` (changes at every Redis start)."""
+    for line in info_text.splitlines():
+        if line.startswith(b"run_id:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return ""
+
+
 class RedisRevocationStore:
-    """Shared revocation cache in Redis, trusted only while marked as synced."""
+    """Shared revocation cache in Redis, believed only under a fresh `synced` marker."""
 
     answers_without_database = True
-    RETRY_AFTER_ERROR = 1.0  # seconds a process waits before trying a failed Redis again
+    RETRY_AFTER_ERROR = 1.0  # seconds a process leaves a failed Redis alone (answers from the DB)
+    RENEW_AFTER = 5.0  # seconds after a sync before it must be renewed to be believed
+    LEASE = 60  # seconds the marker lives if nobody renews it (then: full refill)
+    RECONCILE_MARGIN = 60  # seconds of overlap a renewal re-reads (commit delay, clock skew)
+    WRITE_CHUNK = 1000  # keys per pipeline round trip
+    SYNC_LOCK_TIMEOUT = 30  # seconds; a sync that dies holding the lock blocks others this long
 
     def __init__(self, url, prefix="authgate"):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self._redis_errors = (redis.RedisError, OSError)
+        self._watch_error = redis.WatchError
+        self._response_error = redis.ResponseError
+        # Short timeouts and no retries: when Redis is slow or gone, the database answers
+        # at once instead of every request waiting on it.
         self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=0.25, retry_on_timeout=False
+            url,
+            socket_connect_timeout=0.25,
+            socket_timeout=0.25,
+            retry=Retry(NoBackoff(), 0),
+            redis_connect_func=self._on_connect,
         )
         self.prefix = prefix
         self.synced_key = f"{prefix}:revocations-synced"
+        self.dirty_key = f"{prefix}:revocations-dirty"
         self.lock_key = f"{prefix}:revocations-sync-lock"
         self._down_until = 0.0
         self._missed_writes = False
@@ -75,35 +115,75 @@ class RedisRevocationStore:
         lifetime = api_settings.ACCESS_TOKEN_LIFETIME + api_settings.LEEWAY
         return int(lifetime.total_seconds()) + 60
 
+    # -- connections --------------------------------------------------------------------
+    def _on_connect(self, connection):
+        """Every new connection: drop a marker written on another server (restart, failover)."""
+        connection.on_connect()
+        try:
+            connection.send_command("INFO", "server")
+            run_id = _run_id(connection.read_response())
+        except self._response_error:  # INFO disabled by the provider: cannot tell restarts
+            return
+        connection.send_command("GET", self.synced_key)
+        marker = connection.read_response()
+        if marker is not None and marker.split(b" ", 1)[0].decode() != run_id:
+            connection.send_command("DEL", self.synced_key)
+            connection.read_response()
+            logger.warning("Redis server changed (restart or failover); revocations will be refilled from the database.")
+
+    def _server_run_id(self, client=None):
+        try:
+            return (client or self.client).info("server").get("run_id", "")
+        except self._response_error:
+            return ""
+
     # -- failure handling ---------------------------------------------------------------
     def _available(self):
         return time.monotonic() >= self._down_until
 
     def _failed(self, exc, during):
-        self._down_until = time.monotonic() + self.RETRY_AFTER_ERROR
         now = time.monotonic()
-        if now - self._last_warning > 5:
+        self._down_until = now + self.RETRY_AFTER_ERROR
+        if now - self._last_warning > 5 or during == "revocation write":
             self._last_warning = now
-            logger.warning("Redis unavailable during %s (%s); using the database.", during, exc.__class__.__name__)
+            logger.warning(
+                "Redis unavailable during %s (%s: %s); authenticating from the database.",
+                during, exc.__class__.__name__, exc,
+            )
 
     def _recover_if_needed(self):
-        """After this process missed a write, make every process distrust Redis until refilled."""
+        """After this process missed a write: make every process distrust Redis until a new sync."""
         if self._missed_writes:
-            self.client.delete(self.synced_key)
+            pipe = self.client.pipeline(transaction=True)
+            pipe.incr(self.dirty_key)  # cancels a sync that started before this point
+            pipe.delete(self.synced_key)
+            pipe.execute()
             self._missed_writes = False
+            logger.info("Redis reachable again after a missed revocation write; forcing a refill.")
 
     # -- the interface ------------------------------------------------------------------
     def check(self, session_id):
+        """The end reason if revoked, None if surely not, UNKNOWN if the database must say."""
         if not self._available():
             return UNKNOWN
+        key = self.key(session_id)
         try:
             self._recover_if_needed()
-            synced, reason = self.client.mget(self.synced_key, self.key(session_id))
+            marker, reason = self.client.mget(self.synced_key, key)
+            if marker is None:
+                if not self.sync():
+                    return UNKNOWN
+                reason = self.client.get(key)
+            else:
+                synced_at = float(marker.split(b" ", 1)[1])
+                if time.time() - synced_at > self.RENEW_AFTER:
+                    if not self.sync(since=synced_at - self.RECONCILE_MARGIN):
+                        return UNKNOWN
+                    reason = self.client.get(key)
         except self._redis_errors as exc:
             self._failed(exc, "revocation check")
             return UNKNOWN
-        if synced is None:
-            self.refill()
+        except (IndexError, ValueError):  # a marker this code did not write
             return UNKNOWN
         return reason.decode() if reason is not None else None
 
@@ -111,43 +191,97 @@ class RedisRevocationStore:
         session_ids = [str(sid) for sid in session_ids]
         if not session_ids:
             return
+        if not self._available():
+            self._missed_writes = True  # Redis just failed: don't make this request wait on it
+            return
         try:
             self._recover_if_needed()
-            pipe = self.client.pipeline(transaction=False)
-            ttl = self.ttl_seconds()
-            for sid in session_ids:
-                pipe.set(self.key(sid), reason, ex=ttl)
-            pipe.execute()
+            self._write(((sid, self.ttl_seconds()) for sid in session_ids), reason)
         except self._redis_errors as exc:
-            # The database already holds the revocation; Redis must not be trusted until
-            # it has been refilled from it.
+            # The database holds the revocation; Redis must not be believed until refilled.
             self._missed_writes = True
             self._failed(exc, "revocation write")
 
-    def refill(self):
-        """Load recent revocations from the database, then mark Redis as trustworthy."""
+    def _write(self, items, reason=None):
+        """SET revoked keys ((session_id, ttl[, reason]) items) in chunked round trips."""
+        pipe = self.client.pipeline(transaction=False)
+        pending = 0
+        for item in items:
+            sid, ttl = item[0], item[1]
+            pipe.set(self.key(sid), (item[2] if len(item) > 2 else reason) or "revoked", ex=max(1, ttl))
+            pending += 1
+            if pending >= self.WRITE_CHUNK:
+                pipe.execute()
+                pending = 0
+        if pending:
+            pipe.execute()
+
+    def sync(self, since=None):
+        """
+        Copy revocations ended after `since` (Unix time; default: every one whose access
+        tokens may still live) from the database, then (re)write the marker. Returns True
+        if Redis may be believed now. One process syncs at a time; the others use the DB.
+        """
         from .models import Session
 
+        lock = self.client.lock(self.lock_key, timeout=self.SYNC_LOCK_TIMEOUT, blocking=False)
         try:
-            if not self.client.set(self.lock_key, "1", nx=True, ex=30):
-                return False  # another process is refilling
-            ttl = self.ttl_seconds()
-            now = timezone.now()
-            since = now - timedelta(seconds=ttl)
-            pipe = self.client.pipeline(transaction=False)
-            ended = Session.objects.filter(ended_at__gte=since).values_list("id", "end_reason", "ended_at")
-            for sid, reason, ended_at in ended.iterator(chunk_size=2000):
-                remaining = ttl - int((now - ended_at).total_seconds())
-                if remaining > 0:
-                    pipe.set(self.key(sid.hex), reason or "revoked", ex=remaining)
-            pipe.set(self.synced_key, str(int(time.time())))
-            pipe.delete(self.lock_key)
-            pipe.execute()
-            logger.info("Redis revocation cache refilled from the database.")
-            return True
+            if not lock.acquire():
+                return False
+            try:
+                epoch = self.client.get(self.dirty_key)
+                run_id = self._server_run_id()
+                started = time.time()  # the marker's time: revocations after it are re-read
+                ttl = self.ttl_seconds()
+                now = timezone.now()
+                oldest = started - ttl
+                full = since is None or since < oldest
+                cutoff = datetime.fromtimestamp(oldest if full else since, tz=dt_timezone.utc)
+                ended = Session.objects.filter(ended_at__gte=cutoff).values_list("id", "ended_at", "end_reason")
+                items = (
+                    (sid.hex, ttl - int((now - ended_at).total_seconds()), reason or "revoked")
+                    for sid, ended_at, reason in ended.iterator(chunk_size=2000)
+                )
+                self._write(item for item in items if item[1] > 0)
+                if full:
+                    self._warn_if_evicting()
+                # Write the marker only if nothing invalidated this sync meanwhile: no missed
+                # write reported (dirty counter) and still the same server (no restart).
+                with self.client.pipeline(transaction=True) as pipe:
+                    pipe.watch(self.dirty_key)
+                    if pipe.get(self.dirty_key) != epoch or self._server_run_id(pipe) != run_id:
+                        return False
+                    pipe.multi()
+                    pipe.set(self.synced_key, f"{run_id} {started:.3f}", ex=self.LEASE)
+                    pipe.execute()
+            finally:
+                try:
+                    lock.release()
+                except self._redis_errors:
+                    pass  # expired or Redis gone: it times out on its own
+        except self._watch_error:
+            return False
         except self._redis_errors as exc:
             self._failed(exc, "refill")
             return False
+        if full:
+            logger.info("Redis revocation cache refilled from the database.")
+        return True
+
+    refill = sync  # the name used before the marker became a lease
+
+    def _warn_if_evicting(self):
+        """Evicted revocation keys would be forgotten revocations: say so loudly."""
+        try:
+            config = self.client.config_get("maxmemory*")
+        except self._response_error:  # CONFIG disabled by the provider
+            return
+        if int(config.get("maxmemory", 0) or 0) and config.get("maxmemory-policy") != "noeviction":
+            logger.warning(
+                "Redis has maxmemory with policy %r: it may evict revocation keys. Use "
+                "'maxmemory-policy noeviction' (or no maxmemory) for authgate's Redis.",
+                config.get("maxmemory-policy"),
+            )
 
     def health(self):
         try:

@@ -54,6 +54,7 @@ def open_session(user, *, device="", ip=None, user_agent=""):
         generation=1,
         issued_at=_now_seconds(),
     )
+    _mark_seen(session.id.hex)
     return session, get_codec().pair_for(session)
 
 
@@ -100,11 +101,14 @@ def rotate(raw_refresh):
         if won:
             session.generation = presented + 1
             session.issued_at = issued_at
+            _mark_seen(session.id.hex)
             return codec.pair_for(session)
         session = _session_for_claims(claims)  # lost the race: read the winner's state
 
     window = api_settings.REFRESH_RETRY_WINDOW.total_seconds()
-    if presented == session.generation - 1 and _now_seconds() - session.issued_at <= window:
+    # `issued_at` has whole-second resolution, so a zero window must be tested explicitly:
+    # otherwise a retry within the same second would still be answered.
+    if window > 0 and presented == session.generation - 1 and _now_seconds() - session.issued_at <= window:
         return codec.pair_for(session)
 
     if presented < session.generation:
@@ -114,7 +118,8 @@ def rotate(raw_refresh):
 
 
 def verify(raw):
-    """Raise TokenError unless `raw` is a live access token or the current refresh token."""
+    """(claims, session) if `raw` is a live access token or the current refresh token,
+    else TokenError."""
     codec = get_codec()
     try:
         claims = codec.decode(raw, ACCESS)
@@ -125,6 +130,7 @@ def verify(raw):
     session = _session_for_claims(claims)
     if claims.token_type == REFRESH and claims.generation != session.generation:
         raise TokenError("revoked", BLACKLISTED)
+    return claims, session
 
 
 # -- check (every request) -----------------------------------------------------------------
@@ -175,16 +181,26 @@ def _touch(session):
         session.last_used_at = now
 
 
-def _touch_by_id(session_id):
+def _seen_in_interval(session_id):
+    """True the first time in LAST_USED_UPDATE_INTERVAL (shared cache); None if the cache is down."""
     from django.core.cache import cache
 
     interval = int(api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds())
     try:
-        first_in_interval = cache.add(f"authgate:seen:{session_id}", 1, timeout=interval)
+        return cache.add(f"authgate:seen:{session_id}", 1, timeout=interval)
     except Exception:  # the cache is an optimisation; never fail a request on it
-        return
-    if first_in_interval:
+        return None
+
+
+def _touch_by_id(session_id):
+    if _seen_in_interval(session_id):
         Session.objects.filter(pk=uuid.UUID(hex=session_id)).update(last_used_at=timezone.now())
+
+
+def _mark_seen(session_id):
+    """Login and rotation just wrote last_used_at: the next request needn't (Redis mode)."""
+    if get_store().answers_without_database:
+        _seen_in_interval(session_id)
 
 
 # -- end -----------------------------------------------------------------------------------
@@ -197,7 +213,9 @@ def end_sessions(queryset, reason):
         count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
             ended_at=timezone.now(), end_reason=reason
         )
-    get_store().revoke([sid.hex for sid in ids], reason)
+        # Before the commit: a crash in between leaves an extra "revoked" key (safe), never
+        # a committed revocation that the shared store has not heard of.
+        get_store().revoke([sid.hex for sid in ids], reason)
     return count
 
 

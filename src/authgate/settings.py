@@ -24,7 +24,15 @@ DEFAULTS = {
     "SIGNING_KEY": None,  # None: settings.SECRET_KEY
     "VERIFYING_KEY": None,  # for asymmetric algorithms
     "VERIFYING_KEYS": {},  # extra {kid: key} accepted while rotating keys
-    "SIGNING_KEY_ID": None,  # the `kid` header of new tokens
+    "SIGNING_KEY_ID": None,  # the `kid` header of new tokens (asymmetric: default RFC 7638 thumbprint)
+    # RS256/EdDSA private key from a PEM file, or from a keys directory maintained by
+    # `manage.py rotate_signing_key` (current.pem, next.pem, previous/*.pem).
+    "SIGNING_KEY_FILE": None,
+    "SIGNING_KEYS_DIR": None,
+    # How often a process looks whether the keys directory was rotated (a stat call).
+    "SIGNING_KEYS_CHECK_INTERVAL": timedelta(seconds=10),
+    # Cache-Control max-age of the JWKS document.
+    "JWKS_MAX_AGE": timedelta(minutes=5),
     "ISSUER": None,
     "AUDIENCE": None,
     "LEEWAY": timedelta(seconds=5),
@@ -60,6 +68,8 @@ DURATIONS = {
     "REFRESH_RETRY_WINDOW",
     "LEEWAY",
     "LAST_USED_UPDATE_INTERVAL",
+    "SIGNING_KEYS_CHECK_INTERVAL",
+    "JWKS_MAX_AGE",
 }
 IMPORT_STRINGS = {"REVOCATION_STORE"}
 

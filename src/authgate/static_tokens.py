@@ -1,14 +1,19 @@
 """
-Static API tokens (`Authorization: Token <key>`): DRF's TokenAuthentication, done safely.
+Static API tokens (`Authorization: Token <key>`, SPEC §3.2): DRF's TokenAuthentication,
+done safely. Used by StaticTokenAuthentication, the token views, the admin and the
+`import_drf_tokens` command.
 
 Keys are 256-bit random values shown once; only a keyed hash (HMAC-SHA256 under
 SECRET_KEY) is stored, so a copy of the database lets nobody authenticate. A fast hash is
-right here (not a password hasher): the key has full entropy, nothing to brute-force.
+right here (not a password hasher): the key has full entropy, nothing to brute-force, and
+the lookup is one indexed equality on the digest. Keys hashed under a key listed in
+SECRET_KEY_FALLBACKS keep working and are re-hashed under the current SECRET_KEY on use,
+so rotating SECRET_KEY the Django way does not cut off every script.
 """
 import secrets
 from datetime import timedelta
 
-from django.db.models import Q
+from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -18,31 +23,40 @@ from .tokens import TokenError
 
 KEY_PREFIX = "ag_"
 MAX_KEY_LENGTH = 200
+_SALT = "authgate.static-token"
 
 
 def generate_key():
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def digest(key):
-    return salted_hmac("authgate.static-token", key, algorithm="sha256").hexdigest()
+def digest(key, secret=None):
+    return salted_hmac(_SALT, key, secret=secret, algorithm="sha256").hexdigest()
 
 
-def create_token(user, name="", expires_in=None, key=None):
+def _candidate_digests(key):
+    """The key's digest under SECRET_KEY, then under each SECRET_KEY_FALLBACKS entry."""
+    return [digest(key)] + [digest(key, old) for old in getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+
+
+def create_token(user, name="", expires_in=None, key=None, created_at=None):
     """Create a token for `user`; returns (StaticToken, key). The key is not kept anywhere."""
     key = key or generate_key()
-    expires_at = timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=expires_in) if expires_in else None
     token = StaticToken.objects.create(
-        user=user, name=name or "", digest=digest(key), prefix=key[:8], expires_at=expires_at
+        user=user, name=name or "", digest=digest(key), prefix=key[:8],
+        created_at=created_at or now, expires_at=expires_at,
     )
     return token, key
 
 
 def authenticate_key(key):
-    """The StaticToken for `key` if usable, else TokenError."""
+    """The StaticToken for `key` if usable, else TokenError (its reason as for JWTs)."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise TokenError("malformed", "Invalid token.")
-    token = StaticToken.objects.select_related("user").filter(digest=digest(key)).first()
+    candidates = _candidate_digests(key)
+    token = StaticToken.objects.select_related("user").filter(digest__in=candidates).first()
     if token is None:
         raise TokenError("revoked", "Invalid token.")
     now = timezone.now()
@@ -50,14 +64,21 @@ def authenticate_key(key):
         raise TokenError("expired", "Token has expired.")
     if not token.user.is_active:
         raise TokenError("user_inactive", "User is inactive.")
+    changes = {}
+    if token.digest != candidates[0]:
+        changes["digest"] = candidates[0]  # hashed under a retired SECRET_KEY: re-key it
     interval = api_settings.LAST_USED_UPDATE_INTERVAL
     if token.last_used_at is None or now - token.last_used_at >= interval:
-        StaticToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+        changes["last_used_at"] = now  # at most one write per interval, not one per request
+    if changes:
+        StaticToken.objects.filter(pk=token.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(token, field, value)
     return token
 
 
 def revoke(token):
+    """Delete `token`: the lookup is by digest on every request, so it fails at once."""
     token.delete()
 
 
@@ -67,6 +88,5 @@ def delete_all():
 
 
 def purge_expired(now=None):
-    now = now or timezone.now()
-    count, _ = StaticToken.objects.filter(Q(expires_at__lt=now)).delete()
+    count, _ = StaticToken.objects.filter(expires_at__lt=now or timezone.now()).delete()
     return count

@@ -7,18 +7,27 @@ Tokens are deterministic functions of their session's row (id, user, generation,
 time): re-minting the current pair gives byte-identical strings, which is how the retry
 window answers with "exactly the same pair" without storing any token.
 """
+import logging
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import jwt
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 
+from . import keys
 from .settings import api_settings
+
+logger = logging.getLogger("authgate.tokens")
 
 ACCESS = "access"
 REFRESH = "refresh"
 # A token longer than this is refused before any parsing (cheap DoS guard).
 MAX_TOKEN_LENGTH = 4096
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "sid", "gen", "type"]
+# A token with an unknown kid makes a codec re-read its keys directory at most this often.
+UNKNOWN_KID_RECHECK = 1.0
 
 
 class TokenError(Exception):
@@ -53,23 +62,88 @@ class TokenPair:
 
 
 class TokenCodec:
-    """Encodes and verifies tokens with one algorithm and a set of keys by `kid`."""
+    """
+    Encodes and verifies tokens with one signing key and a set of verifying keys by `kid`.
+
+    HMAC (HS256, the default): SIGNING_KEY or SECRET_KEY; a `kid` header only when
+    SIGNING_KEY_ID is set (VERIFYING_KEYS then maps old kids to old secrets).
+    RS256/EdDSA: the private key comes from SIGNING_KEYS_DIR, SIGNING_KEY_FILE or
+    SIGNING_KEY (PEM); every token carries a `kid` (SIGNING_KEY_ID, else the key's RFC
+    7638 thumbprint); previous and staged public keys verify too and are published in
+    the JWKS. Each verifying key is bound to one algorithm, whatever a header claims.
+    """
 
     def __init__(self):
-        self.algorithm = api_settings.ALGORITHM
-        self.signing_key = api_settings.SIGNING_KEY or django_settings.SECRET_KEY
-        self.key_id = api_settings.SIGNING_KEY_ID
-        default_verifying_key = api_settings.VERIFYING_KEY or self.signing_key
-        self.verifying_keys = dict(api_settings.VERIFYING_KEYS or {})
-        if self.key_id:
-            self.verifying_keys.setdefault(self.key_id, default_verifying_key)
-        self.default_verifying_key = default_verifying_key
+        self.algorithm = keys.check_algorithm(api_settings.ALGORITHM)
         self.issuer = api_settings.ISSUER
         self.audience = api_settings.AUDIENCE
         self.leeway = api_settings.LEEWAY.total_seconds()
+        self.keys_dir = None
+        self.keys_state = None
+        self.last_keys_check = time.monotonic()
+        self.public_keys = {}  # kid -> public key: what the JWKS publishes
+        if self.algorithm in keys.HMAC_ALGORITHMS:
+            self._load_hmac_keys()
+        else:
+            self._load_asymmetric_keys()
         self.headers = {"kid": self.key_id} if self.key_id else None
         self._decode_options = {"require": _REQUIRED_CLAIMS + (["iss"] if self.issuer else [])
                                 + (["aud"] if self.audience else [])}
+
+    def _load_hmac_keys(self):
+        self.signing_key = api_settings.SIGNING_KEY or django_settings.SECRET_KEY
+        self.key_id = api_settings.SIGNING_KEY_ID
+        default = api_settings.VERIFYING_KEY or self.signing_key
+        self.verifying_keys = {kid: (self.algorithm, key) for kid, key in (api_settings.VERIFYING_KEYS or {}).items()}
+        if self.key_id:
+            self.verifying_keys.setdefault(self.key_id, (self.algorithm, default))
+        self.default_verifying_key = (self.algorithm, default)
+
+    def _load_asymmetric_keys(self):
+        staged, previous = None, []
+        if api_settings.SIGNING_KEYS_DIR:
+            self.keys_dir = Path(api_settings.SIGNING_KEYS_DIR)
+            self.keys_state = keys.keys_dir_state(self.keys_dir)
+            found = keys.read_keys_dir(self.keys_dir)
+            private, staged, previous = found.current, found.next, found.previous
+        elif api_settings.SIGNING_KEY_FILE:
+            try:
+                data = Path(api_settings.SIGNING_KEY_FILE).read_bytes()
+            except OSError as exc:
+                raise ImproperlyConfigured(f"AUTHGATE SIGNING_KEY_FILE cannot be read: {exc}") from None
+            private = keys.load_private_key(data, source="SIGNING_KEY_FILE")
+        elif api_settings.SIGNING_KEY:
+            private = keys.load_private_key(api_settings.SIGNING_KEY)
+        else:
+            raise ImproperlyConfigured(
+                f"AUTHGATE ALGORITHM {self.algorithm} needs a private key: set SIGNING_KEYS_DIR, "
+                "SIGNING_KEY_FILE or SIGNING_KEY (PEM)."
+            )
+        keys.check_key_matches(private, self.algorithm)
+        self.signing_key = private
+        self.key_id = api_settings.SIGNING_KEY_ID or keys.thumbprint(private.public_key())
+        self.public_keys[self.key_id] = private.public_key()
+        for extra in ([staged] if staged else []) + previous:
+            public = keys.load_public_key(extra)
+            self.public_keys.setdefault(keys.thumbprint(public), public)
+        for kid, value in (api_settings.VERIFYING_KEYS or {}).items():
+            self.public_keys.setdefault(kid, keys.load_public_key(value))
+        self.verifying_keys = {
+            kid: (keys.algorithm_for(public, self.algorithm), public) for kid, public in self.public_keys.items()
+        }
+        # Tokens from before kids were issued: the configured VERIFYING_KEY, else the current key.
+        legacy = keys.load_public_key(api_settings.VERIFYING_KEY) if api_settings.VERIFYING_KEY else private.public_key()
+        self.default_verifying_key = (keys.algorithm_for(legacy, self.algorithm), legacy)
+
+    def jwks(self):
+        """The public JWK Set (RFC 7517): current, staged and previous keys; empty for HMAC."""
+        return {"keys": [
+            {"kid": kid, "use": "sig", "alg": self.verifying_keys[kid][0], **keys.public_jwk(public)}
+            for kid, public in self.public_keys.items()
+        ]}
+
+    def keys_changed(self):
+        return self.keys_dir is not None and keys.keys_dir_state(self.keys_dir) != self.keys_state
 
     def encode(self, payload):
         if self.issuer:
@@ -83,20 +157,26 @@ class TokenCodec:
         kid = header.get("kid")
         if kid is None:
             return self.default_verifying_key
-        if not isinstance(kid, str) or kid not in self.verifying_keys:
+        if not isinstance(kid, str):
             raise TokenError("malformed", "Token is signed with an unknown key.")
-        return self.verifying_keys[kid]
+        entry = self.verifying_keys.get(kid)
+        if entry is None and self.keys_dir is not None:
+            # Another process may have rotated the keys directory: look again (rate-limited).
+            entry = _reloaded(self, min_interval=UNKNOWN_KID_RECHECK).verifying_keys.get(kid)
+        if entry is None:
+            raise TokenError("malformed", "Token is signed with an unknown key.")
+        return entry
 
     def decode(self, token, expected_type):
         """Verified claims of `token`, or TokenError. Signature is checked before anything."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise TokenError("malformed", "Token is invalid.")
         try:
-            key = self._key_for(token)
+            algorithm, key = self._key_for(token)
             payload = jwt.decode(
                 token,
                 key,
-                algorithms=[self.algorithm],
+                algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
@@ -155,11 +235,35 @@ class TokenCodec:
 _codec = None
 
 
+def _reloaded(codec, min_interval):
+    """The codec to use now: a new one if `codec`'s keys directory changed on disk
+    (a rotation by `rotate_signing_key`, possibly from another process or host)."""
+    global _codec
+    now = time.monotonic()
+    if now - codec.last_keys_check < min_interval:
+        return _codec or codec
+    codec.last_keys_check = now
+    if not codec.keys_changed():
+        return codec
+    try:
+        fresh = TokenCodec()
+    except ImproperlyConfigured as exc:  # e.g. a half-done manual edit: keep the keys we have
+        logger.error("Signing keys directory changed but cannot be loaded, keeping the old keys: %s", exc)
+        return codec
+    logger.info("Signing keys reloaded from %s; signing kid is now %s.", fresh.keys_dir, fresh.key_id)
+    if _codec is codec:
+        _codec = fresh
+    return fresh
+
+
 def get_codec():
     global _codec
-    if _codec is None:
-        _codec = TokenCodec()
-    return _codec
+    codec = _codec
+    if codec is None:
+        codec = _codec = TokenCodec()
+    elif codec.keys_dir is not None:
+        codec = _reloaded(codec, api_settings.SIGNING_KEYS_CHECK_INTERVAL.total_seconds())
+    return codec
 
 
 def reset_codec():

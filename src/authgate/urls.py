@@ -1,7 +1,7 @@
 """URLs of the authgate API; include under `api/auth/` (SPEC §2)."""
 from django.urls import path
 
-from . import views
+from . import oauth, views
 
 app_name = "authgate"
 
@@ -20,4 +20,8 @@ urlpatterns = [
     path("tokens/<int:token_id>/", views.StaticTokenDetailView.as_view(), name="token-detail"),
     path("admin/invalidate-all-tokens/", views.InvalidateAllView.as_view(), name="invalidate-all"),
     path("admin/users/<int:user_id>/logout/", views.AdminUserLogoutView.as_view(), name="admin-user-logout"),
+    # Resource-server interop (RFC 7517 JWKS, RFC 7662 introspection, RFC 7009 revocation).
+    path(".well-known/jwks.json", oauth.JWKSView.as_view(), name="jwks"),
+    path("introspect/", oauth.IntrospectView.as_view(), name="introspect"),
+    path("revoke/", oauth.RevokeView.as_view(), name="revoke"),
 ]

@@ -53,6 +53,14 @@ def _token_error(error):
     return InvalidToken(error.reason, error.message)
 
 
+def _failure_clearing_cookies(view, exc):
+    """The error response for `exc`, also clearing the auth cookies: the browser cannot
+    delete HttpOnly cookies itself, and cookies that can no longer work are only noise."""
+    response = view.handle_exception(exc)
+    cookies.clear_auth_cookies(response)
+    return response
+
+
 def _current_session_id(request):
     return request.auth.session_id if isinstance(request.auth, AccessContext) else None
 
@@ -122,6 +130,8 @@ class RefreshView(PublicView):
         try:
             pair = sessions.rotate(raw)
         except TokenError as error:
+            if from_cookie:
+                return _failure_clearing_cookies(self, _token_error(error))
             raise _token_error(error) from None
         if from_cookie:
             response = Response({"detail": "Token refreshed."})
@@ -167,6 +177,8 @@ class LogoutView(AuthgateAPIView):
             try:
                 sessions.end_session_for_refresh(raw_refresh)
             except TokenError:
+                if used_cookies:
+                    return _failure_clearing_cookies(self, TokenNotValidRequest())
                 raise TokenNotValidRequest() from None
         elif request.user and request.user.is_authenticated:
             used_cookies = "HTTP_AUTHORIZATION" not in request.META

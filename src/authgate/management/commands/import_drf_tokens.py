@@ -1,6 +1,7 @@
 """`manage.py import_drf_tokens`: move rest_framework.authtoken keys to hashed static tokens."""
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from authgate import static_tokens
 from authgate.models import StaticToken
@@ -20,12 +21,15 @@ class Command(BaseCommand):
         from rest_framework.authtoken.models import Token
 
         imported = skipped = 0
-        for legacy in Token.objects.select_related("user").iterator():
-            if StaticToken.objects.filter(digest=static_tokens.digest(legacy.key)).exists():
-                skipped += 1
-                continue
-            static_tokens.create_token(legacy.user, name="imported from DRF authtoken", key=legacy.key)
-            imported += 1
-        if delete_originals:
-            Token.objects.all().delete()
+        # One transaction: --delete-originals never drops a key that was not imported.
+        with transaction.atomic():
+            for legacy in Token.objects.select_related("user").iterator():
+                if StaticToken.objects.filter(digest=static_tokens.digest(legacy.key)).exists():
+                    skipped += 1
+                    continue
+                static_tokens.create_token(legacy.user, name="imported from DRF authtoken", key=legacy.key,
+                                           created_at=legacy.created)
+                imported += 1
+            if delete_originals:
+                Token.objects.all().delete()
         self.stdout.write(self.style.SUCCESS(f"Imported {imported} token(s); {skipped} already present."))

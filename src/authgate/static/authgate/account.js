@@ -1,0 +1,550 @@
+// The account page at "/": sign in / register, profile, active sessions, admin.
+// Everything goes through authgate.js; no inline script or style (strict CSP).
+import { createClient } from "./authgate.js";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const body = document.body;
+
+// ---- configuration: ?mode=cookie|bearer wins over <body data-mode> ---------------------
+const params = new URLSearchParams(location.search);
+const requested = (params.get("mode") || body.dataset.mode || "bearer").toLowerCase();
+const mode = requested === "cookie" ? "cookie" : "bearer";
+const baseUrl = body.dataset.baseUrl || "/api/auth/";
+body.dataset.mode = mode;
+
+const client = createClient({ baseUrl, mode });
+window.authgate = client; // handy from the console and for browser tests
+
+// ---- elements --------------------------------------------------------------------------
+const el = {
+  message: $("#message"),
+  signedOut: $("#signed-out"),
+  signedIn: $("#signed-in"),
+  loginForm: $("#login-form"),
+  registerForm: $("#register-form"),
+  passwordForm: $("#password-form"),
+  userMenu: $("#user-menu"),
+  topbarUsername: $("#topbar-username"),
+  avatarSmall: $("#avatar-small"),
+  avatar: $("#avatar"),
+  profileUsername: $("#profile-username"),
+  profileEmail: $("#profile-email"),
+  profileId: $("#profile-id"),
+  profileDevice: $("#profile-device"),
+  profileMode: $("#profile-mode"),
+  staffBadge: $("#staff-badge"),
+  sessionsBody: $("#sessions tbody"),
+  sessionsEmpty: $("#sessions-empty"),
+  logout: $("#logout"),
+  logoutAll: $("#logout-all"),
+  reloadSessions: $("#reload-sessions"),
+  admin: $("#admin"),
+  invalidateAll: $("#invalidate-all"),
+  dialog: $("#confirm-dialog"),
+  includeStatic: $("#include-static-tokens"),
+  modeBadge: $("#mode-badge"),
+  modeSwitch: $("#mode-switch"),
+};
+
+const MODE_LABEL = { bearer: "Bearer tokens", cookie: "HttpOnly cookies" };
+el.modeBadge.textContent = mode === "cookie" ? "Cookie mode" : "Bearer mode";
+el.profileMode.textContent = MODE_LABEL[mode];
+el.modeSwitch.textContent = mode === "cookie" ? "Use bearer mode" : "Use cookie mode";
+el.modeSwitch.href = `?mode=${mode === "cookie" ? "bearer" : "cookie"}`;
+
+// ---- device label ----------------------------------------------------------------------
+export function deviceLabel(ua = navigator.userAgent) {
+  const browser = /Edg\//.test(ua) ? "Edge"
+    : /OPR\//.test(ua) ? "Opera"
+      : /Firefox\//.test(ua) ? "Firefox"
+        : /HeadlessChrome\//.test(ua) ? "Headless Chrome"
+          : /Chrom(e|ium)\//.test(ua) ? "Chrome"
+            : /Safari\//.test(ua) ? "Safari"
+              : /curl|python|node/i.test(ua) ? ua.split("/")[0]
+                : "Browser";
+  const os = /Windows/.test(ua) ? "Windows"
+    : /Android/.test(ua) ? "Android"
+      : /iPhone|iPad|iPod/.test(ua) ? "iOS"
+        : /Mac OS X|Macintosh/.test(ua) ? "macOS"
+          : /CrOS/.test(ua) ? "ChromeOS"
+            : /Linux/.test(ua) ? "Linux"
+              : "";
+  return os ? `${browser} on ${os}` : browser;
+}
+const DEVICE = deviceLabel();
+el.profileDevice.textContent = DEVICE;
+
+// ---- messages --------------------------------------------------------------------------
+let countdownTimer = null;
+function showMessage(text, kind = "info", code = "") {
+  clearInterval(countdownTimer);
+  for (const b of document.querySelectorAll("[data-locked]")) {
+    delete b.dataset.locked;
+    b.disabled = false;
+  }
+  el.message.textContent = text;
+  el.message.className = `message is-${kind}`;
+  el.message.dataset.kind = kind;
+  el.message.dataset.code = code || "";
+  el.message.hidden = false;
+}
+function clearMessage() {
+  clearInterval(countdownTimer);
+  el.message.hidden = true;
+  el.message.textContent = "";
+  el.message.dataset.code = "";
+}
+
+function describeError(err) {
+  if (!err || err.status === undefined) return String(err && err.message ? err.message : err);
+  if (err.status === 0) return "Can't reach the server. Check your connection and try again.";
+  if (err.code === "invalid_credentials") return "Wrong username or password.";
+  if (err.status === 403) return err.detail || "You don't have permission to do that.";
+  if (err.status >= 500) return "Something went wrong on the server. Please try again.";
+  return err.detail || `Request failed (${err.status}).`;
+}
+
+function showThrottled(err, submitButton) {
+  let left = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? Math.ceil(err.retryAfter) : null;
+  const render = () => {
+    el.message.textContent = left
+      ? `Too many failed sign-in attempts. Try again in ${left} second${left === 1 ? "" : "s"}.`
+      : "Too many failed sign-in attempts. Try again later.";
+  };
+  showMessage("", "warning", "throttled");
+  el.message.dataset.retryAfter = left ?? "";
+  render();
+  if (!left) return;
+  if (submitButton) {
+    submitButton.dataset.locked = "true";
+    submitButton.disabled = true;
+  }
+  countdownTimer = setInterval(() => {
+    left -= 1;
+    if (left <= 0) {
+      clearInterval(countdownTimer);
+      if (submitButton) {
+        delete submitButton.dataset.locked;
+        submitButton.disabled = false;
+      }
+      el.message.textContent = "You can try signing in again now.";
+      el.message.className = "message is-info";
+      return;
+    }
+    render();
+  }, 1000);
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+async function busy(button, fn) {
+  const was = button.disabled;
+  button.disabled = true;
+  button.classList.add("is-busy");
+  button.setAttribute("aria-busy", "true");
+  try {
+    return await fn();
+  } finally {
+    button.classList.remove("is-busy");
+    button.removeAttribute("aria-busy");
+    button.disabled = was || button.dataset.locked === "true";
+  }
+}
+
+function clearFieldErrors(form) {
+  for (const e of form.querySelectorAll(".field-error")) e.textContent = "";
+  for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
+}
+// DRF validation errors {"field": ["msg"]}: under the field; the rest in the message bar.
+function showFieldErrors(form, err) {
+  const b = err && err.body;
+  if (!b || typeof b !== "object" || b.code || err.status !== 400) return false;
+  const rest = [];
+  for (const [field, msgs] of Object.entries(b)) {
+    const text = Array.isArray(msgs) ? msgs.join(" ") : String(msgs);
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
+    if (slot) {
+      slot.textContent = text;
+      const input = form.elements.namedItem(field);
+      if (input) input.setAttribute("aria-invalid", "true");
+    } else {
+      rest.push(text);
+    }
+  }
+  if (rest.length) showMessage(rest.join(" "), "error", "invalid");
+  else showMessage("Please correct the highlighted fields.", "error", "invalid");
+  return true;
+}
+
+function initials(user) {
+  const name = (user && (user.username || user.email)) || "?";
+  return name.slice(0, 2).toUpperCase();
+}
+
+const rtf = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+function relativeTime(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "—";
+  const s = Math.round((t - Date.now()) / 1000);
+  const abs = Math.abs(s);
+  if (abs < 45) return "just now";
+  if (!rtf) return new Date(t).toLocaleString();
+  if (abs < 3600) return rtf.format(Math.round(s / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(s / 3600), "hour");
+  if (abs < 86400 * 30) return rtf.format(Math.round(s / 86400), "day");
+  return new Date(t).toLocaleDateString();
+}
+function timeEl(iso, text) {
+  const t = document.createElement("time");
+  if (iso) {
+    t.dateTime = iso;
+    const d = new Date(iso);
+    if (!Number.isNaN(d.getTime())) t.title = d.toLocaleString();
+  }
+  t.textContent = text;
+  return t;
+}
+function shortDate(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "—" : d.toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" });
+}
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ICONS = {
+  phone: ["M8 2h8a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2z", "M11 18h2"],
+  laptop: ["M5 5h14a1 1 0 0 1 1 1v9H4V6a1 1 0 0 1 1-1z", "M2 18h20"],
+};
+function deviceIcon(text) {
+  const kind = /android|ios|iphone|ipad|mobile/i.test(text || "") ? "phone" : "laptop";
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "20");
+  svg.setAttribute("height", "20");
+  svg.setAttribute("fill", "none");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "1.8");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  for (const d of ICONS[kind]) {
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+// ---- views -----------------------------------------------------------------------------
+function setState(state) {
+  body.dataset.state = state; // "loading" | "signed-in" | "signed-out"
+  el.signedIn.hidden = state !== "signed-in";
+  el.signedOut.hidden = state !== "signed-out";
+  el.userMenu.hidden = state !== "signed-in";
+}
+
+function renderUser(user) {
+  if (!user) return;
+  el.topbarUsername.textContent = user.username || "";
+  el.avatarSmall.textContent = initials(user);
+  el.avatar.textContent = initials(user);
+  el.profileUsername.textContent = user.username || "";
+  el.profileEmail.textContent = user.email || "";
+  el.profileId.textContent = user.id ?? "";
+  el.staffBadge.hidden = !user.is_staff;
+  el.admin.hidden = !user.is_staff;
+  $("#profile").dataset.username = user.username || "";
+  const hiddenUser = $("#password-form-username");
+  if (hiddenUser) hiddenUser.value = user.username || "";
+}
+
+function renderSessions(list) {
+  const rows = [];
+  const sorted = [...list].sort((a, b) => (b.current - a.current) || String(b.last_used_at).localeCompare(String(a.last_used_at)));
+  for (const s of sorted) {
+    const tr = document.createElement("tr");
+    tr.dataset.sessionId = s.id;
+    if (s.current) tr.classList.add("current");
+
+    const tdDevice = document.createElement("td");
+    tdDevice.dataset.label = "Device";
+    const wrap = document.createElement("div");
+    wrap.className = "device";
+    const icon = document.createElement("span");
+    icon.className = "device-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.append(deviceIcon(`${s.device} ${s.user_agent}`));
+    const text = document.createElement("div");
+    const name = document.createElement("span");
+    name.className = "device-name";
+    name.textContent = s.device || (s.user_agent ? deviceLabel(s.user_agent) : "Unknown device");
+    text.append(name);
+    if (s.current) {
+      const badge = document.createElement("span");
+      badge.className = "badge badge-current";
+      badge.dataset.testid = "this-device";
+      badge.textContent = "This device";
+      text.append(badge);
+    }
+    if (s.user_agent) {
+      const ua = document.createElement("div");
+      ua.className = "device-ua";
+      ua.title = s.user_agent;
+      ua.textContent = s.user_agent;
+      text.append(ua);
+    }
+    wrap.append(icon, text);
+    tdDevice.append(wrap);
+
+    const tdIp = document.createElement("td");
+    tdIp.dataset.label = "IP address";
+    tdIp.className = "mono nowrap";
+    tdIp.textContent = s.ip || "—";
+
+    const tdUsed = document.createElement("td");
+    tdUsed.dataset.label = "Last used";
+    tdUsed.className = "nowrap";
+    tdUsed.append(timeEl(s.last_used_at, s.current ? "Now" : relativeTime(s.last_used_at)));
+
+    const tdCreated = document.createElement("td");
+    tdCreated.dataset.label = "Signed in";
+    tdCreated.className = "nowrap";
+    tdCreated.append(timeEl(s.created_at, shortDate(s.created_at)));
+
+    const tdAction = document.createElement("td");
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = s.current ? "btn btn-small btn-ghost" : "btn btn-small btn-danger-outline";
+    btn.dataset.action = "end-session";
+    btn.dataset.testid = "end-session";
+    btn.textContent = "Sign out";
+    btn.setAttribute("aria-label", s.current ? "Sign out this device" : `Sign out ${name.textContent}`);
+    tdAction.append(btn);
+
+    tr.append(tdDevice, tdIp, tdUsed, tdCreated, tdAction);
+    rows.push(tr);
+  }
+  el.sessionsBody.replaceChildren(...rows);
+  el.sessionsEmpty.hidden = rows.length > 0;
+  el.logoutAll.disabled = rows.length === 0;
+}
+
+// ---- data ------------------------------------------------------------------------------
+let loading = null;
+async function loadAccount() {
+  if (loading) return loading;
+  loading = (async () => {
+    try {
+      const [user, sessions] = await Promise.all([client.me(), client.sessions()]);
+      if (!client.isAuthenticated()) return; // signed out meanwhile
+      renderUser(user);
+      renderSessions(sessions);
+      body.dataset.loaded = "true";
+    } catch (err) {
+      // A 401 whose refresh failed already signed us out (onLogout shows the sign-in form).
+      if (client.isAuthenticated()) showMessage(describeError(err), "error", err.code);
+    } finally {
+      loading = null;
+    }
+  })();
+  return loading;
+}
+
+async function reloadSessions() {
+  try {
+    const sessions = await client.sessions();
+    if (client.isAuthenticated()) renderSessions(sessions);
+  } catch (err) {
+    if (client.isAuthenticated()) showMessage(describeError(err), "error", err.code);
+  }
+}
+
+function showSignedIn() {
+  setState("signed-in");
+  renderUser(client.getUser());
+  loadAccount();
+}
+function showSignedOut() {
+  setState("signed-out");
+  delete body.dataset.loaded;
+  el.sessionsBody.replaceChildren();
+  el.admin.hidden = true;
+  if (el.dialog.open) el.dialog.close("cancel");
+  const pw = el.loginForm.elements.namedItem("password");
+  if (pw) pw.value = "";
+}
+
+// ---- client events (this tab, other tabs, ended sessions) ------------------------------
+let nextLogoutMessage = null;
+client.onLogin(({ source, user }) => {
+  if (source === "other_tab") showMessage(`Signed in${user && user.username ? ` as ${user.username}` : ""} in another tab.`, "info", "other_tab_login");
+  showSignedIn();
+});
+client.onLogout(({ reason, source }) => {
+  showSignedOut();
+  if (nextLogoutMessage) {
+    const [text, kind, code] = nextLogoutMessage;
+    nextLogoutMessage = null;
+    showMessage(text, kind, code);
+  } else if (source === "other_tab" && reason !== "session_ended") {
+    showMessage("You signed out in another tab.", "info", "other_tab_logout");
+  } else if (reason === "logout") {
+    showMessage("You have signed out.", "success", "logged_out");
+  } else if (reason === "logout_all") {
+    showMessage("You have signed out on every device.", "success", "logged_out_all");
+  } else {
+    showMessage("Your session has ended. Please sign in again.", "warning", "session_ended");
+  }
+  el.loginForm.elements.namedItem("username").focus();
+});
+
+// ---- forms and buttons -----------------------------------------------------------------
+el.loginForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  const username = form.elements.namedItem("username").value.trim();
+  const password = form.elements.namedItem("password").value;
+  if (!username || !password) {
+    showMessage("Enter your username (or email) and password.", "error", "required");
+    return;
+  }
+  await busy(submit, async () => {
+    try {
+      clearMessage();
+      await client.login({ username, password, device: DEVICE });
+      form.reset();
+    } catch (err) {
+      if (err.status === 429) showThrottled(err, submit);
+      else showMessage(describeError(err), "error", err.code);
+      if (err.code === "invalid_credentials") {
+        const pw = form.elements.namedItem("password");
+        pw.focus();
+        pw.select();
+      }
+    }
+  });
+});
+
+el.registerForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  clearFieldErrors(form);
+  const username = form.elements.namedItem("username").value.trim();
+  const email = form.elements.namedItem("email").value.trim();
+  const password = form.elements.namedItem("password").value;
+  await busy(submit, async () => {
+    try {
+      clearMessage();
+      await client.register({ username, email, password });
+    } catch (err) {
+      if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
+      return;
+    }
+    try {
+      await client.login({ username, password, device: DEVICE });
+      form.reset();
+      showMessage(`Welcome, ${username}! Your account is ready.`, "success", "registered");
+    } catch (err) {
+      form.reset();
+      showMessage(`Account created. ${describeError(err)} Please sign in.`, "warning", err.code);
+    }
+  });
+});
+
+el.passwordForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  clearFieldErrors(form);
+  const old_password = form.elements.namedItem("old_password").value;
+  const new_password = form.elements.namedItem("new_password").value;
+  await busy(submit, async () => {
+    try {
+      await client.changePassword({ old_password, new_password });
+      form.reset();
+      showMessage("Password changed. Every other device has been signed out.", "success", "password_changed");
+      await reloadSessions();
+    } catch (err) {
+      if (!client.isAuthenticated()) return;
+      if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
+    }
+  });
+});
+
+el.logout.addEventListener("click", () => busy(el.logout, () => client.logout()));
+
+el.logoutAll.addEventListener("click", () => busy(el.logoutAll, async () => {
+  try {
+    await client.logoutAll();
+  } catch (err) {
+    if (client.isAuthenticated()) showMessage(describeError(err), "error", err.code);
+  }
+}));
+
+el.reloadSessions.addEventListener("click", () => busy(el.reloadSessions, reloadSessions));
+
+el.sessionsBody.addEventListener("click", async (ev) => {
+  const btn = ev.target.closest("button[data-action='end-session']");
+  if (!btn) return;
+  const tr = btn.closest("tr");
+  const id = tr.dataset.sessionId;
+  const name = tr.querySelector(".device-name").textContent;
+  if (tr.classList.contains("current")) {
+    await busy(btn, () => client.logout());
+    return;
+  }
+  await busy(btn, async () => {
+    try {
+      await client.endSession(id);
+      showMessage(`Signed out “${name}”.`, "success", "session_ended_other");
+    } catch (err) {
+      if (!client.isAuthenticated()) return;
+      showMessage(err.status === 404 ? "That session had already ended." : describeError(err), err.status === 404 ? "info" : "error", err.code);
+    }
+  });
+  await reloadSessions();
+});
+
+// Invalidate all tokens: behind a <dialog> confirmation.
+el.invalidateAll.addEventListener("click", () => {
+  el.includeStatic.checked = false;
+  el.dialog.returnValue = "";
+  if (typeof el.dialog.showModal === "function") el.dialog.showModal();
+  else el.dialog.setAttribute("open", "");
+});
+el.dialog.addEventListener("close", async () => {
+  if (el.dialog.returnValue !== "confirm") return;
+  const include = el.includeStatic.checked;
+  await busy(el.invalidateAll, async () => {
+    try {
+      const res = await client.invalidateAllTokens(include ? { include_static_tokens: true } : {});
+      const n = res && typeof res.sessions_ended === "number" ? res.sessions_ended : null;
+      nextLogoutMessage = [
+        `All tokens were invalidated${n === null ? "" : ` (${n} session${n === 1 ? "" : "s"} ended)`}. Everyone, you included, must sign in again.`,
+        "success",
+        "invalidated_all",
+      ];
+      await client.logout(); // our own session is gone too: clear it locally
+    } catch (err) {
+      nextLogoutMessage = null;
+      if (client.isAuthenticated()) showMessage(describeError(err), "error", err.code);
+    }
+  });
+});
+
+// Keep the sessions list fresh, and notice a session ended elsewhere.
+let poll = null;
+function schedulePoll() {
+  clearInterval(poll);
+  poll = setInterval(() => {
+    if (document.visibilityState === "visible" && client.isAuthenticated() && body.dataset.state === "signed-in") reloadSessions();
+  }, 30000);
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && client.isAuthenticated()) reloadSessions();
+});
+
+// ---- start -----------------------------------------------------------------------------
+if (params.get("reason") === "session_ended") showMessage("Your session has ended. Please sign in again.", "warning", "session_ended");
+if (client.isAuthenticated()) showSignedIn();
+else showSignedOut();
+schedulePoll();
+body.dataset.ready = "true";
