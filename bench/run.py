@@ -627,6 +627,7 @@ def evaluate(results):
                 else:
                     value = checks[key]
                     ok = None if value is None else value >= thr
+                desc = desc.replace("1000", str(results["options"]["refreshes"]))
                 rows.append({"config": config, "server": label, "target": key, "description": desc,
                              "value": value, "threshold": thr, "pass": ok})
     results["targets"] = rows

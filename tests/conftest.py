@@ -69,3 +69,12 @@ def tokens_for(api_client):
         return response.json()
 
     return do_login
+
+
+# -- services (issue 4) ----------------------------------------------------------------------
+def pytest_runtest_setup(item):
+    """Tests marked postgres/redis/multiprocess skip with a reason when the service is missing
+    (and fail under CI=true, where it must be there). Runs before any fixture is set up."""
+    from .topology_support import require_marked_services
+
+    require_marked_services(item)

@@ -7,3 +7,9 @@ if not REDIS_URL:
 
 # DRF's authtoken table, so that `import_drf_tokens` can be tested against real rows.
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import os as _os
+
+    # One test database file per pytest process: concurrent runs must not share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-authgate-{_os.getpid()}.sqlite3")}  # noqa: F405

@@ -138,8 +138,8 @@ def test_key_rotation_keeps_everyone_logged_in(settings, api_client, user, token
 def test_staged_key_is_published_before_it_signs(settings, api_client, user, tokens_for, tmp_path):
     keys_dir = tmp_path / "keys"
     quiet = open(os.devnull, "w")
-    call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="RS256", stdout=quiet)
-    settings.AUTHGATE = authgate_settings(ALGORITHM="RS256", SIGNING_KEYS_DIR=str(keys_dir),
+    call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=quiet)
+    settings.AUTHGATE = authgate_settings(ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir),
                                           SIGNING_KEYS_CHECK_INTERVAL=0)
     current = tokens.get_codec().key_id
     call_command("rotate_signing_key", stage=True, stdout=quiet)

@@ -65,7 +65,11 @@ def _session_for_claims(claims):
         session_id = uuid.UUID(hex=claims.session_id)
     except ValueError:
         raise TokenError("malformed", "Token is invalid.") from None
-    session = Session.objects.select_related("user").filter(pk=session_id).first()
+    # get(), not first(): first() adds an ORDER BY, and this query runs on every request.
+    try:
+        session = Session.objects.select_related("user").get(pk=session_id)
+    except Session.DoesNotExist:
+        session = None
     if session is None or str(session.user_id) != claims.user_id:
         raise TokenError("revoked", BLACKLISTED)
     if not session.user.is_active:
@@ -165,7 +169,11 @@ def authenticate_access(raw_access):
 
 
 def _user_for(claims):
-    user = get_user_model()._default_manager.filter(pk=claims.user_id).first()
+    user_model = get_user_model()
+    try:
+        user = user_model._default_manager.get(pk=claims.user_id)
+    except (user_model.DoesNotExist, ValueError):
+        user = None
     if user is None:
         raise TokenError("revoked", "Token has been revoked.")
     if not user.is_active:

@@ -65,10 +65,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Same SQLite tuning as authgate's server (server/settings.py): WAL,
-    # immediate transactions, a busy timeout and no persistent connections, so
+    # immediate transactions, a busy timeout and persistent connections, so
     # concurrent workers wait for the write lock instead of failing with
     # "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
