@@ -244,3 +244,44 @@ def sign_in(page, username, password=PASSWORD):
 def stored(page, key):
     """A JSON value from the page's localStorage (None when absent)."""
     return page.evaluate("k => JSON.parse(localStorage.getItem(k))", key)
+
+
+# ---- fixtures (imported by the test modules: one server and one browser per module) ----
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def server(browser):  # after `browser`: no server start when the tests are skipped
+    with live_server() as s:
+        yield s
+
+
+@pytest.fixture
+def new_context(browser, server, request):
+    """Factory of fresh browser contexts (separate cookie jars and storage: separate devices).
+
+    When the test fails, every open page is screenshotted at teardown (the state it failed
+    in); uncaught page errors fail the test.
+    """
+    made, errors = [], []
+    failures_before = request.session.testsfailed
+
+    def make():
+        ctx = browser.new_context(base_url=server.url)
+        ctx.set_default_timeout(TIMEOUT_MS)
+        ctx.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}")))
+        made.append(ctx)
+        return ctx
+
+    yield make
+    failed = request.session.testsfailed > failures_before  # the call phase is reported by now
+    for i, ctx in enumerate(made):
+        for j, page in enumerate(ctx.pages if failed else ()):
+            with contextlib.suppress(Exception):
+                screenshot(page, f"FAILED-{request.node.name}-context{i}-page{j}")
+        ctx.close()
+    assert not errors, f"uncaught errors in the page: {errors}"

@@ -74,6 +74,16 @@ def test_login_with_cookies_sets_the_cookies_and_returns_no_tokens(browser, user
     assert csrf["samesite"] == "Lax"
 
 
+def test_a_csrf_token_planted_before_login_is_worthless_after_it(browser, user):
+    planted = "p" * 32  # e.g. set by an attacker controlling a sibling subdomain
+    browser.cookies["csrftoken"] = planted
+    response = cookie_login(browser)
+    assert set_cookies(response)["csrftoken"]["value"] != planted
+    denied = browser.post("/api/auth/logout/all/", HTTP_X_CSRFTOKEN=planted)
+    assert denied.status_code == 403
+    assert Session.objects.get().ended_at is None
+
+
 def test_login_without_cookies_sets_no_auth_cookie(api_client, user):
     response = login(api_client)
     assert {"access", "refresh"} <= set(response.json())

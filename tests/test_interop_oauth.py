@@ -22,7 +22,8 @@ FORM = "application/x-www-form-urlencoded"
 def service_key(make_user):
     """A static token whose user holds `authgate.introspect_token` (what a resource server has)."""
     service = make_user("resource-server")
-    service.user_permissions.add(Permission.objects.get(codename="introspect_token", content_type__app_label="authgate"))
+    permission = Permission.objects.get(codename="introspect_token", content_type__app_label="authgate")
+    service.user_permissions.add(permission)
     return static_tokens.create_token(service, name="introspection")[1]
 
 

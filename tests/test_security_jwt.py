@@ -90,6 +90,12 @@ def assert_rejected(response, reason):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    """Passwords are not under test here: a cheap hasher keeps the many logins fast."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def live(user, tokens_for):
     """A real session of `alice`: its token pair and the access token's header and claims."""
@@ -113,10 +119,10 @@ def test_forgery_helper_signs_like_the_server(api_client, live):
 
 # -- algorithm attacks ---------------------------------------------------------------------
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
-@pytest.mark.parametrize("signature", ["", "x", "AAAA"])
-def test_alg_none_in_any_casing_is_malformed(api_client, live, alg, signature):
-    token = f"{b64url({'alg': alg, 'typ': 'JWT'})}.{b64url(live['claims'])}.{signature}"
-    assert_rejected(get(api_client, token), "malformed")
+def test_alg_none_in_any_casing_is_malformed(api_client, live, alg):
+    for signature in ("", "x", "AAAA", live["access"].split(".")[2]):
+        token = f"{b64url({'alg': alg, 'typ': 'JWT'})}.{b64url(live['claims'])}.{signature}"
+        assert_rejected(get(api_client, token), "malformed")
 
 
 @pytest.mark.parametrize("strip", ["empty signature", "no signature segment"])
@@ -212,17 +218,14 @@ KID_INJECTIONS = [
 
 
 @pytest.mark.parametrize("kid", KID_INJECTIONS, ids=lambda kid: repr(kid)[:30])
-@pytest.mark.parametrize("key", ["server key", "empty key"])
-def test_kid_injection_is_malformed(api_client, live, kid, key):
+def test_kid_injection_is_malformed(api_client, live, kid):
     """Path traversal (`../../dev/null` + an empty HMAC key is the textbook exploit), quotes
     and SQL never reach a file or a query: an unknown kid is simply refused. (A null kid is
-    "no kid" and is then judged by its signature: refused with the empty key, and the
-    server-key variant of it is `test_forgery_helper_signs_like_the_server`.)"""
-    if kid is None and key == "server key":
-        pytest.skip("a null kid with the server's own key is a valid token (no injection)")
+    "no kid", judged by its signature alone: the server-key variant of it is the valid
+    token of `test_forgery_helper_signs_like_the_server`.)"""
     header = {**live["header"], "kid": kid}
-    token = forge_hmac(header, live["claims"], server_key() if key == "server key" else b"")
-    assert_rejected(get(api_client, token), "malformed")
+    for key in ([server_key()] if kid is not None else []) + [b"", b"\n", "/dev/null"]:
+        assert_rejected(get(api_client, forge_hmac(header, live["claims"], key)), "malformed")
 
 
 @override_settings(AUTHGATE={"SIGNING_KEY_ID": "k1"})

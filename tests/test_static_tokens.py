@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -344,3 +345,15 @@ def test_admin_lists_tokens_and_revokes_them(user):
     api = APIClient()
     assert_rejected(api, revoked_key, "revoked")
     assert api.get(PROTECTED, **token_auth(kept_key)).status_code == 200
+
+
+def test_admin_revoke_needs_the_delete_permission(user):
+    token, key = static_tokens.create_token(user, name="kept")
+    viewer = quick_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_statictoken"))
+    client = APIClient()
+    client.force_login(viewer)
+    assert client.get("/admin/authgate/statictoken/").status_code == 200
+    client.post("/admin/authgate/statictoken/", {"action": "revoke_selected", "_selected_action": [token.pk]})
+    assert StaticToken.objects.filter(pk=token.pk).exists()
+    assert APIClient().get(PROTECTED, **token_auth(key)).status_code == 200

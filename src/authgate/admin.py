@@ -16,7 +16,8 @@ class SessionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="End selected sessions (their tokens stop working now)")
+    # Without `permissions`, anyone who may merely view the list could run the action.
+    @admin.action(description="End selected sessions (their tokens stop working now)", permissions=["change"])
     def end_selected_sessions(self, request, queryset):
         ended = sessions.end_sessions(queryset, sessions.ADMIN)
         self.message_user(request, f"{ended} session(s) ended.", messages.SUCCESS)
@@ -41,7 +42,7 @@ class StaticTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # keys are shown once, through the API or the command
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["delete"])
     def revoke_selected(self, request, queryset):
         count = queryset.count()
         for token in queryset:

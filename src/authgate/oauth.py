@@ -18,11 +18,12 @@ session is ended by `sessions` (its `end_sessions`), never here.
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
 from . import sessions
 from .authentication import StaticTokenAuthentication
+from .security import JSONParser  # DRF's, without a 500 on deeply nested JSON
 from .settings import api_settings
 from .tokens import TokenError, get_codec
 from .views import AuthgateAPIView, PublicView
@@ -64,7 +65,8 @@ def _token_from(request):
 
 @extend_schema(tags=["oauth"])
 class JWKSView(PublicView):
-    @extend_schema(responses={200: inline_serializer("JWKS", {"keys": serializers.ListField(child=serializers.DictField())})})
+    @extend_schema(operation_id="api_auth_jwks_retrieve", responses={
+        200: inline_serializer("JWKS", {"keys": serializers.ListField(child=serializers.DictField())})})
     def get(self, request):
         return Response(get_codec().jwks(), headers=_cache_headers())
 
@@ -117,7 +119,8 @@ class RevokeView(PublicView):
     parser_classes = [FormParser, JSONParser]
 
     @extend_schema(request=TokenRequestSerializer,
-                   responses={200: inline_serializer("Revoked", {}), 400: OpenApiResponse(description="No token given.")})
+                   responses={200: inline_serializer("Revoked", {}),
+                              400: OpenApiResponse(description="No token given.")})
     def post(self, request):
         raw = _token_from(request)
         try:
@@ -134,7 +137,8 @@ class RevokeView(PublicView):
 class AuthorizationServerMetadataView(PublicView):
     """RFC 8414 metadata; mount at the site root: `/.well-known/oauth-authorization-server`."""
 
-    @extend_schema(responses={200: inline_serializer("AuthorizationServerMetadata", {
+    @extend_schema(operation_id="oauth_authorization_server_retrieve",
+                   responses={200: inline_serializer("AuthorizationServerMetadata", {
         "issuer": serializers.CharField(), "jwks_uri": serializers.URLField(),
         "introspection_endpoint": serializers.URLField(), "revocation_endpoint": serializers.URLField(),
     })})

@@ -176,7 +176,7 @@ class RedisRevocationStore:
                 reason = self.client.get(key)
             else:
                 synced_at = float(marker.split(b" ", 1)[1])
-                if False:
+                if time.time() - synced_at > self.RENEW_AFTER:
                     if not self.sync(since=synced_at - self.RECONCILE_MARGIN):
                         return UNKNOWN
                     reason = self.client.get(key)

@@ -7,12 +7,18 @@ description of authgate's two credentials (so clients and fuzzers know how to se
   token responses). It marks every JSON response that did not choose its own caching
   (`Cache-Control: no-store`); a view that wants caching — the JWKS document — sets
   `Cache-Control` itself and is left alone.
+- `JSONParser`: DRF's JSON parser, except that a document nested deeper than Python's
+  recursion limit (`[[[[...`, a few kilobytes) is a 400 parse error; DRF lets the
+  RecursionError escape as a 500. authgate's views use it; set it in
+  `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]` for the project's own views too.
 - OpenAPI security schemes for drf-spectacular: `bearerAuth` (JWT in the Authorization
   header) or `accessCookie` (cookie mode), and `tokenAuth` (`Authorization: Token <key>`).
   Imported by `AuthgateConfig.ready()`, which registers them.
 """
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 
 from .settings import api_settings
 
@@ -27,6 +33,14 @@ class NoStoreMiddleware:
         if content_type.startswith("application/json") and not response.has_header("Cache-Control"):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from None
 
 
 class JWTSessionScheme(OpenApiAuthenticationExtension):

@@ -132,7 +132,9 @@ class TokenCodec:
             kid: (keys.algorithm_for(public, self.algorithm), public) for kid, public in self.public_keys.items()
         }
         # Tokens from before kids were issued: the configured VERIFYING_KEY, else the current key.
-        legacy = keys.load_public_key(api_settings.VERIFYING_KEY) if api_settings.VERIFYING_KEY else private.public_key()
+        legacy = private.public_key()
+        if api_settings.VERIFYING_KEY:
+            legacy = keys.load_public_key(api_settings.VERIFYING_KEY, source="VERIFYING_KEY")
         self.default_verifying_key = (keys.algorithm_for(legacy, self.algorithm), legacy)
 
     def jwks(self):

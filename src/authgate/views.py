@@ -5,7 +5,7 @@ means or how a session ends; each one validates input, calls the lifecycle, shap
 """
 from django.contrib.auth import authenticate, get_user_model
 from django.db import connection
-from django.middleware.csrf import get_token
+from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers as drf_serializers, status
@@ -18,6 +18,7 @@ from .authentication import enforce_csrf
 from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
 from .models import StaticToken
 from .revocation import get_store
+from .security import JSONParser
 from .sessions import AccessContext
 from .throttling import LoginThrottle, client_ip
 from .tokens import TokenError
@@ -30,7 +31,10 @@ ERRORS = {
 
 class AuthgateAPIView(APIView):
     """Base view: 401 answers always carry `WWW-Authenticate: Bearer`, even on views
-    that take their token from the body (DRF would otherwise turn them into 403)."""
+    that take their token from the body (DRF would otherwise turn them into 403).
+    Bodies are JSON (SPEC §2), parsed without a 500 on hostile nesting."""
+
+    parser_classes = [JSONParser]
 
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -109,7 +113,9 @@ class LoginView(PublicView):
         if data["cookies"]:
             response = Response(body)
             cookies.set_auth_cookies(response, pair)
-            get_token(request._request)  # Django's CsrfViewMiddleware then sets `csrftoken`
+            # A fresh CSRF secret at login, as django.contrib.auth.login does (a token planted
+            # before login is worthless after it); CsrfViewMiddleware sets the `csrftoken` cookie.
+            rotate_token(request._request)
             return response
         return Response({**pair.as_dict(), **body})
 
@@ -221,9 +227,22 @@ class PasswordChangeView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(request=serializers.PasswordChangeSerializer,
-                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400], 401: ERRORS[401]})
+                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400], 401: ERRORS[401],
+                              429: serializers.ErrorSerializer})
     def post(self, request):
-        data = _validated(serializers.PasswordChangeSerializer, request)
+        # A wrong old password is a failed login: otherwise a stolen access token would
+        # allow unthrottled guessing of the password here.
+        throttle = LoginThrottle(request, request.user.get_username())
+        wait = throttle.blocked_for()
+        if wait is not None:
+            raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
+        serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
+        if not serializer.is_valid():
+            if "old_password" in serializer.errors:
+                throttle.failed()
+            raise drf_serializers.ValidationError(serializer.errors)
+        throttle.succeeded()
+        data = serializer.validated_data
         user = request.user
         user.set_password(data["new_password"])
         user.save(update_fields=["password"])

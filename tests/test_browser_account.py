@@ -1,0 +1,218 @@
+"""
+The account page and authgate.js in a real browser (bearer mode): devices, sign-out
+everywhere, tabs that follow each other, and single-flight refresh in one tab and across tabs.
+
+Runs against a live gunicorn server (tests/browser_support.py). Each test registers its own
+user, so the tests do not depend on each other's sessions.
+"""
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.browser_support import (  # noqa: F401  (fixtures)
+    PASSWORD,
+    browser,
+    expired_copy,
+    new_context,
+    screenshot,
+    server,
+    sign_in,
+    stored,
+)
+
+pytestmark = pytest.mark.browser
+
+TOKENS = "authgate:tokens"  # where authgate.js keeps the bearer session (localStorage)
+REFRESH = "/api/auth/token/refresh/"
+PROTECTED = "/api/protected/"
+
+
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
+
+
+def state(page):
+    return page.locator("body")
+
+
+def path_of(url):
+    return urlparse(url).path
+
+
+def open_page(context):
+    page = context.new_page()
+    page.goto("/")
+    expect(state(page)).to_have_attribute("data-ready", "true")
+    return page
+
+
+def install_expired_access(page):
+    """Replaces the stored access token by an expired copy (see expired_copy): the next API
+    call gets 401 "expired", as after ACCESS_TOKEN_LIFETIME. Forging it with the test server's
+    key costs nothing, where a short-lived-token server would cost a start-up and a wait."""
+    tokens = stored(page, TOKENS)
+    expired = expired_copy(tokens["access"])
+    page.evaluate(
+        """([key, access]) => {
+             const s = JSON.parse(localStorage.getItem(key));
+             localStorage.setItem(key, JSON.stringify({ ...s, access }));
+           }""",
+        [TOKENS, expired],
+    )
+    return tokens, expired
+
+
+def test_two_devices_see_each_other_and_sign_out_everywhere(server, new_context):
+    server.register("ada")
+    laptop = open_page(new_context())
+    phone = open_page(new_context())
+
+    # A wrong password is reported as such and leaves the page on the sign-in form.
+    form = laptop.locator("#login-form")
+    form.locator("input[name=username]").fill("ada")
+    form.locator("input[name=password]").fill("not-the-password")
+    form.locator("button[type=submit]").click()
+    expect(laptop.locator("#message")).to_have_attribute("data-code", "invalid_credentials")
+    expect(laptop.locator("#message")).to_have_text("Wrong username or password.")
+    expect(state(laptop)).to_have_attribute("data-state", "signed-out")
+
+    sign_in(laptop, "ada")
+    expect(laptop.locator("#sessions tr[data-session-id]")).to_have_count(1)
+    sign_in(phone, "ada")
+    expect(phone.locator("#sessions tr[data-session-id]")).to_have_count(2)
+    laptop.locator("#reload-sessions").click()
+    expect(laptop.locator("#sessions tr[data-session-id]")).to_have_count(2)
+
+    # Each device marks its own session as "this device".
+    laptop_session = stored(laptop, TOKENS)["session_id"]
+    phone_session = stored(phone, TOKENS)["session_id"]
+    assert laptop_session != phone_session
+    expect(laptop.locator("#sessions tr.current")).to_have_attribute("data-session-id", laptop_session)
+    expect(phone.locator("#sessions tr.current")).to_have_attribute("data-session-id", phone_session)
+    expect(laptop.locator("#staff-badge")).to_be_hidden()
+    expect(laptop.locator("#admin")).to_be_hidden()
+    screenshot(laptop, "account-two-sessions")
+
+    laptop_access = stored(laptop, TOKENS)["access"]
+    phone.locator("#logout-all").click()
+    expect(state(phone)).to_have_attribute("data-state", "signed-out")
+    expect(phone.locator("#message")).to_have_attribute("data-code", "logged_out_all")
+
+    # The laptop learns nothing until its next API call: that call fails (its access token
+    # is revoked, the refresh too) and the page goes back to sign-in.
+    with laptop.expect_response(lambda r: path_of(r.url) == REFRESH) as refreshed, \
+            laptop.expect_response(lambda r: path_of(r.url) == "/api/auth/sessions/") as listed:
+        laptop.locator("#reload-sessions").click()
+    assert listed.value.status == 401
+    assert listed.value.json()["reason"] == "revoked"
+    assert refreshed.value.status == 401
+    expect(state(laptop)).to_have_attribute("data-state", "signed-out")
+    expect(laptop.locator("#message")).to_have_attribute("data-code", "session_ended")
+    expect(laptop.locator("#login-form")).to_be_visible()
+    assert stored(laptop, TOKENS) is None
+    screenshot(laptop, "account-session-ended")
+
+    status, body = server.api("GET", PROTECTED, token=laptop_access)
+    assert (status, body["reason"]) == (401, "revoked")
+
+
+def test_tabs_follow_each_other_in_and_out(server, new_context):
+    server.register("tabs")
+    context = new_context()
+    first, second = open_page(context), open_page(context)
+    expect(state(second)).to_have_attribute("data-state", "signed-out")
+
+    sign_in(first, "tabs")
+    expect(state(second)).to_have_attribute("data-state", "signed-in")
+    expect(second.locator("#message")).to_have_attribute("data-code", "other_tab_login")
+    expect(second.locator("#profile")).to_have_attribute("data-username", "tabs")
+    access = stored(first, TOKENS)["access"]
+
+    second.locator("#logout").click()
+    expect(state(second)).to_have_attribute("data-state", "signed-out")
+    expect(second.locator("#message")).to_have_attribute("data-code", "logged_out")
+    expect(state(first)).to_have_attribute("data-state", "signed-out")
+    expect(first.locator("#message")).to_have_attribute("data-code", "other_tab_logout")
+    screenshot(first, "tabs-other-tab-logged-out")
+
+    # Really logged out on the server, not just forgotten by the browser.
+    status, body = server.api("GET", PROTECTED, token=access)
+    assert (status, body["reason"]) == (401, "revoked")
+
+
+def test_ten_concurrent_fetches_after_expiry_make_one_refresh(server, new_context):
+    server.register("burst")
+    page = open_page(new_context())
+    sign_in(page, "burst")
+    before, expired = install_expired_access(page)
+    status, body = server.api("GET", PROTECTED, token=expired)
+    assert (status, body["reason"]) == (401, "expired")  # the forged token is what we think
+
+    requests = []
+    page.on("request", lambda r: requests.append((r.method, path_of(r.url))))
+    results = page.evaluate(
+        """async (url) => {
+             const responses = await Promise.all(Array.from({ length: 10 }, () => authgate.fetch(url)));
+             return Promise.all(responses.map(async (r) => [r.status, (await r.json()).message]));
+           }""",
+        PROTECTED,
+    )
+
+    assert results == [[200, "Hello burst, you have accessed a protected route!"]] * 10
+    assert requests.count(("POST", REFRESH)) == 1
+    assert requests.count(("GET", PROTECTED)) == 20  # ten 401s, then ten retries
+    after = stored(page, TOKENS)
+    assert after["refresh"] != before["refresh"] and after["access"] not in (before["access"], expired)
+    assert after["session_id"] == before["session_id"]
+    expect(state(page)).to_have_attribute("data-state", "signed-in")
+
+
+def test_tabs_share_one_refresh(server, new_context):
+    """Two tabs hit 401 at once: one rotates, the other waits for its lock and reuses the
+    result. The refresh is held at the network until both tabs have their 401s, so the
+    cross-tab path is exercised every run, not only when the timing happens to overlap."""
+    server.register("pair")
+    context = new_context()
+    first, second = open_page(context), open_page(context)
+    sign_in(first, "pair")
+    expect(state(second)).to_have_attribute("data-state", "signed-in")
+    expect(state(second)).to_have_attribute("data-loaded", "true")
+    before, expired = install_expired_access(first)
+    # The other tab's localStorage view is updated asynchronously: wait until it has it.
+    second.wait_for_function("([k, v]) => JSON.parse(localStorage.getItem(k)).access === v", arg=[TOKENS, expired])
+
+    held, requests = [], []
+    context.on("request", lambda r: requests.append((r.method, path_of(r.url))))
+    # Hold the first refresh; let any further one through (the test then fails on the count
+    # instead of hanging).
+    context.route(f"**{REFRESH}", lambda route: route.continue_() if held else held.append(route))
+    for page in (first, second):
+        # Count the 401s each tab receives (authgate.js calls the global fetch at call time).
+        page.evaluate(
+            """(url) => {
+                 const plain = window.fetch;
+                 window.unauthorized = 0;
+                 window.fetch = async (...args) => {
+                   const r = await plain(...args);
+                   if (r.status === 401) window.unauthorized += 1;
+                   return r;
+                 };
+                 window.burst = Promise.all(Array.from({ length: 5 }, () => authgate.fetch(url)))
+                   .then((rs) => rs.map((r) => r.status));
+               }""",
+            PROTECTED,
+        )
+    first.wait_for_function("() => window.unauthorized === 5")
+    second.wait_for_function("() => window.unauthorized === 5")
+    assert len(held) == 1  # only one tab went to the network for a new pair
+    held[0].continue_()
+
+    assert first.evaluate("window.burst") == [200] * 5
+    assert second.evaluate("window.burst") == [200] * 5
+    assert requests.count(("POST", REFRESH)) == 1
+    assert requests.count(("GET", PROTECTED)) == 20
+    assert stored(second, TOKENS)["refresh"] != before["refresh"]
+    for page in (first, second):
+        expect(state(page)).to_have_attribute("data-state", "signed-in")
