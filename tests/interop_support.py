@@ -3,6 +3,7 @@ import base64
 import functools
 import json
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from django.conf import settings as django_settings
 
@@ -10,6 +11,13 @@ from authgate import keys
 
 # JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """These tests are about tokens, not password storage: skip Argon2's ~0.3 s of CPU per
+    hash and check (logins still go through the real authentication backend)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def key(algorithm, n=0):

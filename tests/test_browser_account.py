@@ -1,16 +1,17 @@
 """
-The account page and authgate.js in a real browser (bearer mode): devices, sign-out
-everywhere, tabs that follow each other, and single-flight refresh in one tab and across tabs.
+The account page and authgate.js in a real browser: devices, sign-out everywhere, tabs that
+follow each other, single-flight refresh in one tab and across tabs (bearer mode), and cookie
+mode end to end.
 
-Runs against a live gunicorn server (tests/browser_support.py). Each test registers its own
-user, so the tests do not depend on each other's sessions.
+Runs against a live gunicorn server (tests/browser_support.py); one server and one Chromium
+for the module, since starting them costs more than all the tests. Each test registers its
+own user, so the tests do not depend on each other's sessions.
 """
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.browser_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
     browser,
     expired_copy,
     new_context,
@@ -25,9 +26,12 @@ pytestmark = pytest.mark.browser
 TOKENS = "authgate:tokens"  # where authgate.js keeps the bearer session (localStorage)
 REFRESH = "/api/auth/token/refresh/"
 PROTECTED = "/api/protected/"
+AUTH_COOKIES = {"authgate_access", "authgate_refresh"}
 
 
 def expect(*args, **kwargs):
+    # Imported late: without playwright the module must still import, so that
+    # browser_support can skip (or fail under CI) with a clear reason.
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(*args, **kwargs)
@@ -216,3 +220,70 @@ def test_tabs_share_one_refresh(server, new_context):
     assert stored(second, TOKENS)["refresh"] != before["refresh"]
     for page in (first, second):
         expect(state(page)).to_have_attribute("data-state", "signed-in")
+
+
+# ---- cookie mode (SPEC §5) ---------------------------------------------------------------
+
+def jar(context):
+    return {c["name"]: c for c in context.cookies()}
+
+
+def test_cookie_mode_end_to_end(server, new_context):
+    """`/?mode=cookie`: the tokens live in HttpOnly cookies that page JavaScript cannot read,
+    the API works through them, refresh rotates them (CSRF header included), and logout ends
+    the session and clears them."""
+    server.register("crumb")
+    hello = "Hello crumb, you have accessed a protected route!"
+    context = new_context()
+    page = context.new_page()
+    page.goto("/?mode=cookie")
+    expect(page.locator("body")).to_have_attribute("data-mode", "cookie")
+    sign_in(page, "crumb")
+    screenshot(page, "cookie-mode-signed-in")
+
+    # The browser holds the tokens, HttpOnly and Secure (Chromium accepts Secure cookies
+    # from http://127.0.0.1, a secure context) — and page JavaScript cannot see them.
+    cookies = jar(context)
+    assert AUTH_COOKIES <= cookies.keys()
+    for name in AUTH_COOKIES:
+        assert cookies[name]["httpOnly"] and cookies[name]["secure"], cookies[name]
+        assert cookies[name]["sameSite"] == "Lax"
+    assert cookies["authgate_refresh"]["path"] == "/api/auth/"
+    visible = {part.split("=")[0].strip() for part in page.evaluate("document.cookie").split(";")}
+    assert visible == {"csrftoken"}
+    storage = page.evaluate("Object.values({ ...localStorage }).join(' ')")
+    assert cookies["authgate_access"]["value"] not in storage
+    assert cookies["authgate_refresh"]["value"] not in storage
+    assert page.evaluate("authgate.getAccessToken()") is None
+
+    # The protected API works through the cookie: with the client, and with plain fetch.
+    assert page.evaluate("u => authgate.fetch(u).then(r => r.json())", PROTECTED) == {"message": hello}
+    assert page.evaluate("u => fetch(u).then(r => r.status)", PROTECTED) == 200
+
+    # Refresh: the access cookie has expired (an expired copy signed with the server's key,
+    # put in the jar as the server would have); the client refreshes once, with the CSRF
+    # header, the server rotates both cookies, the retried call succeeds.
+    old = jar(context)
+    context.add_cookies([{**old["authgate_access"], "value": expired_copy(old["authgate_access"]["value"])}])
+    refreshes = []
+    page.on("request", lambda r: refreshes.append(r) if path_of(r.url) == REFRESH else None)
+    result = page.evaluate("u => authgate.fetch(u).then(async r => [r.status, await r.json()])", PROTECTED)
+    assert result == [200, {"message": hello}]
+    assert len(refreshes) == 1
+    sent = refreshes[0].all_headers()
+    assert sent["x-csrftoken"] == old["csrftoken"]["value"]
+    assert refreshes[0].post_data in (None, "", "{}")  # no token in the body: it is the cookie
+    assert refreshes[0].response().status == 200
+    new = jar(context)
+    assert new["authgate_access"]["value"] != old["authgate_access"]["value"]
+    assert new["authgate_refresh"]["value"] != old["authgate_refresh"]["value"]
+
+    # Logout ends the session on the server and clears both cookies.
+    page.locator("#logout").click()
+    expect(page.locator("body")).to_have_attribute("data-state", "signed-out")
+    expect(page.locator("#message")).to_have_attribute("data-code", "logged_out")
+    assert not AUTH_COOKIES & jar(context).keys()
+    status, body = server.api("GET", PROTECTED, token=new["authgate_access"]["value"])
+    assert (status, body["reason"]) == (401, "revoked")
+    assert page.evaluate("u => fetch(u).then(r => r.status)", PROTECTED) == 401
+    screenshot(page, "cookie-mode-signed-out")

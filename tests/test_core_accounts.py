@@ -258,7 +258,8 @@ def test_schema_and_docs(api_client, db):
     assert schema.status_code == 200
     document = schema.json()
     assert document["openapi"].startswith("3.")
-    for path in ("/api/auth/login/", "/api/auth/token/refresh/", "/api/auth/logout/", "/api/auth/sessions/{session_id}/"):
+    for path in ("/api/auth/login/", "/api/auth/token/refresh/", "/api/auth/logout/",
+                 "/api/auth/sessions/{session_id}/"):
         assert path in document["paths"]
     docs = api_client.get("/api/docs/")
     assert docs.status_code == 200

@@ -16,6 +16,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.test import override_settings
 
+from authgate import sessions
+
 from .conftest import PASSWORD, bearer, login
 
 PROTECTED = "/api/protected/"
@@ -163,8 +165,11 @@ def test_missing_access_token_is_not_authenticated(api_client, db):
 
 
 @pytest.fixture
-def session_tokens(user, tokens_for):
-    return tokens_for(user)
+def session_tokens(user):
+    """A session opened by the lifecycle itself (what login does once the password is
+    checked): these tests are about token checks, so they skip the Argon2 login."""
+    session, pair = sessions.open_session(user, ip="127.0.0.1")
+    return {**pair.as_dict(), "session_id": str(session.pk)}
 
 
 def _forge(access, *, key=None, algorithm="HS256", headers=None, **changes):
@@ -259,7 +264,8 @@ def test_refresh_with_expired_refresh_token(api_client, session_tokens):
 
 
 def test_refresh_with_revoked_refresh_token_is_blacklisted(api_client, session_tokens):
-    assert api_client.post("/api/auth/logout/", {"refresh": session_tokens["refresh"]}, format="json").status_code == 200
+    logout = api_client.post("/api/auth/logout/", {"refresh": session_tokens["refresh"]}, format="json")
+    assert logout.status_code == 200
     response = api_client.post(REFRESH, {"refresh": session_tokens["refresh"]}, format="json")
     assert_token_error(response, "revoked")
     assert response.json()["detail"] == "Token is blacklisted"

@@ -10,6 +10,7 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 
 from .interop_support import asymmetric, b64, unverified_parts
+from .interop_support import fast_password_hashing  # noqa: F401 (autouse fixture)
 
 JWKS = "/api/auth/.well-known/jwks.json"
 

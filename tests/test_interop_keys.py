@@ -1,6 +1,7 @@
 """Asymmetric signing (RS256, EdDSA), the JWKS, key rotation, and what must never verify."""
 import hashlib
 import hmac
+import io
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from .interop_support import (
     asymmetric,
     authgate_settings,
     b64,
+    fast_password_hashing,  # noqa: F401 (autouse fixture)
     key,
     pem,
     public_pem,
@@ -98,7 +100,7 @@ def _expired_access(user):
 
 def test_key_rotation_keeps_everyone_logged_in(settings, api_client, user, tokens_for, tmp_path):
     keys_dir = tmp_path / "keys"
-    call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=open(os.devnull, "w"))
+    call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=io.StringIO())
     # Check the directory on every call, as a long-running process would after its interval.
     settings.AUTHGATE = authgate_settings(ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir),
                                           SIGNING_KEYS_CHECK_INTERVAL=0)
@@ -107,7 +109,7 @@ def test_key_rotation_keeps_everyone_logged_in(settings, api_client, user, token
     expired_before = _expired_access(user)
     assert unverified_parts(before["access"])[0]["kid"] == old_kid
 
-    call_command("rotate_signing_key", stdout=open(os.devnull, "w"))
+    call_command("rotate_signing_key", stdout=io.StringIO())
     new_kid = tokens.get_codec().key_id
     assert new_kid != old_kid
     assert not (keys_dir / keys.NEXT).exists()
@@ -129,7 +131,7 @@ def test_key_rotation_keeps_everyone_logged_in(settings, api_client, user, token
     retired = keys_dir / keys.PREVIOUS / f"{old_kid}.pem"
     long_ago = time.time() - 8 * 24 * 3600
     os.utime(retired, (long_ago, long_ago))
-    call_command("rotate_signing_key", stdout=open(os.devnull, "w"))
+    call_command("rotate_signing_key", stdout=io.StringIO())
     assert not retired.exists()
     response = _protected(api_client, before["access"])
     assert (response.status_code, response.json()["reason"]) == (401, "malformed")
@@ -137,7 +139,7 @@ def test_key_rotation_keeps_everyone_logged_in(settings, api_client, user, token
 
 def test_staged_key_is_published_before_it_signs(settings, api_client, user, tokens_for, tmp_path):
     keys_dir = tmp_path / "keys"
-    quiet = open(os.devnull, "w")
+    quiet = io.StringIO()
     call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=quiet)
     settings.AUTHGATE = authgate_settings(ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir),
                                           SIGNING_KEYS_CHECK_INTERVAL=0)
@@ -153,7 +155,7 @@ def test_staged_key_is_published_before_it_signs(settings, api_client, user, tok
 def test_a_process_that_has_not_reloaded_yet_accepts_the_new_kid(settings, user, tmp_path):
     """Process A (old codec) meets a token from process B, which already rotated."""
     keys_dir = tmp_path / "keys"
-    quiet = open(os.devnull, "w")
+    quiet = io.StringIO()
     call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=quiet)
     settings.AUTHGATE = authgate_settings(ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir))
     process_a = tokens.TokenCodec()

@@ -12,6 +12,7 @@ from authgate.models import Session
 
 from .conftest import bearer
 from .interop_support import asymmetric, authgate_settings
+from .interop_support import fast_password_hashing  # noqa: F401 (autouse fixture)
 
 INTROSPECT = "/api/auth/introspect/"
 REVOKE = "/api/auth/revoke/"

@@ -170,7 +170,7 @@ class LogoutView(AuthgateAPIView):
         pass  # lazily: a refresh token in the body must win over a stale header
 
     @extend_schema(request=serializers.LogoutSerializer,
-                   responses={200: serializers.DetailSerializer, 400: serializers.ErrorSerializer,
+                   responses={200: serializers.DetailSerializer, 400: ERRORS[400],
                               401: ERRORS[401]})
     def post(self, request):
         data = _validated(serializers.LogoutSerializer, request)
@@ -288,7 +288,8 @@ class StaticTokenListView(AuthgateAPIView):
         return Response(serializers.StaticTokenSerializer(request.user.authgate_static_tokens.all(), many=True).data)
 
     @extend_schema(request=serializers.StaticTokenCreateSerializer,
-                   responses={201: serializers.StaticTokenCreatedSerializer, 400: ERRORS[400], 401: ERRORS[401]})
+                   responses={201: serializers.StaticTokenCreatedSerializer, 400: ERRORS[400], 401: ERRORS[401],
+                              429: serializers.ErrorSerializer})
     def post(self, request):
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
@@ -318,7 +319,7 @@ class InvalidateAllView(AuthgateAPIView):
     permission_classes = [permissions.IsAdminUser]
 
     @extend_schema(request=serializers.InvalidateAllSerializer,
-                   responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401],
+                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400], 401: ERRORS[401],
                               403: serializers.ErrorSerializer})
     def post(self, request):
         data = _validated(serializers.InvalidateAllSerializer, request)
