@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test install install-dev migrate serve bench clean
+.PHONY: run test install install-dev migrate serve bench load-audit clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: install-dev
 
 bench: install
 	bash bench/run.sh
+
+# Correctness under load (issue 7): ≤ 30 s, 127.0.0.1, 50 connections; exits 1 on a violation.
+load-audit: install-dev
+	$(PY) bench/load_audit.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -11,7 +11,8 @@ session and loops over a mix of
   protected  GET /api/protected/ with its current access token   must be 200
   refresh    POST /api/auth/token/refresh/ with its refresh token  must be 200 (rotation)
   logout     POST /api/auth/logout/ (Bearer, or refresh in body)   must be 200; then the
-             connection logs in again (a new session, like a user signing back in)
+             connection takes a new session (opened by a login before the clock
+             started, or logs in now when none is left: Argon2 would otherwise dominate)
   probe      a credential some connection already logged out      must be 401
              (access at /api/protected/, refresh at the refresh endpoint)
 
@@ -46,7 +47,7 @@ GUNICORN = REPO / ".venv" / "bin" / "gunicorn"
 HOST = "127.0.0.1"
 PASSWORD = "Load-audit-passphrase-5521"
 MAX_DURATION = 30.0
-MIX = (("protected", 0.76), ("refresh", 0.14), ("logout", 0.03), ("probe", 0.07))
+MIX = (("protected", 0.77), ("refresh", 0.14), ("logout", 0.02), ("probe", 0.07))
 
 
 def free_port():
@@ -140,17 +141,19 @@ class Audit:
 class Connection:
     """One client connection: its own session, re-opened after each logout."""
 
-    def __init__(self, client, audit, username, revoked, rng):
+    def __init__(self, client, audit, username, revoked, spares, rng):
         self.client, self.audit, self.username, self.revoked, self.rng = client, audit, username, revoked, rng
+        self.spares = spares
         self.access = self.refresh = None
 
     async def login(self):
-        started = time.monotonic()
-        response = await self.client.post("/api/auth/login/", json={"username": self.username, "password": PASSWORD,
-                                                                     "device": "load-audit"})
-        self.audit.record("login", response, started, 200)
-        body = response.json()
-        self.access, self.refresh = body["access"], body["refresh"]
+        self.access, self.refresh = await login(self.client, self.audit, self.username)
+
+    async def next_session(self):
+        if self.spares:
+            self.access, self.refresh = self.spares.pop()
+        else:
+            await self.login()
 
     async def protected(self):
         started = time.monotonic()
@@ -175,7 +178,7 @@ class Connection:
         if response.status_code == 200:
             # Revoked from this moment on: any later request with these must get a 401.
             self.revoked.append((self.access, self.refresh))
-        await self.login()
+        await self.next_session()
 
     async def probe(self):
         if not self.revoked:
@@ -189,14 +192,22 @@ class Connection:
         self.audit.record("probe", response, started, 401, "200 for a revoked credential")
 
     async def run(self, deadline):
-        await self.login()
         kinds, weights = zip(*MIX)
         actions = {"protected": self.protected, "refresh": self.rotate, "logout": self.logout, "probe": self.probe}
         while time.monotonic() < deadline:
             await actions[self.rng.choices(kinds, weights)[0]]()
 
 
-async def drive(base, connections, duration, users, seed):
+async def login(client, audit, username):
+    started = time.monotonic()
+    response = await client.post("/api/auth/login/", json={"username": username, "password": PASSWORD,
+                                                           "device": "load-audit"})
+    audit.record("login", response, started, 200)
+    body = response.json()
+    return body["access"], body["refresh"]
+
+
+async def drive(base, connections, duration, users, seed, spare):
     audit = Audit()
     revoked = []
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -206,10 +217,23 @@ async def drive(base, connections, duration, users, seed):
                 "username": username, "email": f"{username}@example.com", "password": PASSWORD})
             assert response.status_code == 201, response.text
         rng = random.Random(seed)
-        conns = [Connection(client, audit, users[i % len(users)], revoked, random.Random(rng.random()))
+        setup = Audit()  # logins before the clock starts are not part of the load figures
+        spares = list(await asyncio.gather(*(login(client, setup, users[i % len(users)])
+                                             for i in range(connections + spare))))
+        assert not setup.violations, setup.examples
+        conns = [Connection(client, audit, users[i % len(users)], revoked, spares, random.Random(rng.random()))
                  for i in range(connections)]
+        for conn in conns:
+            conn.access, conn.refresh = spares.pop()
         started = time.monotonic()
-        await asyncio.gather(*(c.run(started + duration) for c in conns))
+        tasks = [asyncio.ensure_future(c.run(started + duration)) for c in conns]
+        # Hard stop: requests still in flight 5 s after the deadline are abandoned uncounted.
+        done, pending = await asyncio.wait(tasks, timeout=duration + 5)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            task.result()  # a client-side error is a bug of this script: surface it
         elapsed = time.monotonic() - started
         # Final sweep, once the load has stopped: no revoked credential works, every live one does.
         for access, refresh in revoked:
@@ -242,6 +266,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temporary directory)")
     parser.add_argument("--redis-url", help="adds the Redis revocation cache")
+    parser.add_argument("--spare-sessions", type=int, default=40,
+                        help="sessions opened before the clock, taken after a logout")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
@@ -253,7 +279,8 @@ def main(argv=None):
             server.prepare()
             server.start()
             users = [f"load{i}" for i in range(args.users)]
-            audit, elapsed, revoked = asyncio.run(drive(server.base, args.connections, duration, users, args.seed))
+            audit, elapsed, revoked = asyncio.run(drive(server.base, args.connections, duration, users, args.seed,
+                                                          args.spare_sessions))
         finally:
             server.stop()
 
