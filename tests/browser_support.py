@@ -250,6 +250,7 @@ def stored(page, key):
 
 @pytest.fixture(scope="module")
 def browser():
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # no screenshots left over from an earlier run
     with chromium() as b:
         yield b
 

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.browser_support import (  # noqa: F401  (fixtures)
+    PASSWORD,
     browser,
     expired_copy,
     new_context,
@@ -174,8 +175,8 @@ def test_ten_concurrent_fetches_after_expiry_make_one_refresh(server, new_contex
 
 
 def test_tabs_share_one_refresh(server, new_context):
-    """Two tabs hit 401 at once: one rotates, the other waits for its lock and reuses the
-    result. The refresh is held at the network until both tabs have their 401s, so the
+    """Two tabs hit 401 at once: one rotates, the other waits for the lock and adopts the
+    new pair. The refresh is held at the network until both tabs have their 401s, so the
     cross-tab path is exercised every run, not only when the timing happens to overlap."""
     server.register("pair")
     context = new_context()
@@ -221,6 +222,37 @@ def test_tabs_share_one_refresh(server, new_context):
     for page in (first, second):
         expect(state(page)).to_have_attribute("data-state", "signed-in")
 
+
+def test_rotation_is_handed_over_when_storage_lags(server, new_context):
+    """The worst case of the race above, made certain: two clients on one origin whose
+    storages never see each other's writes (as when Chromium has not yet propagated a
+    localStorage write to another tab's process when that tab gets the lock). The second
+    must adopt the first one's rotation (IndexedDB hand-off), not rotate the spent token again."""
+    server.register("lag")
+    status, pair = server.api("POST", "/api/auth/login/", {"username": "lag", "password": PASSWORD})
+    assert status == 200, pair
+    page = open_page(new_context())
+    refreshes = []
+    page.on("request", lambda r: refreshes.append(r.method) if path_of(r.url) == REFRESH else None)
+    same = page.evaluate(
+        """async (state) => {
+             const { createClient } = await import("/static/authgate/authgate.js");
+             const lagging = () => {  // a storage of its own: never sees the other's writes
+               const m = new Map([["handoff-test:tokens", JSON.stringify(state)]]);
+               return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
+             };
+             const options = { storageKey: "handoff-test", BroadcastChannel: null, eventTarget: null };
+             const a = createClient({ ...options, storage: lagging() });
+             const b = createClient({ ...options, storage: lagging() });
+             const stale = a.staleKey();
+             const first = await a.refresh({ stale });
+             const second = await b.refresh({ stale });
+             return [first.refresh === second.refresh, b.staleKey() === a.staleKey(), a.staleKey() !== stale];
+           }""",
+        {"access": pair["access"], "refresh": pair["refresh"], "session_id": pair["session_id"]},
+    )
+    assert same == [True, True, True]
+    assert refreshes == ["POST"]
 
 # ---- cookie mode (SPEC §5) ---------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from authgate import sessions, static_tokens, tokens
+from authgate.revocation import get_store
 from authgate.tokens import ACCESS, REFRESH, TokenError
 
 REASONS = {"malformed", "expired", "revoked", "wrong_type", "user_inactive"}
@@ -198,7 +199,11 @@ def test_correctly_signed_arbitrary_claims_never_crash_authentication(data, djan
     except TokenError as error:
         assert error.reason in REASONS
     else:
-        assert user == credentials.user and context.session_id == real["sid"]
+        assert user == credentials.user
+        if not get_store().answers_without_database:
+            # The database check also proves the session exists and belongs to `sub`; the
+            # Redis fast path trusts the signature for that (SECURITY.md, "leaked signing key").
+            assert context.session_id == real["sid"]
 
 
 @pytest.mark.django_db

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from django.test import override_settings
 
 from authgate import tokens
@@ -145,6 +145,13 @@ def test_tampered_claims_under_the_original_signature_are_malformed(api_client, 
     assert_rejected(get(api_client, token), "malformed")
 
 
+# The database check binds a token to a live session of its `sub`; the Redis fast path
+# trusts the signature for that (SECURITY.md, "A leaked signing key"). These two tests
+# pin the database store so that they state its guarantee in every test pass.
+DATABASE_STORE = {"REVOCATION_STORE": "authgate.revocation.DatabaseRevocationStore"}
+
+
+@override_settings(AUTHGATE=DATABASE_STORE)
 def test_a_real_signature_on_claims_naming_another_users_session_is_revoked(api_client, live, staff_user):
     """Even with the signing key, a token is only good for the session it names and that
     session's owner: moving a live `sid` to another `sub` is refused."""
@@ -181,6 +188,24 @@ def test_algorithm_confusion_hs256_signed_with_the_rsa_public_key_is_malformed(a
         header["kid"] = rs256["header"]["kid"]
     for key in (rs256["public_pem"], rs256["public_pem"].strip()):
         token = forge_hmac(header, rs256["claims"], key)
+        assert_rejected(get(api_client, token), "malformed")
+
+
+def test_algorithm_confusion_under_eddsa_is_malformed(api_client, user, tokens_for):
+    """The same confusion with an Ed25519 key: HMAC over the public PEM, or the public key's
+    raw bytes, labelled HS256 — and `alg: none` keeping the real kid."""
+    private_key = ed25519.Ed25519PrivateKey.generate()
+    private_pem, public_pem = pem_pair(private_key)
+    raw_public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    with override_settings(AUTHGATE={"ALGORITHM": "EdDSA", "SIGNING_KEY": private_pem, "VERIFYING_KEY": public_pem}):
+        pair = tokens_for(user)
+        header, claims = unverified(pair["access"])
+        assert header["alg"] == "EdDSA"
+        assert get(api_client, pair["access"]).status_code == 200
+        confused = {**header, "alg": "HS256"}
+        for key in (public_pem, raw_public):
+            assert_rejected(get(api_client, forge_hmac(confused, claims, key)), "malformed")
+        token = f"{b64url({**header, 'alg': 'none'})}.{b64url(claims)}."
         assert_rejected(get(api_client, token), "malformed")
 
 
@@ -390,6 +415,7 @@ def test_token_of_a_deactivated_user_is_user_inactive(api_client, user, live):
     assert_rejected(get(api_client, live["access"]), "user_inactive")
 
 
+@override_settings(AUTHGATE=DATABASE_STORE)
 def test_token_for_a_session_that_never_existed_is_revoked(api_client, live):
     """With the signing key but without a live session id, nothing can be forged."""
     claims = {**live["claims"], "sid": "0" * 32}

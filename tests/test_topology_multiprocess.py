@@ -77,16 +77,27 @@ def cluster(tmp_path_factory):
         redis.Redis.from_url(redis_url).flushdb()
 
 
+# Generous: under load an Argon2 login can take seconds; a timeout here is no finding.
+TIMEOUT = 60
+
+
+def post(url, **kwargs):
+    return httpx.post(url, timeout=TIMEOUT, **kwargs)
+
+
+def get(url, **kwargs):
+    return httpx.get(url, timeout=TIMEOUT, **kwargs)
+
+
 def register(server, username):
-    response = httpx.post(f"{server.url}/api/auth/register/",
+    response = post(f"{server.url}/api/auth/register/",
                           json={"username": username, "email": f"{username}@example.com", "password": PASSWORD})
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def login(server, username, password=PASSWORD, **extra):
-    response = httpx.post(f"{server.url}/api/auth/login/", json={"username": username, "password": password, **extra},
-                          timeout=30)
+    response = post(f"{server.url}/api/auth/login/", json={"username": username, "password": password, **extra})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -96,7 +107,7 @@ def bearer(access):
 
 
 def protected(server, access):
-    return httpx.get(f"{server.url}/api/protected/", headers=bearer(access))
+    return get(f"{server.url}/api/protected/", headers=bearer(access))
 
 
 def assert_refused(response, reason="revoked"):
@@ -119,12 +130,12 @@ def test_logout_through_b_is_honoured_by_a_on_the_next_request(cluster):
     assert all(r.status_code == 200 for r in each_worker(cluster.a, phone["access"]))
     assert all(r.status_code == 200 for r in each_worker(cluster.b, phone["access"]))
 
-    response = httpx.post(f"{cluster.b.url}/api/auth/logout/", headers=bearer(phone["access"]))
+    response = post(f"{cluster.b.url}/api/auth/logout/", headers=bearer(phone["access"]))
     assert response.status_code == 200, response.text
 
     for response in each_worker(cluster.a, phone["access"]):
         assert_refused(response)
-    refresh = httpx.post(f"{cluster.a.url}/api/auth/token/refresh/", json={"refresh": phone["refresh"]})
+    refresh = post(f"{cluster.a.url}/api/auth/token/refresh/", json={"refresh": phone["refresh"]})
     assert refresh.status_code == 401
     # The other device of the same user is untouched, on both servers.
     assert all(r.status_code == 200 for r in each_worker(cluster.a, laptop["access"]))
@@ -144,7 +155,7 @@ def test_invalidate_all_through_one_server_is_seen_by_the_other(cluster):
     for tokens in user_tokens:
         assert protected(cluster.a, tokens["access"]).status_code == 200
 
-    response = httpx.post(f"{cluster.b.url}/api/auth/admin/invalidate-all-tokens/", headers=bearer(staff["access"]))
+    response = post(f"{cluster.b.url}/api/auth/admin/invalidate-all-tokens/", headers=bearer(staff["access"]))
     assert response.status_code == 200, response.text
     assert response.json()["sessions_ended"] >= 3
 
@@ -176,8 +187,7 @@ def test_fifty_concurrent_refreshes_of_one_token_end_with_one_chain(cluster):
     servers = [cluster.a, cluster.b]
 
     def refresh(i):
-        return httpx.post(f"{servers[i % 2].url}/api/auth/token/refresh/", json={"refresh": first["refresh"]},
-                          timeout=60)
+        return post(f"{servers[i % 2].url}/api/auth/token/refresh/", json={"refresh": first["refresh"]})
 
     responses = concurrently(50, refresh)
     statuses = [r.status_code for r in responses]
@@ -193,7 +203,7 @@ def test_fifty_concurrent_refreshes_of_one_token_end_with_one_chain(cluster):
     assert (generation, ended_at) == (2, None)
     ((access, new_refresh),) = pairs
     assert protected(cluster.b, access).status_code == 200
-    assert httpx.post(f"{cluster.a.url}/api/auth/token/refresh/", json={"refresh": new_refresh}).status_code == 200
+    assert post(f"{cluster.a.url}/api/auth/token/refresh/", json={"refresh": new_refresh}).status_code == 200
 
 
 def test_fifty_concurrent_logins_of_one_user_give_fifty_sessions(cluster):
@@ -221,14 +231,14 @@ def test_unreachable_database_answers_json_503(cluster, tmp_path):
     server = Gunicorn(env, workers=1).start()
     try:
         for response in [
-            httpx.get(f"{server.url}/api/protected/", headers=bearer(tokens["access"])),
-            httpx.post(f"{server.url}/api/auth/login/", json={"username": username, "password": PASSWORD}),
-            httpx.post(f"{server.url}/api/auth/token/refresh/", json={"refresh": tokens["refresh"]}),
+            get(f"{server.url}/api/protected/", headers=bearer(tokens["access"])),
+            post(f"{server.url}/api/auth/login/", json={"username": username, "password": PASSWORD}),
+            post(f"{server.url}/api/auth/token/refresh/", json={"refresh": tokens["refresh"]}),
         ]:
             assert response.status_code == 503, response.text
             assert response.headers["content-type"].startswith("application/json")
             assert response.json()["code"] == "database_unavailable"
-        health = httpx.get(f"{server.url}/api/health/")
+        health = get(f"{server.url}/api/health/")
         assert health.status_code == 503
         assert health.json() == {"status": "degraded", "database": "down", "redis": "disabled"}
     finally:

@@ -253,3 +253,52 @@ def test_an_evicting_redis_is_reported(user, caplog):
     finally:
         server.kill()
     assert any("may evict revocation keys" in r.getMessage() for r in caplog.records)
+
+
+# -- the Redis path is as strict as the database path --------------------------------------
+def forge(access, **changes):
+    """A token signed with the service's own key, with changed claims (only a key holder can)."""
+    from authgate.tokens import get_codec
+
+    payload = jwt_claims(access)
+    payload.update(changes)
+    return get_codec().encode(payload)
+
+
+def jwt_claims(token):
+    import jwt
+
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+@pytest.mark.parametrize("kind", ["never-existed", "other-users-session", "dashed-spelling-of-a-revoked-session"])
+def test_redis_path_refuses_what_the_database_path_refuses(api_client, make_user, own_redis, kind):
+    alice, bob = make_user("alice"), make_user("bob")
+    with redis_mode(own_redis.url) as store:
+        mine = login(api_client, "alice").json()
+        theirs = login(api_client, "bob").json()
+        store.sync()
+        if kind == "never-existed":
+            token = forge(mine["access"], sid=uuid.uuid4().hex)
+        elif kind == "other-users-session":
+            token = forge(theirs["access"], sub=str(alice.pk))
+        else:
+            assert api_client.post("/api/auth/logout/", **bearer(mine["access"])).status_code == 200
+            token = forge(mine["access"], sid=str(uuid.UUID(mine["session_id"])))  # with dashes
+        response = protected(api_client, token)
+        assert response.status_code == 401
+        assert response.json()["reason"] == "revoked"
+        assert protected(api_client, theirs["access"]).status_code == 200
+
+
+def test_a_session_redis_has_not_seen_live_is_read_from_the_database_once(api_client, user, own_redis):
+    with redis_mode(own_redis.url) as store:
+        access = login(api_client).json()["access"]
+        own_redis.client().flushdb()  # e.g. a Redis restart: live keys gone too
+        assert store.sync() is True
+        with CaptureQueriesContext(connection) as queries:
+            assert protected(api_client, access).status_code == 200
+        assert touched_tables(queries.captured_queries) == {"authgate_session", "auth_user"}
+        with CaptureQueriesContext(connection) as queries:
+            assert protected(api_client, access).status_code == 200
+        assert touched_tables(queries.captured_queries) == {"auth_user"}

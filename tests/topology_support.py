@@ -43,7 +43,8 @@ def _check_postgres():
             conn.execute("SELECT 1")
         return None
     except Exception as exc:  # noqa: BLE001 — any failure: not usable
-        return f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__}: {' '.join(str(exc).split())})"
+        detail = " ".join(str(exc).split())
+        return f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__}: {detail})"
 
 
 def _check_redis():

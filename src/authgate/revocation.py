@@ -7,7 +7,9 @@ question *without* the database, to take the per-request check off it:
 - `DatabaseRevocationStore` (default): answers UNKNOWN, so authentication reads the session
   row (one query, joined with the user).
 - `RedisRevocationStore` (when `REDIS_URL` is set): keeps `revoked:<sid>` keys for as long
-  as an access token of that session could still be alive, shared by every process.
+  as an access token of that session could still be alive, shared by every process, and
+  `live:<sid>` keys (session seen live, owned by user U) so that it can also vouch that a
+  token names an existing session of its user, as the database path checks.
 
 Correctness rule: a store may only say "not revoked" when it is sure. Whenever the Redis
 store is unsure it answers UNKNOWN and the database decides, so a fault costs speed, never
@@ -24,9 +26,15 @@ a wrongly accepted token. Redis is believed only while its `synced` marker is th
   that cancels any sync in flight) as soon as it reaches Redis again;
 - the marker is a lease: a sync older than `RENEW_AFTER` seconds is renewed (revocations
   of the last minute re-copied from the database) before it is believed again, so even a
-  write lost in a way no process noticed (a process killed between its database commit
-  and its Redis write, a network partition that only one process is on the wrong side
-  of, a key evicted under memory pressure) can mislead others for at most that long.
+  write lost in a way no process could report (a process killed after its write failed,
+  a network partition that only one process is on the wrong side of, a fresh key evicted
+  under memory pressure) can mislead others for at most that long.
+
+A present `revoked` key is believed without the marker (it can only err towards refusing);
+a `live` key counts only when there is no `revoked` key under a fresh marker. `live` keys
+are written at login and rotation and after the database path found a session live; a
+revocation written concurrently wins, because its `revoked` key outlives every access
+token minted before it.
 
 `sessions.end_sessions()` writes to the store inside its database transaction, before the
 commit, so a crash between the two leaves an extra "revoked" key (a session refused that
@@ -50,8 +58,11 @@ class DatabaseRevocationStore:
 
     answers_without_database = False
 
-    def check(self, session_id):
+    def check(self, session_id, user_id=None):
         return UNKNOWN
+
+    def confirm(self, session_id, user_id):
+        return None
 
     def revoke(self, session_ids, reason):
         return None
@@ -108,6 +119,11 @@ class RedisRevocationStore:
     def key(self, session_id):
         return f"{self.prefix}:revoked:{session_id}"
 
+    def live_key(self, session_id):
+        # "This session existed, owned by this user, when last read from the database."
+        # Only ever believed together with the revoked key, which wins: see check().
+        return f"{self.prefix}:live:{session_id}"
+
     @staticmethod
     def ttl_seconds():
         # After a session ends, only its already-minted access tokens could still be
@@ -162,30 +178,49 @@ class RedisRevocationStore:
             logger.info("Redis reachable again after a missed revocation write; forcing a refill.")
 
     # -- the interface ------------------------------------------------------------------
-    def check(self, session_id):
-        """The end reason if revoked, None if surely not, UNKNOWN if the database must say."""
+    def check(self, session_id, user_id=None):
+        """
+        The end reason if revoked; None if surely not revoked (and, when `user_id` is given,
+        surely a session of that user); UNKNOWN if the database must say.
+        """
         if not self._available():
             return UNKNOWN
-        key = self.key(session_id)
+        keys = (self.synced_key, self.key(session_id), self.live_key(session_id))
         try:
             self._recover_if_needed()
-            marker, reason = self.client.mget(self.synced_key, key)
-            if marker is None:
-                if not self.sync():
-                    return UNKNOWN
-                reason = self.client.get(key)
-            else:
-                synced_at = float(marker.split(b" ", 1)[1])
-                if time.time() - synced_at > self.RENEW_AFTER:
-                    if not self.sync(since=synced_at - self.RECONCILE_MARGIN):
+            marker, reason, owner = self.client.mget(*keys)
+            if reason is None:  # a present revoked key is true without any marker
+                if marker is None:
+                    if not self.sync():
                         return UNKNOWN
-                    reason = self.client.get(key)
+                    _, reason, owner = self.client.mget(*keys)
+                else:
+                    synced_at = float(marker.split(b" ", 1)[1])
+                    if time.time() - synced_at > self.RENEW_AFTER:
+                        if not self.sync(since=synced_at - self.RECONCILE_MARGIN):
+                            return UNKNOWN
+                        _, reason, owner = self.client.mget(*keys)
         except self._redis_errors as exc:
             self._failed(exc, "revocation check")
             return UNKNOWN
         except (IndexError, ValueError):  # a marker this code did not write
             return UNKNOWN
-        return reason.decode() if reason is not None else None
+        if reason is not None:
+            return reason.decode()
+        if user_id is not None and owner != str(user_id).encode():
+            # Not ended recently, but Redis has not seen this session live for this user
+            # (a refilled Redis knows only revocations): the database says if it exists.
+            return UNKNOWN
+        return None
+
+    def confirm(self, session_id, user_id):
+        """Remember that the database just found `session_id` live and owned by `user_id`."""
+        if not self._available():
+            return
+        try:
+            self.client.set(self.live_key(session_id), str(user_id), ex=self.ttl_seconds())
+        except self._redis_errors as exc:
+            self._failed(exc, "confirm")
 
     def revoke(self, session_ids, reason):
         session_ids = [str(sid) for sid in session_ids]

@@ -54,7 +54,7 @@ def open_session(user, *, device="", ip=None, user_agent=""):
         generation=1,
         issued_at=_now_seconds(),
     )
-    _mark_seen(session.id.hex)
+    _remember_live(session)
     return session, get_codec().pair_for(session)
 
 
@@ -105,7 +105,7 @@ def rotate(raw_refresh):
         if won:
             session.generation = presented + 1
             session.issued_at = issued_at
-            _mark_seen(session.id.hex)
+            _remember_live(session)
             return codec.pair_for(session)
         session = _session_for_claims(claims)  # lost the race: read the winner's state
 
@@ -155,20 +155,31 @@ def authenticate_access(raw_access):
     """(user, AccessContext) for a valid access token of a live session, else TokenError."""
     claims = get_codec().decode(raw_access, ACCESS)
     store = get_store()
-    verdict = store.check(claims.session_id) if store.answers_without_database else UNKNOWN
+    verdict = UNKNOWN
+    if store.answers_without_database:
+        try:  # the store's key must be the canonical id, whatever spelling a token carries
+            session_hex = uuid.UUID(hex=claims.session_id).hex
+        except ValueError:
+            raise TokenError("malformed", "Token is invalid.") from None
+        verdict = store.check(session_hex, claims.user_id)
     if verdict is UNKNOWN:
         session = _session_for_claims(claims)
         user = session.user
         _touch(session)
+        _remember_live(session)  # with Redis, the next request needn't read the row
     else:
         if verdict is not None:
             raise TokenError(verdict if verdict == USER_INACTIVE else "revoked", "Token has been revoked.")
         user = _user_for(claims)
-        _touch_by_id(claims.session_id)
+        _touch_by_id(session_hex)
     return user, AccessContext(claims)
 
 
 def _user_for(claims):
+    try:  # a sid that is no session id at all (only a holder of the key can sign one)
+        uuid.UUID(hex=claims.session_id)
+    except ValueError:
+        raise TokenError("malformed", "Token is invalid.") from None
     user_model = get_user_model()
     try:
         user = user_model._default_manager.get(pk=claims.user_id)
@@ -205,10 +216,13 @@ def _touch_by_id(session_id):
         Session.objects.filter(pk=uuid.UUID(hex=session_id)).update(last_used_at=timezone.now())
 
 
-def _mark_seen(session_id):
-    """Login and rotation just wrote last_used_at: the next request needn't (Redis mode)."""
-    if get_store().answers_without_database:
-        _seen_in_interval(session_id)
+def _remember_live(session):
+    """Login and rotation (Redis mode): tell the shared store that the session is live, and
+    that last_used_at was just written, so the next request needs neither read nor write."""
+    store = get_store()
+    if store.answers_without_database:
+        store.confirm(session.id.hex, session.user_id)
+        _seen_in_interval(session.id.hex)
 
 
 # -- end -----------------------------------------------------------------------------------
@@ -269,5 +283,16 @@ def purge(now=None):
         | Session.objects.filter(expires_at__lt=now - api_settings.LEEWAY)
         | Session.objects.filter(issued_at__lt=min(idle_cutoff, access_cutoff))
     )
-    deleted, _ = dead.delete()
+    store = get_store()
+    if not store.answers_without_database:
+        deleted, _ = dead.delete()
+        return deleted
+    # A shared store may remember a purged session as live: revoke it there first, so that
+    # removing a row can never bring a token back (however unlikely one still verifies).
+    deleted = 0
+    ids = list(dead.values_list("pk", flat=True))
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        store.revoke([sid.hex for sid in chunk], "purged")
+        deleted += Session.objects.filter(pk__in=chunk).delete()[0]
     return deleted

@@ -125,8 +125,9 @@ function joinUrl(base, path) {
  *   credentials     fetch credentials for cookie mode ("same-origin"; "include" for a cross-origin API)
  *   csrfCookieName  "csrftoken";  csrfHeaderName "X-CSRFToken"
  *   csrfToken       () => string  override how the CSRF token is read (default: document.cookie)
- *   fetch, locks, BroadcastChannel, eventTarget   injectable for tests / non-browser hosts
- *                   (locks=null disables the cross-tab lock, BroadcastChannel=null the channel)
+ *   fetch, locks, BroadcastChannel, eventTarget, indexedDB   injectable for tests / non-browser
+ *                   hosts (locks=null disables the cross-tab lock, BroadcastChannel=null the
+ *                   channel, indexedDB=null the rotation hand-off)
  */
 export function createClient(options = {}) {
   const {
@@ -263,6 +264,7 @@ export function createClient(options = {}) {
   function setSignedOut(reason) {
     const was = signedIn || hasSession();
     writeState(null);
+    handoff("delete"); // no tokens left behind in IndexedDB either
     signedIn = false;
     if (was) {
       broadcast({ type: "logout", reason });
@@ -307,6 +309,40 @@ export function createClient(options = {}) {
     return text ? JSON.parse(text) : null;
   }
 
+  // ---- cross-tab hand-off of a rotation ---------------------------------------------
+  // localStorage reaches other tabs asynchronously (Chromium keeps a copy per renderer
+  // process), so a tab granted the refresh lock just after another tab rotated may still
+  // read the spent refresh token and rotate again. IndexedDB is consistent across
+  // processes: the rotating tab records {from, state} there before releasing the lock, and
+  // a tab whose storage still shows `from` adopts that state instead of rotating.
+  const idb = options.indexedDB !== undefined ? options.indexedDB
+    : (locks && !privateStorage && typeof globalThis.indexedDB === "object" && globalThis.indexedDB) || null;
+  let idbOpen = null;
+  async function handoff(op, value) {
+    if (!idb) return null;
+    try {
+      if (!idbOpen) {
+        idbOpen = new Promise((resolve, reject) => {
+          const req = idb.open(`${storageKey}:handoff`, 1);
+          req.onupgradeneeded = () => req.result.createObjectStore("rotations");
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+        idbOpen.catch(() => { idbOpen = null; });
+      }
+      const db = await idbOpen;
+      return await new Promise((resolve, reject) => {
+        const tx = db.transaction("rotations", op === "get" ? "readonly" : "readwrite");
+        const store = tx.objectStore("rotations");
+        const req = op === "get" ? store.get(mode) : op === "put" ? store.put(value, mode) : store.delete(mode);
+        tx.oncomplete = () => resolve(op === "get" ? req.result ?? null : null);
+        tx.onerror = tx.onabort = () => reject(tx.error);
+      });
+    } catch (_) {
+      return null; // IndexedDB unusable (private mode, quota): localStorage alone
+    }
+  }
+
   // ---- refresh (single flight, in tab and across tabs) -----------------------------
   let inflight = null;
 
@@ -327,6 +363,11 @@ export function createClient(options = {}) {
       if (stale !== undefined && stale !== null && staleKey(state) !== stale) {
         return mode === "bearer" ? { access: state.access, refresh: state.refresh } : { detail: "Token refreshed." };
       }
+      const handed = await handoff("get");
+      if (handed && handed.from != null && handed.from === staleKey(state) && hasSession(handed.state)) {
+        writeState(handed.state); // what our copy of localStorage is about to say anyway
+        return mode === "bearer" ? { access: handed.state.access, refresh: handed.state.refresh } : { detail: "Token refreshed." };
+      }
       if (mode === "bearer" && !state.refresh) {
         setSignedOut("session_ended");
         throw new AuthError("No refresh token.", { status: 401, code: "token_not_valid" });
@@ -344,11 +385,11 @@ export function createClient(options = {}) {
       }
       const data = await json(res);
       const current = readState() || state;
-      if (mode === "bearer") {
-        writeState({ ...current, access: data.access, refresh: data.refresh || current.refresh });
-      } else {
-        writeState({ ...current, rotation: randomId() });
-      }
+      const next = mode === "bearer"
+        ? { ...current, access: data.access, refresh: data.refresh || current.refresh }
+        : { ...current, rotation: randomId() };
+      writeState(next);
+      await handoff("put", { from: staleKey(state), state: next }); // before the lock is released
       broadcast({ type: "refresh" });
       emit("refresh", { source: "local" });
       return data;
@@ -497,6 +538,7 @@ export function createClient(options = {}) {
 
   function close() {
     if (channel) { try { channel.close(); } catch (_) { /* ignore */ } channel = null; }
+    if (idbOpen) { idbOpen.then((db) => db.close(), () => {}); idbOpen = null; }
     if (eventTarget) eventTarget.removeEventListener("storage", onStorage);
   }
 
