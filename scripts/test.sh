@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test (what `make test` and CI run), in passes:
 #   1. pytest on SQLite (the embedded default): everything, browser tests included;
-#   2. pytest on PostgreSQL (DATABASE_URL): the core suite again, plus `postgres` tests;
-#   3. pytest on PostgreSQL + Redis (REDIS_URL: revocation store and cache): the core suite
-#      again, plus `redis` tests and the `multiprocess` gunicorn tests;
+#   2. pytest on PostgreSQL (DATABASE_URL): the suite again (less browser and fuzz tests),
+#      plus `postgres` tests;
+#   3. pytest on PostgreSQL + Redis (REDIS_URL: revocation store and cache): the same again,
+#      plus `redis` tests and the `multiprocess` gunicorn tests;
 #   4. node --test tests/js (the JavaScript client).
 # Browser tests run in pass 1 only. Under CI=true PostgreSQL and Redis are started if
 # needed and must answer (scripts/services.sh); elsewhere a missing service skips its pass,
@@ -14,6 +15,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 POSTGRES_URL=${AUTHGATE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/authgate}
 REDIS_URL_FOR_TESTS=${AUTHGATE_TEST_REDIS_PASS_URL:-redis://127.0.0.1:6379/15}
+# Run once, in the SQLite pass: input fuzzing (hypothesis/schemathesis) exercises request
+# parsing and the error contract, not the database, and would double the later passes.
+ONCE=(--ignore=tests/test_security_fuzz.py)
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/authgate-test.XXXXXX")
 trap 'rm -rf "$LOG_DIR"' EXIT
 
@@ -70,16 +74,16 @@ sqlite_expr="(not postgres and not redis)"
 run_pytest sqlite "$sqlite_expr" -u DATABASE_URL -u REDIS_URL -- "$@"
 
 if [ "$postgres" = up ]; then
-  run_pytest postgresql "not browser and not redis" -u REDIS_URL DATABASE_URL="$POSTGRES_URL" -- --create-db "$@"
+  run_pytest postgresql "not browser and not redis" -u REDIS_URL DATABASE_URL="$POSTGRES_URL" -- --create-db "${ONCE[@]}" "$@"
 fi
 
 if [ "$redis" = up ]; then
   if [ "$postgres" = up ]; then
     run_pytest postgresql+redis "not browser and (redis or not postgres)" \
-      DATABASE_URL="$POSTGRES_URL" REDIS_URL="$REDIS_URL_FOR_TESTS" -- --create-db "$@"
+      DATABASE_URL="$POSTGRES_URL" REDIS_URL="$REDIS_URL_FOR_TESTS" -- --create-db "${ONCE[@]}" "$@"
   else
     # Without PostgreSQL the multi-process tests come here and skip with the reason.
-    run_pytest sqlite+redis "not browser" -u DATABASE_URL REDIS_URL="$REDIS_URL_FOR_TESTS" -- "$@"
+    run_pytest sqlite+redis "not browser" -u DATABASE_URL REDIS_URL="$REDIS_URL_FOR_TESTS" -- "${ONCE[@]}" "$@"
   fi
 fi
 

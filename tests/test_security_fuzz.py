@@ -297,6 +297,18 @@ def test_every_operation_answers_any_raw_body_with_the_contract(raw, content_typ
     assert_contract(response, (method, path, content_type, raw[:60]))
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/auth/login/", "/api/auth/register/", "/api/auth/token/refresh/",
+                                  "/api/auth/revoke/"])
+@pytest.mark.parametrize("nesting", [b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" * 100_000 + b"]" * 100_000])
+def test_deeply_nested_json_is_a_400_not_a_500(api_client, path, nesting):
+    """Found by the fuzzer: DRF's JSON parser let Python's RecursionError escape as a 500
+    (a few kilobytes of `[[[[` per request, and a stack trace in the log each time)."""
+    response = api_client.generic("POST", path, nesting, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == "parse_error"
+
+
 # -- schemathesis ----------------------------------------------------------------------------
 def _wsgi_app():
     from server.wsgi import application
