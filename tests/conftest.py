@@ -1,6 +1,8 @@
 """Shared fixtures: users, an API client, and login helpers that go through the real API."""
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
@@ -30,11 +32,20 @@ def api_client():
     return APIClient()
 
 
+_password_hashes = {}
+
+
 @pytest.fixture
 def make_user(db):
+    """Create users, hashing each password once per hasher list: logins still verify with
+    the configured hasher (Argon2), but creating the tenth user costs nothing."""
+
     def make(username="alice", password=PASSWORD, email=None, **extra):
-        return get_user_model().objects.create_user(
-            username=username, email=email or f"{username}@example.com", password=password, **extra
+        key = (password, tuple(settings.PASSWORD_HASHERS))
+        if key not in _password_hashes:
+            _password_hashes[key] = make_password(password)
+        return get_user_model().objects.create(
+            username=username, email=email or f"{username}@example.com", password=_password_hashes[key], **extra
         )
 
     return make

@@ -4,10 +4,8 @@ register, login (username or email), me, password change (ends the *other* sessi
 sessions list (`current`) and delete, deactivation, the staff endpoints, health, schema
 and docs.
 """
-import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 
 from authgate.models import Session, StaticToken
 
@@ -16,24 +14,6 @@ from .conftest import PASSWORD, bearer, login
 User = get_user_model()
 PROTECTED = "/api/protected/"
 REFRESH = "/api/auth/token/refresh/"
-_hashes = {}
-
-
-@pytest.fixture
-def make_user(db):
-    """conftest's make_user with each password hashed once: logins still verify with Argon2."""
-
-    def make(username="alice", password=PASSWORD, email=None, **extra):
-        key = (password, tuple(settings.PASSWORD_HASHERS))
-        if key not in _hashes:
-            _hashes[key] = make_password(password)
-        return User.objects.create(
-            username=username, email=email or f"{username}@example.com", password=_hashes[key], **extra
-        )
-
-    return make
-
-
 def assert_token_error(response, reason):
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "token_not_valid"

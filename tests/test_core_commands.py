@@ -11,35 +11,15 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from authgate import sessions, static_tokens
 from authgate.models import Session, StaticToken
 
-from .conftest import PASSWORD, bearer
+from .conftest import bearer
 
 PROTECTED = "/api/protected/"
-_hashes = {}
-
-
-@pytest.fixture
-def make_user(db):
-    """conftest's make_user with each password hashed once: logins still verify with Argon2."""
-
-    def make(username="alice", password=PASSWORD, email=None, **extra):
-        key = (password, tuple(settings.PASSWORD_HASHERS))
-        if key not in _hashes:
-            _hashes[key] = make_password(password)
-        return get_user_model().objects.create(
-            username=username, email=email or f"{username}@example.com", password=_hashes[key], **extra
-        )
-
-    return make
-
-
 def run(*args):
     out = StringIO()
     call_command(*args, stdout=out)

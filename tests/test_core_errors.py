@@ -12,8 +12,6 @@ import time
 import jwt
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.test import override_settings
 
 from authgate import sessions
@@ -26,25 +24,6 @@ VERIFY = "/api/auth/token/verify/"
 # A cheap hasher for the tests that need dozens of failed logins: the throttle, not
 # Argon2, is what they exercise (users are created under the same setting).
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-_hashes = {}
-
-
-@pytest.fixture
-def make_user(db):
-    """conftest's make_user, hashing each password once per hasher list: logins still
-    verify with the configured hasher (Argon2), but creating a user costs nothing."""
-
-    def make(username="alice", password=PASSWORD, email=None, **extra):
-        key = (password, tuple(settings.PASSWORD_HASHERS))
-        if key not in _hashes:
-            _hashes[key] = make_password(password)
-        return get_user_model().objects.create(
-            username=username, email=email or f"{username}@example.com", password=_hashes[key], **extra
-        )
-
-    return make
 
 
 def login_from(client, ip, username="alice", password=PASSWORD):

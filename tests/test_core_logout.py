@@ -4,35 +4,14 @@ Instant logout (SPEC §3.1) by every credential form — Bearer access token, `r
 logout rows of the SPEC §2 error table; and logout everywhere.
 """
 import pytest
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 
 from authgate.models import Session, StaticToken
 
-from .conftest import PASSWORD, bearer
+from .conftest import bearer
 
 PROTECTED = "/api/protected/"
 LOGOUT = "/api/auth/logout/"
 REFRESH = "/api/auth/token/refresh/"
-_hashes = {}
-
-
-@pytest.fixture
-def make_user(db):
-    """conftest's make_user with each password hashed once: logins still verify with Argon2."""
-
-    def make(username="alice", password=PASSWORD, email=None, **extra):
-        key = (password, tuple(settings.PASSWORD_HASHERS))
-        if key not in _hashes:
-            _hashes[key] = make_password(password)
-        return get_user_model().objects.create(
-            username=username, email=email or f"{username}@example.com", password=_hashes[key], **extra
-        )
-
-    return make
-
-
 def assert_revoked(response):
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "token_not_valid"

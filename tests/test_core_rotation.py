@@ -10,38 +10,17 @@ import time
 
 import jwt
 import pytest
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from authgate.models import Session
 
-from .conftest import PASSWORD, bearer, login
+from .conftest import bearer, login
 
 PROTECTED = "/api/protected/"
 REFRESH = "/api/auth/token/refresh/"
 VERIFY = "/api/auth/token/verify/"
-_hashes = {}
-
-
-@pytest.fixture
-def make_user(db):
-    """conftest's make_user with each password hashed once: logins still verify with Argon2."""
-
-    def make(username="alice", password=PASSWORD, email=None, **extra):
-        key = (password, tuple(settings.PASSWORD_HASHERS))
-        if key not in _hashes:
-            _hashes[key] = make_password(password)
-        return get_user_model().objects.create(
-            username=username, email=email or f"{username}@example.com", password=_hashes[key], **extra
-        )
-
-    return make
-
-
 def refresh(client, token):
     return client.post(REFRESH, {"refresh": token}, format="json")
 
