@@ -90,6 +90,10 @@ fi
 if [ $# -eq 0 ] && [ -d tests/js ]; then
   echo
   if command -v node >/dev/null; then
+    # The adapters' tests import axios and react: install the locked versions once.
+    if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+      npm ci --prefix tests/js --no-audit --no-fund --loglevel=error || failed=1
+    fi
     echo "== node --test tests/js =="
     node_start=$SECONDS
     node --test tests/js/ 2>&1 | tee "$LOG_DIR/node.log"
