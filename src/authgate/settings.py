@@ -36,7 +36,6 @@ DEFAULTS = {
     "ISSUER": None,
     "AUDIENCE": None,
     "LEEWAY": timedelta(seconds=5),
-    "USER_ID_CLAIM": "sub",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "STATIC_TOKEN_HEADER_TYPE": "Token",
     # Cookie mode (SPEC §5).
