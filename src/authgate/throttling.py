@@ -14,6 +14,7 @@ import logging
 import re
 
 from django.core.cache import caches
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 from .settings import api_settings
@@ -109,6 +110,12 @@ class LoginThrottle:
         """Seconds to wait if the attempt must be refused, else None."""
         waits = [t.wait() or 1 for t in (self.per_user_ip, self.per_ip) if not t.allow()]
         return max(waits) if waits else None
+
+    def raise_if_blocked(self):
+        """429 `throttled` with Retry-After when either failure count is exhausted."""
+        wait = self.blocked_for()
+        if wait is not None:
+            raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
 
     def failed(self):
         self.per_user_ip.record_failure()

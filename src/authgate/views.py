@@ -9,7 +9,7 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers as drf_serializers, status
-from rest_framework.exceptions import NotAuthenticated, Throttled
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -84,9 +84,7 @@ class RegisterView(PublicView):
 def _check_password_login(request, username, password):
     """The user for a username/email + password, with failed-login throttling."""
     throttle = LoginThrottle(request, username)
-    wait = throttle.blocked_for()
-    if wait is not None:
-        raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
+    throttle.raise_if_blocked()
     user = authenticate(request._request, username=username, password=password)
     if user is None:
         throttle.failed()
@@ -233,9 +231,7 @@ class PasswordChangeView(AuthgateAPIView):
         # A wrong old password is a failed login: otherwise a stolen access token would
         # allow unthrottled guessing of the password here.
         throttle = LoginThrottle(request, request.user.get_username())
-        wait = throttle.blocked_for()
-        if wait is not None:
-            raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
+        throttle.raise_if_blocked()
         serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
             if "old_password" in serializer.errors:
