@@ -211,6 +211,12 @@ def test_tabs_share_one_refresh(server, new_context):
         )
     first.wait_for_function("() => window.unauthorized === 5")
     second.wait_for_function("() => window.unauthorized === 5")
+    # Route handlers are dispatched to Python only while Playwright is waiting: poll for
+    # the held refresh (bounded) rather than assume it arrived with the 401s.
+    for _ in range(100):
+        if held:
+            break
+        first.wait_for_timeout(50)
     assert len(held) == 1  # only one tab went to the network for a new pair
     held[0].continue_()
 
