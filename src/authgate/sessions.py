@@ -12,11 +12,13 @@ import uuid
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from .models import Session
+from .prepared import PreparedGet
 from .revocation import UNKNOWN, get_store
 from .settings import api_settings
 from .tokens import ACCESS, REFRESH, TokenError, TokenPair, get_codec
@@ -59,17 +61,24 @@ def open_session(user, *, device="", ip=None, user_agent=""):
 
 
 # -- rotate --------------------------------------------------------------------------------
+_session_with_user = PreparedGet(Session, select_related=["user"])
+_prepared_user_get = None
+
+
+def _user_by_pk():
+    global _prepared_user_get
+    if _prepared_user_get is None or _prepared_user_get.model is not get_user_model():
+        _prepared_user_get = PreparedGet(get_user_model())
+    return _prepared_user_get
+
+
 def _session_for_claims(claims):
     """The row a verified token names, with its user; TokenError when it cannot be used."""
     try:
         session_id = uuid.UUID(hex=claims.session_id)
     except ValueError:
         raise TokenError("malformed", "Token is invalid.") from None
-    # get(), not first(): first() adds an ORDER BY, and this query runs on every request.
-    try:
-        session = Session.objects.select_related("user").get(pk=session_id)
-    except Session.DoesNotExist:
-        session = None
+    session = _session_with_user.get(session_id)  # the one query of a request
     if session is None or str(session.user_id) != claims.user_id:
         raise TokenError("revoked", BLACKLISTED)
     if not session.user.is_active:
@@ -180,10 +189,9 @@ def _user_for(claims):
         uuid.UUID(hex=claims.session_id)
     except ValueError:
         raise TokenError("malformed", "Token is invalid.") from None
-    user_model = get_user_model()
     try:
-        user = user_model._default_manager.get(pk=claims.user_id)
-    except (user_model.DoesNotExist, ValueError):
+        user = _user_by_pk().get(claims.user_id)
+    except (ValueError, ValidationError):
         user = None
     if user is None:
         raise TokenError("revoked", "Token has been revoked.")
