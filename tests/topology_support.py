@@ -26,7 +26,7 @@ POSTGRES_ADMIN_URL = os.environ.get("AUTHGATE_TEST_POSTGRES_URL", "postgres://po
 REDIS_SERVER_URL = os.environ.get("AUTHGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 # Redis database numbers: 15 is the Redis pass of `make test` (flushed by every test), 14
 # belongs to the gunicorn servers of the multi-process tests.
-SERVERS_REDIS_DB = 14
+SERVERS_REDIS_DB = int(os.environ.get("AUTHGATE_TEST_SERVERS_REDIS_DB", "14"))
 
 _reachable = {}
 
