@@ -31,7 +31,7 @@ migrate: install
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_superuser
 
-# Production-grade server (gunicorn) unless DEBUG=1, as SPEC §1 asks.
+# Production-grade server (gunicorn) unless DEBUG=1.
 run: migrate
 	@if [ "$${DEBUG:-0}" = "1" ]; then \
 		exec $(PY) manage.py runserver $(HOST):$(PORT); \
@@ -46,7 +46,7 @@ test: install-dev
 bench: install
 	bash bench/run.sh
 
-# Correctness under load (issue 7): ≤ 30 s, 127.0.0.1, 50 connections; exits 1 on a violation.
+# Correctness under load: ≤ 30 s, 127.0.0.1, 50 connections; exits 1 on a violation.
 load-audit: install-dev
 	$(PY) bench/load_audit.py $(ARGS)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-Load audit (issue 7 §5): does authgate stay *correct* under concurrent load?
+Load audit: does authgate stay *correct* under concurrent load?
 
 Starts its own gunicorn (the `make run` command line: sync workers) on a free port of
 127.0.0.1, with a fresh SQLite file database in a temporary directory (or the

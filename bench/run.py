@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-authgate benchmark harness (issue 5, SPEC §8): authgate side by side with a reference
+authgate benchmark harness: authgate side by side with a reference
 server built from djangorestframework-simplejwt + its token_blacklist app.
 
 Standard library only. Started by `make bench` -> `bench/run.sh` -> this file.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: authgate vs djangorestframework-simplejwt (SPEC §8, bench/README.md).
+# `make bench`: authgate vs djangorestframework-simplejwt (bench/README.md).
 # Creates the reference server's virtualenv (bench/.venv-ref) when absent or outdated,
 # then runs bench/run.py with authgate's .venv Python. Extra arguments go to run.py
 # (e.g. `bash bench/run.sh --quick`, `--dbs sqlite`, `--help`).

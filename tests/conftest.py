@@ -82,7 +82,7 @@ def tokens_for(api_client):
     return do_login
 
 
-# -- services (issue 4) ----------------------------------------------------------------------
+# -- services ----------------------------------------------------------------------
 def pytest_runtest_setup(item):
     """Tests marked postgres/redis/multiprocess skip with a reason when the service is missing
     (and fail under CI=true, where it must be there). Runs before any fixture is set up."""

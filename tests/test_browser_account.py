@@ -260,7 +260,7 @@ def test_rotation_is_handed_over_when_storage_lags(server, new_context):
     assert same == [True, True, True]
     assert refreshes == ["POST"]
 
-# ---- cookie mode (SPEC §5) ---------------------------------------------------------------
+# ---- cookie mode ---------------------------------------------------------------
 
 def jar(context):
     return {c["name"]: c for c in context.cookies()}

@@ -1,4 +1,4 @@
-"""Cookie mode for browsers (SPEC §5, issue 3): HttpOnly auth cookies, CSRF on unsafe methods."""
+"""Cookie mode for browsers: HttpOnly auth cookies, CSRF on unsafe methods."""
 import pytest
 from django.conf import settings
 from django.http import HttpResponse

@@ -1,5 +1,5 @@
 """
-The account endpoints of SPEC §2 and the session-ending rules of SPEC §3.1 behind them:
+The account endpoints and the session-ending rules behind them:
 register, login (username or email), me, password change (ends the *other* sessions),
 sessions list (`current`) and delete, deactivation, the staff endpoints, health, schema
 and docs.

@@ -1,5 +1,5 @@
 """
-The management commands of SPEC §3.1 (invalidate_all_tokens, logout_user, the cleanup
+The management commands (invalidate_all_tokens, logout_user, the cleanup
 command) and bounded storage: a session's stored rows do not grow with refreshes, and
 ended/expired sessions are purged.
 """

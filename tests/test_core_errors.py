@@ -1,5 +1,5 @@
 """
-The error table of SPEC §2, row by row: status, `code`, `reason`, `WWW-Authenticate` on
+The error table, row by row: status, `code`, `reason`, `WWW-Authenticate` on
 401, `Retry-After` on 429, one body for every failed login, and the failed-login throttle
 (per username+IP and per IP; a success resets; another user on the same IP can log in).
 

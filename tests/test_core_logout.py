@@ -1,7 +1,7 @@
 """
-Instant logout (SPEC §3.1) by every credential form — Bearer access token, `refresh` or
+Instant logout by every credential form — Bearer access token, `refresh` or
 `refresh_token` in the body, static `Token` — while a second device stays signed in; the
-logout rows of the SPEC §2 error table; and logout everywhere.
+logout rows of the error table; and logout everywhere.
 """
 import pytest
 
@@ -113,7 +113,7 @@ def test_logout_with_no_credential_is_refresh_required(api_client, db):
 
 
 def test_logout_with_a_revoked_bearer_is_401(api_client, two_devices):
-    """SPEC-silent: a dead access token alone is not "no credential"; it is refused as on any route."""
+    """A dead access token alone is not "no credential"; it is refused as on any route."""
     laptop, _ = two_devices
     assert api_client.post(LOGOUT, **bearer(laptop["access"])).status_code == 200
     assert_revoked(api_client.post(LOGOUT, **bearer(laptop["access"])))

@@ -1,5 +1,5 @@
 """
-Property tests (hypothesis) for SPEC §2 "never a 500 for bad input": malformed tokens —
+Property tests (hypothesis) for "never a 500 for bad input": malformed tokens —
 random text, JWT-shaped junk, and tokens correctly signed with the real key but carrying
 claims of any shape — and random JSON bodies always answer a JSON 4xx.
 """

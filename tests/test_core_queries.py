@@ -1,5 +1,5 @@
 """
-The per-request cost of authentication in database queries (issue 2: counted and
+The per-request cost of authentication in database queries (counted and
 asserted; the number is stated in the README). With the default database revocation
 store, an authenticated GET reads the session row joined with its user — one query —
 and writes `last_used_at` at most once per LAST_USED_UPDATE_INTERVAL.

@@ -1,5 +1,5 @@
 """
-Refresh rotation with reuse detection (SPEC §3.1): a refresh spends its token; presenting
+Refresh rotation with reuse detection: a refresh spends its token; presenting
 the just-spent token again inside REFRESH_RETRY_WINDOW returns the byte-identical pair;
 any other reuse ends the whole session (and only that session); concurrent refreshes of
 one token never fork the chain.

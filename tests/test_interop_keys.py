@@ -46,7 +46,7 @@ def test_asymmetric_tokens_mint_verify_and_remint_identically(algorithm, setting
     assert _protected(api_client, body["access"]).status_code == 200
 
     # Deterministic signatures: presenting the just-spent refresh token inside the retry
-    # window gives the very same pair, byte for byte (SPEC §3.1).
+    # window gives the very same pair, byte for byte.
     first = api_client.post("/api/auth/token/refresh/", {"refresh": body["refresh"]}, format="json")
     again = api_client.post("/api/auth/token/refresh/", {"refresh": body["refresh"]}, format="json")
     assert first.status_code == again.status_code == 200

@@ -1,5 +1,5 @@
 """
-Account enumeration and password guessing (issue 7, SPEC §2 and §4).
+Account enumeration and password guessing.
 
 - Login, static-token creation and password change do not tell an unknown username from
   a wrong password or an inactive account: same status, same body, similar time.

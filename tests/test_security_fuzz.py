@@ -1,10 +1,10 @@
 """
-Fuzzing (issue 7 §2): whatever a client sends, the answer is never a 500 and always the
-JSON error contract of SPEC §2.
+Fuzzing: whatever a client sends, the answer is never a 500 and always the
+JSON error contract.
 
 - Hypothesis properties for token parsing: arbitrary strings, JWT-shaped garbage, and
   tokens *correctly signed* over arbitrary claims (what a holder of the key, or a bug in
-  our own minting, could produce) only ever raise `TokenError` with a SPEC reason.
+  our own minting, could produce) only ever raise `TokenError` with a documented reason.
 - Every operation of our own OpenAPI schema (read at collection time, so a new endpoint is
   fuzzed without touching this file) gets arbitrary JSON bodies — random documents, and
   objects of its own field names with hostile values and real tokens — arbitrary raw

@@ -1,6 +1,6 @@
 """
-The JWT attack suite (issue 7, SPEC §2 and §3.1 "JWT hygiene"): every classic way of
-forging or bending a token, each answered 401 `token_not_valid` with the SPEC's `reason`.
+The JWT attack suite: every classic way of
+forging or bending a token, each answered 401 `token_not_valid` with the documented `reason`.
 
 Forged tokens are built by hand (base64url + HMAC/RSA from the standard library and
 `cryptography`) so that an attack PyJWT itself would refuse to *produce* can still be
@@ -337,7 +337,7 @@ def test_exp_just_inside_the_leeway_is_still_accepted(api_client, live):
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
 def test_nbf_or_iat_in_the_future_is_malformed(api_client, live, claim):
     """A token 'from the future' is not valid yet; PyJWT reports both as immature, which
-    the SPEC's vocabulary calls `malformed` (it does not verify), not `expired`."""
+    the documented vocabulary calls `malformed` (it does not verify), not `expired`."""
     future = int(time.time()) + 3600
     assert_rejected(get(api_client, _with(live, **{claim: future, "exp": future + 900})), "malformed")
 

@@ -1,5 +1,5 @@
 """
-Secrets stay secret (issue 7 §4): no token, key or password in the logs or the SQL sent to
+Secrets stay secret: no token, key or password in the logs or the SQL sent to
 the database; no refresh token or static key stored in a usable form; the account page
 is served with a strict Content-Security-Policy and friends; API answers are not cached;
 CORS is off unless origins are configured.

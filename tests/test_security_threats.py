@@ -111,7 +111,7 @@ def test_stolen_refresh_token_replayed_after_the_owner_refreshed_ends_the_sessio
 
 
 def test_replay_inside_the_retry_window_gets_the_same_pair_not_a_new_chain(api_client, user, tokens_for):
-    """Residual risk, by design (SPEC §3.1): within REFRESH_RETRY_WINDOW of a rotation the
+    """Residual risk, by design: within REFRESH_RETRY_WINDOW of a rotation the
     spent token returns the *same* pair, so a thief racing the owner by less than 10 s
     shares the owner's session rather than forking his own; the next rotation by either
     one makes the other's next refresh a reuse, ending the session."""

@@ -1,4 +1,4 @@
-"""The seed flow of issue 2, end to end through the API."""
+"""The seed flow (register, login, protected, refresh, logout), end to end through the API."""
 from .conftest import bearer, login
 
 

@@ -1,4 +1,4 @@
-"""Static API tokens, `Authorization: Token <key>` (SPEC §3.2, issue 3), through the real API."""
+"""Static API tokens, `Authorization: Token <key>`, through the real API."""
 from datetime import timedelta
 
 import pytest

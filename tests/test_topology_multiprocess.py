@@ -1,5 +1,5 @@
 """
-Many server processes sharing PostgreSQL and Redis (SPEC §6, issue 4), for real: two
+Many server processes sharing PostgreSQL and Redis, for real: two
 gunicorn servers (A and B, two workers each) on a fresh PostgreSQL database and a Redis
 database, started as subprocesses with the service's own settings.
 

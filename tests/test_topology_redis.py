@@ -1,5 +1,5 @@
 """
-The Redis revocation cache (SPEC §6, issue 4), against real `redis-server` processes that
+The Redis revocation cache, against real `redis-server` processes that
 these tests start on spare ports, so that they can kill and restart them:
 
 - with Redis, checking a Bearer token's revocation costs no database query (counted);

@@ -1,5 +1,5 @@
 """
-Support for the topology tests (issue 4): reaching the real PostgreSQL and Redis servers,
+Support for the topology tests: reaching the real PostgreSQL and Redis servers,
 throw-away databases, a private `redis-server`, and gunicorn servers run as subprocesses.
 
 Tests marked `postgres` or `redis` need those servers. When one is unreachable the test is

@@ -2,9 +2,9 @@
 DRF authentication classes.
 
 - `JWTSessionAuthentication`: `Authorization: Bearer <access>`, or the access cookie in
-  cookie mode (SPEC §5; a header wins). Cookie-authenticated unsafe requests must pass
+  cookie mode (a header wins). Cookie-authenticated unsafe requests must pass
   Django's CSRF check, as DRF's SessionAuthentication does.
-- `StaticTokenAuthentication`: `Authorization: Token <key>` (SPEC §3.2).
+- `StaticTokenAuthentication`: `Authorization: Token <key>`.
 
 Both can sit side by side in DEFAULT_AUTHENTICATION_CLASSES; put the JWT class first so
 401 answers carry `WWW-Authenticate: Bearer`.

@@ -3,7 +3,7 @@ Authentication backend: log in with the username or the account's email.
 
 The lookup tries the username first, then the email case-insensitively. Like Django's
 ModelBackend, an unknown login still runs the password hasher once, so unknown user,
-wrong password and inactive user take similar time (SPEC §2).
+wrong password and inactive user take similar time.
 """
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend

@@ -1,4 +1,4 @@
-"""Cookie mode (SPEC §5): setting, reading and clearing the auth cookies."""
+"""Cookie mode: setting, reading and clearing the auth cookies."""
 from django.conf import settings
 
 from .settings import api_settings

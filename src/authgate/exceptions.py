@@ -1,5 +1,5 @@
 """
-The error contract of SPEC §2: every error is JSON `{"detail", "code"}` (token errors add
+The error contract: every error is JSON `{"detail", "code"}` (token errors add
 `"reason"`), validation errors keep DRF's `{"field": [...]}` shape, and nothing a client
 sends produces an HTML page or a 500.
 """
@@ -14,7 +14,7 @@ logger = logging.getLogger("authgate.errors")
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
-    """401 `token_not_valid` with the SPEC's `reason` word."""
+    """401 `token_not_valid` with the documented `reason` word."""
 
     default_detail = "Token is invalid."
     default_code = "token_not_valid"

@@ -14,7 +14,7 @@ Asymmetric signing keys: where they come from, what they publish, how they rotat
                          they signed has expired (the file's mtime is its retirement)
 
 Only deterministic signature schemes are allowed (RSA PKCS#1 v1.5 and Ed25519): the
-retry window re-mints a session's pair and must get the very same bytes (SPEC §3.1).
+retry window re-mints a session's pair and must get the very same bytes.
 """
 import base64
 import hashlib

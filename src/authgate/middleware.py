@@ -1,5 +1,5 @@
 """
-Middleware: a database outage answers a JSON 503 (SPEC §6), wherever it surfaces —
+Middleware: a database outage answers a JSON 503, wherever it surfaces —
 including Django's own session and CSRF machinery, outside DRF's exception handler.
 """
 import logging

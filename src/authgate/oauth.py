@@ -1,5 +1,5 @@
 """
-What other services need to accept authgate's tokens (issue 8), as OAuth standards:
+What other services need to accept authgate's tokens, as OAuth standards:
 
 - JWKS (RFC 7517) at `.well-known/jwks.json`: the public keys that verify tokens —
   current, staged and previous; never a private member; `{"keys": []}` under HMAC.

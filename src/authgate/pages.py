@@ -1,4 +1,4 @@
-"""The account page (SPEC §7): plain HTML served by Django, driven by authgate.js."""
+"""The account page: plain HTML served by Django, driven by authgate.js."""
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 

@@ -1,4 +1,4 @@
-"""Request and response shapes of the HTTP API (SPEC §2); validation only, no lifecycle."""
+"""Request and response shapes of the HTTP API; validation only, no lifecycle."""
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers

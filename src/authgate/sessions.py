@@ -90,7 +90,7 @@ def _session_for_claims(claims):
 
 def rotate(raw_refresh):
     """
-    Spend a refresh token and return the session's next pair (SPEC §3.1).
+    Spend a refresh token and return the session's next pair.
 
     Exactly one caller can advance generation N to N+1 (a compare-and-set UPDATE), so
     concurrent refreshes never fork the chain. A caller that presents generation N-1

@@ -38,7 +38,7 @@ DEFAULTS = {
     "LEEWAY": timedelta(seconds=5),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "STATIC_TOKEN_HEADER_TYPE": "Token",
-    # Cookie mode (SPEC §5).
+    # Cookie mode.
     "ACCESS_COOKIE_NAME": "authgate_access",
     "REFRESH_COOKIE_NAME": "authgate_refresh",
     "COOKIE_DOMAIN": None,

@@ -1,5 +1,5 @@
 """
-Static API tokens (`Authorization: Token <key>`, SPEC §3.2): DRF's TokenAuthentication,
+Static API tokens (`Authorization: Token <key>`): DRF's TokenAuthentication,
 done safely. Used by StaticTokenAuthentication, the token views, the admin and the
 `import_drf_tokens` command.
 

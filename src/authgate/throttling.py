@@ -1,5 +1,5 @@
 """
-Failed-login throttling (SPEC §2, §4), built on DRF's SimpleRateThrottle.
+Failed-login throttling, built on DRF's SimpleRateThrottle.
 
 Unlike DRF's request throttles, only *failures* count: `LOGIN_THROTTLE["USER_IP"]` per
 (username, IP) and `LOGIN_THROTTLE["IP"]` per IP (defaults 5 and 50 per 15 minutes). A

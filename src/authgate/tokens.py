@@ -31,7 +31,7 @@ UNKNOWN_KID_RECHECK = 1.0
 
 
 class TokenError(Exception):
-    """A token that must be refused. `reason` is the stable machine word of SPEC §2."""
+    """A token that must be refused. `reason` is the stable machine word of the error contract."""
 
     def __init__(self, reason, message):
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""URLs of the authgate API; include under `api/auth/` (SPEC §2)."""
+"""URLs of the authgate API; include under `api/auth/`."""
 from django.urls import path
 
 from . import oauth, views

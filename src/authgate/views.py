@@ -1,5 +1,5 @@
 """
-The HTTP API of SPEC §2: thin DRF views over the session lifecycle (`sessions`), the
+The HTTP API: thin DRF views over the session lifecycle (`sessions`), the
 static tokens (`static_tokens`) and the cookie helpers. No view decides what a token
 means or how a session ends; each one validates input, calls the lifecycle, shapes output.
 """
@@ -32,7 +32,7 @@ ERRORS = {
 class AuthgateAPIView(APIView):
     """Base view: 401 answers always carry `WWW-Authenticate: Bearer`, even on views
     that take their token from the body (DRF would otherwise turn them into 403).
-    Bodies are JSON (SPEC §2), parsed without a 500 on hostile nesting."""
+    Bodies are JSON, parsed without a 500 on hostile nesting."""
 
     parser_classes = [JSONParser]
 
