@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import signals
 from .models import Session
 from .prepared import PreparedGet
 from .revocation import UNKNOWN, get_store
@@ -42,8 +43,9 @@ def _now_seconds():
 
 
 # -- open ----------------------------------------------------------------------------------
-def open_session(user, *, device="", ip=None, user_agent=""):
-    """Start a session for `user` (a login); returns (session, TokenPair)."""
+def open_session(user, *, device="", ip=None, user_agent="", request=None):
+    """Start a session for `user` (a login); returns (session, TokenPair).
+    `request` (the Django HttpRequest, if any) is passed on to `session_opened` receivers."""
     now = timezone.now()
     session = Session.objects.create(
         user=user,
@@ -57,6 +59,7 @@ def open_session(user, *, device="", ip=None, user_agent=""):
         issued_at=_now_seconds(),
     )
     _remember_live(session)
+    signals.session_opened.send(sender=Session, session=session, user=user, request=request)
     return session, get_codec().pair_for(session)
 
 
@@ -126,6 +129,7 @@ def rotate(raw_refresh):
 
     if presented < session.generation:
         logger.warning("Refresh token reuse detected; ending session %s.", session.pk)
+        signals.refresh_reuse_detected.send(sender=Session, session=session, user_id=session.user_id)
         end_sessions(Session.objects.filter(pk=session.pk), REUSE_DETECTED)
     raise TokenError("revoked", BLACKLISTED)
 
@@ -237,25 +241,35 @@ def _remember_live(session):
 def end_sessions(queryset, reason):
     """End every open session in `queryset`; returns how many were ended."""
     with transaction.atomic():
-        ids = list(queryset.open().values_list("pk", flat=True))
-        if not ids:
+        rows = list(queryset.open().values_list("pk", "user_id"))
+        if not rows:
             return 0
+        ids = [sid for sid, _user_id in rows]
         count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
             ended_at=timezone.now(), end_reason=reason
         )
         # Before the commit: a crash in between leaves an extra "revoked" key (safe), never
         # a committed revocation that the shared store has not heard of.
         get_store().revoke([sid.hex for sid in ids], reason)
+        if signals.session_ended.has_listeners(Session):
+            transaction.on_commit(lambda: _send_session_ended(rows, reason))
     return count
 
 
+def _send_session_ended(rows, reason):
+    for session_id, user_id in rows:
+        signals.session_ended.send(sender=Session, session_id=session_id, user_id=user_id, reason=reason)
+
+
 def end_session_for_refresh(raw_refresh):
-    """Logout by refresh token: ends its session only if the token is the current one."""
+    """Logout by refresh token: ends its session only if the token is the current one.
+    Returns the session (with its user), as it was before it ended."""
     claims = get_codec().decode(raw_refresh, REFRESH)
     session = _session_for_claims(claims)
     if claims.generation != session.generation:
         raise TokenError("revoked", BLACKLISTED)
-    return end_sessions(Session.objects.filter(pk=session.pk), LOGOUT)
+    end_sessions(Session.objects.filter(pk=session.pk), LOGOUT)
+    return session
 
 
 def end_session_by_id(session_id, reason=LOGOUT):

@@ -1,13 +1,33 @@
 """
-Signal receivers: deactivating a user (`is_active = False`, e.g. in the Django admin)
-ends all their sessions at once; their static tokens are refused by the per-request
+authgate's own signals, and its receivers of Django's.
+
+Signals a project may subscribe to (all sent with `sender=authgate.models.Session`):
+
+- `session_opened(session, user, request)`: a login opened a session. `request` is the
+  Django `HttpRequest`, or None when the session was opened outside a request.
+- `session_ended(session_id, user_id, reason)`: one per ended session, after the
+  transaction that ended it commits (a rolled-back end sends nothing). `reason` is the
+  session's `end_reason`: "logout", "logout_all", "password_changed", "user_inactive",
+  "admin", "invalidate_all" or "reuse_detected".
+- `refresh_reuse_detected(session, user_id)`: a refresh token that had already been
+  spent was presented again; the session is being ended (a `session_ended` with reason
+  "reuse_detected" follows). Sent at once, so an alert fires even if the request's
+  transaction is rolled back.
+
+Django's own `user_logged_in`, `user_logged_out` and `user_login_failed` are sent by the
+views, as `django.contrib.auth.login()`/`logout()`/`authenticate()` send them.
+
+Receivers here: deactivating a user (`is_active = False`, e.g. in the Django admin) ends
+all their sessions at once; their static tokens are refused by the per-request
 `is_active` check.
 """
 from django.conf import settings
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
-from . import sessions
+session_opened = Signal()
+session_ended = Signal()
+refresh_reuse_detected = Signal()
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
@@ -16,4 +36,6 @@ def end_sessions_of_deactivated_user(sender, instance, created, update_fields=No
         return
     if update_fields is not None and "is_active" not in update_fields:
         return
+    from . import sessions  # sessions sends this module's signals: import it lazily
+
     sessions.end_user_sessions(instance, sessions.USER_INACTIVE)

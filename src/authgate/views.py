@@ -3,7 +3,7 @@ The HTTP API: thin DRF views over the session lifecycle (`sessions`), the
 static tokens (`static_tokens`) and the cookie helpers. No view decides what a token
 means or how a session ends; each one validates input, calls the lifecycle, shapes output.
 """
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
 from django.db import connection
 from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
@@ -69,6 +69,17 @@ def _current_session_id(request):
     return request.auth.session_id if isinstance(request.auth, AccessContext) else None
 
 
+# Django's auth signals, sent as django.contrib.auth's login()/logout() send them, so that
+# its own `update_last_login` receiver keeps `last_login`, and audit apps hear of logins.
+# (A failed login is reported by django.contrib.auth.authenticate() itself.)
+def _logged_in(request, user):
+    user_logged_in.send(sender=user.__class__, request=request._request, user=user)
+
+
+def _logged_out(request, user):
+    user_logged_out.send(sender=user.__class__, request=request._request, user=user)
+
+
 @extend_schema(tags=["auth"])
 class RegisterView(PublicView):
     @extend_schema(request=serializers.RegisterSerializer,
@@ -106,7 +117,9 @@ class LoginView(PublicView):
             device=data.get("device", ""),
             ip=client_ip(request) or None,
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            request=request._request,
         )
+        _logged_in(request, user)
         body = {"session_id": str(session.pk), "user": serializers.UserSerializer(user).data}
         if data["cookies"]:
             response = Response(body)
@@ -179,12 +192,14 @@ class LogoutView(AuthgateAPIView):
             raw_refresh, used_cookies = cookies.refresh_cookie(request), True
         if raw_refresh:
             try:
-                sessions.end_session_for_refresh(raw_refresh)
+                ended = sessions.end_session_for_refresh(raw_refresh)
             except TokenError:
                 if used_cookies:
                     return _failure_clearing_cookies(self, TokenNotValidRequest())
                 raise TokenNotValidRequest() from None
+            user = ended.user
         elif request.user and request.user.is_authenticated:
+            user = request.user
             used_cookies = "HTTP_AUTHORIZATION" not in request.META
             if isinstance(request.auth, StaticToken):
                 static_tokens.revoke(request.auth)
@@ -192,6 +207,7 @@ class LogoutView(AuthgateAPIView):
                 sessions.end_session_by_id(request.auth.session_id)
         else:
             raise RefreshRequired()
+        _logged_out(request, user)
         response = Response({"detail": "Successfully logged out."})
         if used_cookies or cookies.has_auth_cookies(request):
             cookies.clear_auth_cookies(response)
@@ -205,6 +221,7 @@ class LogoutAllView(AuthgateAPIView):
     @extend_schema(request=None, responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401]})
     def post(self, request):
         ended = sessions.end_user_sessions(request.user, sessions.LOGOUT_ALL)
+        _logged_out(request, request.user)
         response = Response({"detail": "Successfully logged out of all sessions.", "sessions_ended": ended})
         if cookies.has_auth_cookies(request):
             cookies.clear_auth_cookies(response)
@@ -295,6 +312,8 @@ class StaticTokenListView(AuthgateAPIView):
         else:
             raise NotAuthenticated()
         token, key = static_tokens.create_token(user, name=data.get("name", ""), expires_in=data.get("expires_in"))
+        if "username" in data:  # a password login that yields a static token instead of a session
+            _logged_in(request, user)
         return Response({"id": token.pk, "token": key, "name": token.name, "expires_at": token.expires_at},
                         status=status.HTTP_201_CREATED)
 
