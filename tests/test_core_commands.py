@@ -112,7 +112,7 @@ def test_cleanup_purges_ended_expired_and_idle_sessions_and_expired_static_token
     static_tokens.create_token(alice, name="later", expires_in=3600)
 
     out = run("authgate_cleanup")
-    assert "Purged 3 session(s) and 1 expired static token(s)" in out
+    assert "Purged 3 session(s), 1 expired static token(s)" in out
     # A session ended moments ago is kept until its access tokens would have expired anyway.
     assert set(Session.objects.values_list("device", flat=True)) == {"live", "ended-just-now"}
     assert set(StaticToken.objects.values_list("name", flat=True)) == {"forever", "later"}
@@ -120,7 +120,7 @@ def test_cleanup_purges_ended_expired_and_idle_sessions_and_expired_static_token
     assert_revoked(api_client, opened["ended-long-ago"][1].access)
     assert status_of(api_client, opened["live"][1].access) == 200
     # Safe to run again (cron): nothing left to purge.
-    assert "Purged 0 session(s) and 0 expired static token(s)" in run("authgate_cleanup")
+    assert "Purged 0 session(s), 0 expired static token(s)" in run("authgate_cleanup")
 
 
 # -- bounded storage ---------------------------------------------------------------------------

@@ -86,3 +86,74 @@ class StaticToken(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.name or 'token'} · {self.prefix}…"
+
+
+class ActivityQuerySet(models.QuerySet):
+    def of_user(self, user):
+        return self.filter(user=user)
+
+    def older_than(self, cutoff):
+        return self.filter(created_at__lt=cutoff)
+
+
+class Activity(models.Model):
+    """One security event (a login, a failed one, a session ended and why...): the trail
+    that the user's "Recent security activity", the admin and the dashboard read.
+
+    Written where the event happens, never per authenticated request; it holds no
+    password, token or key — at most a static token's id and name in `details`.
+    """
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
+    SESSION_ENDED = "session_ended"
+    STATIC_TOKEN_CREATED = "static_token_created"
+    STATIC_TOKEN_REVOKED = "static_token_revoked"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    EMAIL_VERIFIED = "email_verified"
+    KINDS = [
+        (LOGIN_SUCCEEDED, "Login succeeded"),
+        (LOGIN_FAILED, "Login failed"),
+        (LOGIN_THROTTLED, "Login throttled"),
+        (REFRESH_REUSE_DETECTED, "Refresh token reuse detected"),
+        (SESSION_ENDED, "Session ended"),
+        (STATIC_TOKEN_CREATED, "Static token created"),
+        (STATIC_TOKEN_REVOKED, "Static token revoked"),
+        (PASSWORD_CHANGED, "Password changed"),
+        (PASSWORD_RESET, "Password reset"),
+        (EMAIL_VERIFIED, "Email verified"),
+    ]
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32, choices=KINDS)
+    # The account, when known; kept as a name too, so the trail outlives a deleted account
+    # (and a failed login for an unknown name still says which name was tried).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="authgate_activity",
+    )
+    username = models.CharField(max_length=150, blank=True, default="")
+    session_id = models.UUIDField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    # Why a session ended (logout, logout_all, password_changed, ...), for `session_ended`.
+    reason = models.CharField(max_length=32, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "activity event"
+        verbose_name_plural = "activity"
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="authgate_activity_user"),
+            models.Index(fields=["kind", "created_at"], name="authgate_activity_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username or '-'}"

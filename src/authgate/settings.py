@@ -58,6 +58,12 @@ DEFAULTS = {
     "REDIS_URL": None,
     "REDIS_KEY_PREFIX": "authgate",
     "REVOCATION_STORE": None,  # None: Redis when REDIS_URL is set, else the database
+    # The security activity trail: written at all (False: events are only counted in the
+    # metrics), and how long its rows are kept by `authgate_cleanup` (None: for ever).
+    "ACTIVITY_TRAIL": True,
+    "ACTIVITY_RETENTION": timedelta(days=90),
+    # Who may read GET /metrics: addresses or networks (CIDR). Loopback only by default.
+    "METRICS_ALLOWED_IPS": ("127.0.0.1/8", "::1"),
 }
 
 DURATIONS = {
@@ -69,6 +75,7 @@ DURATIONS = {
     "LAST_USED_UPDATE_INTERVAL",
     "SIGNING_KEYS_CHECK_INTERVAL",
     "JWKS_MAX_AGE",
+    "ACTIVITY_RETENTION",
 }
 IMPORT_STRINGS = {"REVOCATION_STORE"}
 

@@ -1,14 +1,18 @@
-"""`manage.py authgate_cleanup`: purge dead sessions and expired static tokens (cron-safe)."""
+"""`manage.py authgate_cleanup`: purge dead sessions, expired static tokens and activity
+events older than ACTIVITY_RETENTION (cron-safe)."""
 from django.core.management.base import BaseCommand
 
-from authgate import sessions, static_tokens
+from authgate import activity, sessions, static_tokens
 
 
 class Command(BaseCommand):
     help = ("Delete sessions that can no longer authenticate anything (ended, expired or idle past "
-            "their refresh lifetime) and expired static tokens. Safe to run at any time, e.g. from cron.")
+            "their refresh lifetime), expired static tokens, and security activity older than "
+            "ACTIVITY_RETENTION. Safe to run at any time, e.g. from cron.")
 
     def handle(self, *args, **options):
         purged = sessions.purge()
         tokens = static_tokens.purge_expired()
-        self.stdout.write(self.style.SUCCESS(f"Purged {purged} session(s) and {tokens} expired static token(s)."))
+        events = activity.purge()
+        self.stdout.write(self.style.SUCCESS(
+            f"Purged {purged} session(s), {tokens} expired static token(s) and {events} activity event(s)."))

@@ -1,0 +1,136 @@
+"""
+Prometheus metrics (through prometheus_client, an optional dependency: without it every
+function here is a no-op and GET /metrics answers 404).
+
+Counters are incremented where the event happens (`activity.record()` counts each security
+event, the refresh path counts its outcome); `authgate_active_sessions` is a COUNT made at
+scrape time, so no process has to keep a gauge in step. With several server processes
+(gunicorn workers) set PROMETHEUS_MULTIPROC_DIR before they start: prometheus_client then
+keeps each process's values in a file there, and a scrape sums them
+(server/gunicorn.conf.py does this for `make run`).
+
+`MetricsView` serves the text format to the addresses of METRICS_ALLOWED_IPS only
+(loopback by default).
+"""
+import ipaddress
+import os
+
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+
+from .settings import api_settings
+
+try:
+    import prometheus_client
+    from prometheus_client import multiprocess
+    from prometheus_client.core import GaugeMetricFamily
+except ImportError:  # pragma: no cover — the reusable app runs without it
+    prometheus_client = None
+
+LOGIN_OUTCOMES = {"login_succeeded": "success", "login_failed": "failure", "login_throttled": "throttled"}
+REFRESH_OUTCOMES = ("rotated", "retried", "reuse_detected", "invalid")
+# Buckets for a check that should take well under a millisecond when nothing changed.
+AUTH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+if prometheus_client is not None:
+    LOGIN_ATTEMPTS = prometheus_client.Counter(
+        "authgate_login_attempts", "Password logins by outcome.", ["outcome"])
+    REFRESH = prometheus_client.Counter(
+        "authgate_refresh", "Refresh token presentations by outcome.", ["outcome"])
+    SESSIONS_ENDED = prometheus_client.Counter(
+        "authgate_sessions_ended", "Sessions ended, by reason.", ["reason"])
+    AUTHENTICATION_SECONDS = prometheus_client.Histogram(
+        "authgate_authentication_seconds", "Time to check a request's credential.", ["scheme"],
+        buckets=AUTH_BUCKETS)
+    # Label children bound once: the hot path must not look them up per request.
+    _login = {kind: LOGIN_ATTEMPTS.labels(outcome) for kind, outcome in LOGIN_OUTCOMES.items()}
+    _refresh = {outcome: REFRESH.labels(outcome) for outcome in REFRESH_OUTCOMES}
+    bearer_seconds = AUTHENTICATION_SECONDS.labels("bearer")
+    token_seconds = AUTHENTICATION_SECONDS.labels("token")
+    for _outcome in _login.values():  # every series present from the start (rate() needs it)
+        _outcome.inc(0)
+    for _outcome in _refresh.values():
+        _outcome.inc(0)
+else:  # pragma: no cover
+    bearer_seconds = token_seconds = None
+
+
+def count_event(kind, reason="", count=1):
+    """Count a security event (called by `activity.record`)."""
+    if prometheus_client is None:
+        return
+    if kind in LOGIN_OUTCOMES:
+        _login[kind].inc(count)
+    elif kind == "session_ended" and count:
+        SESSIONS_ENDED.labels(reason or "unknown").inc(count)
+
+
+def count_refresh(outcome):
+    if prometheus_client is not None:
+        _refresh[outcome].inc()
+
+
+class ActiveSessionsCollector:
+    """`authgate_active_sessions`: sessions not ended and not past their absolute cap, counted
+    in the database when scraped (one indexed COUNT), right whatever the process count."""
+
+    def collect(self):
+        from .models import Session
+
+        gauge = GaugeMetricFamily("authgate_active_sessions", "Sessions whose tokens can still be used.")
+        gauge.add_metric([], Session.objects.active().count())
+        yield gauge
+
+
+class _Scrape:
+    """What one scrape collects: every process's metrics, plus the database-derived ones."""
+
+    def __init__(self):
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+        if directory:
+            self.source = prometheus_client.CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.source, path=directory)
+        else:
+            self.source = prometheus_client.REGISTRY
+
+    def collect(self):
+        yield from self.source.collect()
+        yield from ActiveSessionsCollector().collect()
+
+
+def _networks():
+    return [ipaddress.ip_network(entry, strict=False) for entry in api_settings.METRICS_ALLOWED_IPS]
+
+
+def address_allowed(request):
+    """True if the peer, and any client a proxy says it forwards for, is in METRICS_ALLOWED_IPS:
+    behind a reverse proxy on the same host the peer is loopback, yet the client is not."""
+    networks = _networks()
+    candidates = [request.META.get("REMOTE_ADDR", "")]
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP"):
+        candidates += [part.strip() for part in request.META.get(header, "").split(",") if part.strip()]
+    if request.META.get("HTTP_FORWARDED"):
+        return False  # RFC 7239's syntax is not worth parsing here: a proxied scrape is refused
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(candidate.strip("[]"))
+        except ValueError:
+            return False
+        if not any(address in network for network in networks):
+            return False
+    return True
+
+
+class MetricsView(View):
+    """GET /metrics: the Prometheus text exposition format."""
+
+    def get(self, request):
+        if prometheus_client is None:
+            return JsonResponse({"detail": str(_("Metrics are not available: prometheus_client is not installed.")),
+                                 "code": "not_found"}, status=404)
+        if not address_allowed(request):
+            return JsonResponse({"detail": str(_("Metrics are not served to this address.")),
+                                 "code": "permission_denied"}, status=403)
+        return HttpResponse(prometheus_client.generate_latest(_Scrape()),
+                            content_type=prometheus_client.CONTENT_TYPE_LATEST)
