@@ -9,15 +9,20 @@ event in the Prometheus metrics (`authgate.metrics`), which keep counting when t
 is switched off (`ACTIVITY_TRAIL = False`). No password, token or key is ever passed in:
 callers give the user, the request (for its IP and user agent) and the session id.
 
+Logins are heard through signals: Django's `user_logged_in` / `user_login_failed` and
+authgate's `session_opened` (which names the session a login opened).
+
 `purge()` enforces `ACTIVITY_RETENTION`; the `authgate_cleanup` command calls it.
 """
+import hashlib
 import uuid
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, user_logged_in, user_login_failed
+from django.dispatch import receiver
 from django.utils import timezone
 
-from . import metrics
-from .models import Activity
+from . import metrics, signals
+from .models import Activity, Session
 from .settings import api_settings
 
 BATCH = 500
@@ -84,7 +89,6 @@ def record_sessions_ended(session_ids, reason, ended_at=None):
     metrics.count_event(Activity.SESSION_ENDED, reason, len(session_ids))
     if not api_settings.ACTIVITY_TRAIL or not session_ids:
         return 0
-    from .models import Session
 
     username_field = f"user__{get_user_model().USERNAME_FIELD}"
     ended_at = ended_at or timezone.now()
@@ -104,6 +108,52 @@ def record_sessions_ended(session_ids, reason, ended_at=None):
     return written
 
 
+def token_rows(queryset):
+    """What `record_tokens_revoked` needs of static tokens about to be deleted."""
+    return list(queryset.values_list("pk", "user_id", f"user__{get_user_model().USERNAME_FIELD}", "name"))
+
+
+def record_tokens_revoked(tokens):
+    """`static_token_revoked` rows for `token_rows()`, in batches."""
+    metrics.count_event(Activity.STATIC_TOKEN_REVOKED, count=len(tokens))
+    if not api_settings.ACTIVITY_TRAIL or not tokens:
+        return 0
+    now = timezone.now()
+    rows = [Activity(kind=Activity.STATIC_TOKEN_REVOKED, created_at=now, user_id=user_id,
+                     username=(username or "")[:_USERNAME_MAX], details={"token_id": pk, "name": name})
+            for pk, user_id, username, name in tokens]
+    return len(Activity.objects.bulk_create(rows, batch_size=BATCH))
+
+
+def _account_named(name):
+    from .backends import UsernameOrEmailBackend
+
+    return UsernameOrEmailBackend.find_account(name) if name else None
+
+
+def record_throttled(request, username):
+    """A login attempt refused by the failed-login throttle (before any password check).
+
+    Every one is counted, but a row is written at most once a minute per (name, IP): a
+    refused attempt costs no password hash, and must not become a database write an
+    attacker can repeat at will."""
+    name = str(username or "")[:_USERNAME_MAX]
+    if not _first_in_minute(f"{name.lower()}|{client_ip(request) or ''}"):
+        metrics.count_event(Activity.LOGIN_THROTTLED)
+        return None
+    return record(Activity.LOGIN_THROTTLED, user=_account_named(name), username=name, request=request)
+
+
+def _first_in_minute(ident):
+    from django.core.cache import caches
+
+    key = "authgate:activity-throttled:" + hashlib.sha256(ident.encode()).hexdigest()[:32]
+    try:
+        return caches[api_settings.THROTTLE_CACHE].add(key, 1, timeout=60)
+    except Exception:  # noqa: BLE001 — the cache is down: write the row rather than lose it
+        return True
+
+
 def recent_for(user):
     """The user's own events, newest first (what GET /api/auth/activity/ lists)."""
     return Activity.objects.of_user(user).order_by("-created_at", "-id")
@@ -116,3 +166,29 @@ def purge(now=None):
         return 0
     deleted, _ = Activity.objects.older_than((now or timezone.now()) - retention).delete()
     return deleted
+
+
+# -- receivers -------------------------------------------------------------------------------
+_SESSION_ATTRIBUTE = "_authgate_opened_session_id"
+
+
+@receiver(signals.session_opened, sender=Session, dispatch_uid="authgate.activity.session_opened")
+def _remember_opened_session(sender, session, request=None, **kwargs):
+    # The login view sends `user_logged_in` right after: its row names this session.
+    if request is not None:
+        setattr(request, _SESSION_ATTRIBUTE, session.pk)
+
+
+@receiver(user_logged_in, dispatch_uid="authgate.activity.user_logged_in")
+def _login_succeeded(sender, request=None, user=None, **kwargs):
+    record(Activity.LOGIN_SUCCEEDED, user=user, request=request,
+           session_id=getattr(request, _SESSION_ATTRIBUTE, None))
+
+
+@receiver(user_login_failed, dispatch_uid="authgate.activity.user_login_failed")
+def _login_failed(sender, credentials=None, request=None, **kwargs):
+    # `credentials` comes with the password already masked by Django; only the name is kept.
+    credentials = credentials or {}
+    name = credentials.get("username") or credentials.get(get_user_model().USERNAME_FIELD) or ""
+    name = str(name)[:_USERNAME_MAX]
+    record(Activity.LOGIN_FAILED, user=_account_named(name), username=name, request=request)

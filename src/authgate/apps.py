@@ -9,4 +9,5 @@ class AuthgateConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (connects receivers)
+        from . import activity  # noqa: F401  (connects the activity trail's receivers)
         from . import security  # noqa: F401  (registers the OpenAPI security schemes)

@@ -62,6 +62,8 @@ def count_event(kind, reason="", count=1):
         return
     if kind in LOGIN_OUTCOMES:
         _login[kind].inc(count)
+    elif kind == "refresh_reuse_detected":
+        _refresh["reuse_detected"].inc(count)
     elif kind == "session_ended" and count:
         SESSIONS_ENDED.labels(reason or "unknown").inc(count)
 

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from .models import Session, StaticToken
+from .models import Activity, Session, StaticToken
 
 User = get_user_model()
 
@@ -159,3 +159,15 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     database = serializers.CharField()
     redis = serializers.CharField()
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    """One security event as the user sees it (their own only)."""
+
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "kind", "kind_display", "created_at", "reason", "ip", "user_agent", "session_id",
+                  "username", "details"]
+        read_only_fields = fields

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import signals
+from . import activity, metrics, signals
 from .models import Session
 from .prepared import PreparedGet
 from .revocation import UNKNOWN, get_store
@@ -36,6 +36,14 @@ INVALIDATE_ALL = "invalidate_all"
 REUSE_DETECTED = "reuse_detected"
 
 BLACKLISTED = "Token is blacklisted"
+
+
+class ReuseDetected(TokenError):
+    """A spent refresh token presented again: its session (`.session`) has been ended."""
+
+    def __init__(self, session):
+        super().__init__("revoked", BLACKLISTED)
+        self.session = session
 
 
 def _now_seconds():
@@ -107,6 +115,7 @@ def rotate(raw_refresh):
 
     if not api_settings.ROTATE_REFRESH_TOKENS and presented == session.generation:
         _touch(session)
+        metrics.count_refresh("rotated")
         return TokenPair(access=codec.access_for(session, issued_at=_now_seconds()), refresh=raw_refresh)
 
     if presented == session.generation:
@@ -118,6 +127,7 @@ def rotate(raw_refresh):
             session.generation = presented + 1
             session.issued_at = issued_at
             _remember_live(session)
+            metrics.count_refresh("rotated")
             return codec.pair_for(session)
         session = _session_for_claims(claims)  # lost the race: read the winner's state
 
@@ -125,12 +135,14 @@ def rotate(raw_refresh):
     # `issued_at` has whole-second resolution, so a zero window must be tested explicitly:
     # otherwise a retry within the same second would still be answered.
     if window > 0 and presented == session.generation - 1 and _now_seconds() - session.issued_at <= window:
+        metrics.count_refresh("retried")
         return codec.pair_for(session)
 
     if presented < session.generation:
         logger.warning("Refresh token reuse detected; ending session %s.", session.pk)
         signals.refresh_reuse_detected.send(sender=Session, session=session, user_id=session.user_id)
         end_sessions(Session.objects.filter(pk=session.pk), REUSE_DETECTED)
+        raise ReuseDetected(session)
     raise TokenError("revoked", BLACKLISTED)
 
 
@@ -251,12 +263,15 @@ def end_sessions(queryset, reason):
         # Before the commit: a crash in between leaves an extra "revoked" key (safe), never
         # a committed revocation that the shared store has not heard of.
         get_store().revoke([sid.hex for sid in ids], reason)
-        if signals.session_ended.has_listeners(Session):
-            transaction.on_commit(lambda: _send_session_ended(rows, reason))
+        transaction.on_commit(lambda: _send_session_ended(rows, reason))
     return count
 
 
 def _send_session_ended(rows, reason):
+    # The activity trail writes its rows in batches (invalidate-all may end thousands).
+    activity.record_sessions_ended([session_id for session_id, _user_id in rows], reason)
+    if not signals.session_ended.has_listeners(Session):
+        return
     for session_id, user_id in rows:
         signals.session_ended.send(sender=Session, session_id=session_id, user_id=user_id, reason=reason)
 

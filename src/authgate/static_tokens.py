@@ -17,7 +17,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from .models import StaticToken
+from . import activity
+from .models import Activity, StaticToken
 from .settings import api_settings
 from .tokens import TokenError
 
@@ -39,8 +40,9 @@ def _candidate_digests(key):
     return [digest(key)] + [digest(key, old) for old in getattr(settings, "SECRET_KEY_FALLBACKS", ())]
 
 
-def create_token(user, name="", expires_in=None, key=None, created_at=None):
-    """Create a token for `user`; returns (StaticToken, key). The key is not kept anywhere."""
+def create_token(user, name="", expires_in=None, key=None, created_at=None, request=None):
+    """Create a token for `user`; returns (StaticToken, key). The key is not kept anywhere.
+    `request` (if any) gives the activity trail its IP and user agent."""
     key = key or generate_key()
     now = timezone.now()
     expires_at = now + timedelta(seconds=expires_in) if expires_in else None
@@ -48,6 +50,7 @@ def create_token(user, name="", expires_in=None, key=None, created_at=None):
         user=user, name=name or "", digest=digest(key), prefix=key[:8],
         created_at=created_at or now, expires_at=expires_at,
     )
+    activity.record(Activity.STATIC_TOKEN_CREATED, user=user, request=request, token_id=token.pk, name=token.name)
     return token, key
 
 
@@ -77,13 +80,18 @@ def authenticate_key(key):
     return token
 
 
-def revoke(token):
+def revoke(token, request=None):
     """Delete `token`: the lookup is by digest on every request, so it fails at once."""
+    token_id = token.pk
     token.delete()
+    activity.record(Activity.STATIC_TOKEN_REVOKED, user=token.user, request=request, token_id=token_id,
+                    name=token.name)
 
 
 def delete_all():
+    tokens = activity.token_rows(StaticToken.objects.all())
     count, _ = StaticToken.objects.all().delete()
+    activity.record_tokens_revoked(tokens)
     return count
 
 

@@ -103,6 +103,7 @@ class LoginThrottle:
     """Both failure counts for one login attempt."""
 
     def __init__(self, request, username):
+        self.request, self.username = request, username
         self.per_user_ip = UsernameIPFailureThrottle().prepare(request, username)
         self.per_ip = IPFailureThrottle().prepare(request, username)
 
@@ -115,6 +116,9 @@ class LoginThrottle:
         """429 `throttled` with Retry-After when either failure count is exhausted."""
         wait = self.blocked_for()
         if wait is not None:
+            from . import activity
+
+            activity.record_throttled(self.request, self.username)
             raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
 
     def failed(self):

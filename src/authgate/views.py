@@ -8,15 +8,16 @@ from django.db import connection
 from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import permissions, serializers as drf_serializers, status
+from rest_framework import generics, permissions, serializers as drf_serializers, status
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import cookies, serializers, sessions, static_tokens
+from . import activity, cookies, metrics, serializers, sessions, static_tokens
 from .authentication import enforce_csrf
 from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
-from .models import StaticToken
+from .models import Activity, StaticToken
 from .revocation import get_store
 from .security import JSONParser
 from .sessions import AccessContext
@@ -131,6 +132,15 @@ class LoginView(PublicView):
         return Response({**pair.as_dict(), **body})
 
 
+def _count_refused_refresh(request, error):
+    if isinstance(error, sessions.ReuseDetected):  # theft: who presented it, from where
+        session = error.session
+        activity.record(Activity.REFRESH_REUSE_DETECTED, user=session.user, request=request,
+                        session_id=session.pk)
+    else:
+        metrics.count_refresh("invalid")
+
+
 @extend_schema(tags=["auth"])
 class RefreshView(PublicView):
     @extend_schema(request=serializers.RefreshSerializer,
@@ -147,6 +157,7 @@ class RefreshView(PublicView):
         try:
             pair = sessions.rotate(raw)
         except TokenError as error:
+            _count_refused_refresh(request, error)
             if from_cookie:
                 return _failure_clearing_cookies(self, _token_error(error))
             raise _token_error(error) from None
@@ -202,7 +213,7 @@ class LogoutView(AuthgateAPIView):
             user = request.user
             used_cookies = "HTTP_AUTHORIZATION" not in request.META
             if isinstance(request.auth, StaticToken):
-                static_tokens.revoke(request.auth)
+                static_tokens.revoke(request.auth, request=request)
             else:
                 sessions.end_session_by_id(request.auth.session_id)
         else:
@@ -259,6 +270,8 @@ class PasswordChangeView(AuthgateAPIView):
         user = request.user
         user.set_password(data["new_password"])
         user.save(update_fields=["password"])
+        activity.record(Activity.PASSWORD_CHANGED, user=user, request=request,
+                        session_id=_current_session_id(request))
         ended = sessions.end_user_sessions(user, sessions.PASSWORD_CHANGED,
                                            keep_session_id=_current_session_id(request))
         return Response({"detail": "Password changed. Your other sessions were signed out.",
@@ -287,6 +300,24 @@ class SessionDetailView(AuthgateAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ActivityPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+@extend_schema(tags=["account"])
+class ActivityView(AuthgateAPIView, generics.ListAPIView):
+    """The user's own security events (logins, failed ones, sessions ended...), newest first."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    pagination_class = ActivityPagination
+    serializer_class = serializers.ActivitySerializer
+
+    def get_queryset(self):
+        return activity.recent_for(self.request.user)
+
+
 @extend_schema(tags=["static tokens"])
 class StaticTokenListView(AuthgateAPIView):
     permission_classes = [permissions.AllowAny]
@@ -311,7 +342,8 @@ class StaticTokenListView(AuthgateAPIView):
             user = request.user
         else:
             raise NotAuthenticated()
-        token, key = static_tokens.create_token(user, name=data.get("name", ""), expires_in=data.get("expires_in"))
+        token, key = static_tokens.create_token(user, name=data.get("name", ""), expires_in=data.get("expires_in"),
+                                                 request=request)
         if "username" in data:  # a password login that yields a static token instead of a session
             _logged_in(request, user)
         return Response({"id": token.pk, "token": key, "name": token.name, "expires_at": token.expires_at},
@@ -325,7 +357,7 @@ class StaticTokenDetailView(AuthgateAPIView):
     @extend_schema(responses={204: None, 401: ERRORS[401], 404: serializers.ErrorSerializer})
     def delete(self, request, token_id):
         token = get_object_or_404(StaticToken, pk=token_id, user=request.user)
-        static_tokens.revoke(token)
+        static_tokens.revoke(token, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
