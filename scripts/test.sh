@@ -5,7 +5,8 @@
 #      plus `postgres` tests;
 #   3. pytest on PostgreSQL + Redis (REDIS_URL: revocation store and cache): the same again,
 #      plus `redis` tests and the `multiprocess` gunicorn tests;
-#   4. node --test tests/js (the JavaScript client).
+#   4. node --test tests/js (the JavaScript client);
+#   5. mkdocs build --strict (the docs site; tests/test_docs.py runs its samples in pass 1).
 # Browser tests run in pass 1 only. Under CI=true PostgreSQL and Redis are started if
 # needed and must answer (scripts/services.sh); elsewhere a missing service skips its pass,
 # and the tests that need it show as skipped with the reason. Extra arguments go to every
@@ -17,7 +18,8 @@ POSTGRES_URL=${AUTHGATE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/au
 REDIS_URL_FOR_TESTS=${AUTHGATE_TEST_REDIS_PASS_URL:-redis://127.0.0.1:6379/15}
 # Run once, in the SQLite pass: input fuzzing (hypothesis/schemathesis) exercises request
 # parsing and the error contract, not the database, and would double the later passes.
-ONCE=(--ignore=tests/test_security_fuzz.py)
+# Likewise the docs' samples (a new project on its own SQLite database).
+ONCE=(--ignore=tests/test_security_fuzz.py --ignore=tests/test_docs.py)
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/authgate-test.XXXXXX")
 trap 'rm -rf "$LOG_DIR"' EXIT
 
@@ -108,6 +110,19 @@ if [ $# -eq 0 ] && [ -d tests/js ]; then
     echo "test.sh: node is not installed: the JavaScript client's tests did not run." >&2
     [ "${CI:-}" = "true" ] && failed=1
   fi
+fi
+
+if [ $# -eq 0 ]; then
+  # The docs site: a broken link, a missing page or an API reference that cannot be
+  # generated fails the run. (Its code samples run in tests/test_docs.py, above.)
+  echo
+  echo "== mkdocs build --strict =="
+  docs_start=$SECONDS
+  .venv/bin/mkdocs build --strict --quiet --site-dir "$LOG_DIR/site"
+  rc=$?
+  if [ "$rc" -eq 0 ]; then p=1 f=0; else p=0 f=1; failed=1; fi
+  total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
+  summary+=("$(printf '%-22s %4s passed %3s failed %3s skipped  %4ss  exit %s' docs "$p" "$f" 0 "$((SECONDS - docs_start))" "$rc")")
 fi
 
 echo

@@ -2,7 +2,7 @@
 Settings of the ready-to-run authgate service, read from the environment (12-factor).
 
 Every value a deployment changes comes from an environment variable; the defaults give
-the embedded SQLite demo that `make run` serves. See README.md, "Settings".
+the embedded SQLite demo that `make run` serves. See docs/settings.md and docs/deployment.md.
 """
 import json
 import os

@@ -1,6 +1,6 @@
 """
 The per-request cost of authentication in database queries (counted and
-asserted; the number is stated in the README). With the default database revocation
+asserted; the number is stated in docs/deployment.md). With the default database revocation
 store, an authenticated GET reads the session row joined with its user — one query —
 and writes `last_used_at` at most once per LAST_USED_UPDATE_INTERVAL.
 """

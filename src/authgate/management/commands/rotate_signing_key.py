@@ -1,6 +1,6 @@
 """
 `manage.py rotate_signing_key`: rotate the RS256/EdDSA signing key in SIGNING_KEYS_DIR
-without logging anyone out (see README.md, "Key rotation without logging anyone out").
+without logging anyone out (see docs/interop.md, "Key rotation without logging anyone out").
 
     rotate_signing_key            first run: create current.pem; later: next.pem (or a
                                   new key) signs from now on, the old key only verifies
