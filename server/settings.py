@@ -209,6 +209,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 
+# Mail (password reset, email verification): Django's own settings, from the environment.
+# Without EMAIL_HOST, mails are printed to the log, so the demo needs no mail server.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "authgate <noreply@localhost>")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+if os.environ.get("PASSWORD_RESET_TIMEOUT"):
+    PASSWORD_RESET_TIMEOUT = int(os.environ["PASSWORD_RESET_TIMEOUT"])
+
+
 def _authgate_from_env():
     """AUTHGATE settings from AUTHGATE_* environment variables (lifetimes in seconds)."""
     conf = {}
@@ -219,13 +237,14 @@ def _authgate_from_env():
             conf[name] = value
     for name in ("ALGORITHM", "SIGNING_KEY", "ISSUER", "AUDIENCE", "COOKIE_DOMAIN",
                  "ACCESS_COOKIE_NAME", "REFRESH_COOKIE_NAME",
-                 "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "SIGNING_KEY_ID"):
+                 "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "SIGNING_KEY_ID",
+                 "PASSWORD_RESET_URL", "EMAIL_VERIFY_URL"):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
             conf[name] = value
     if os.environ.get("AUTHGATE_VERIFYING_KEYS"):  # JSON {"kid": "public PEM", ...}
         conf["VERIFYING_KEYS"] = json.loads(os.environ["AUTHGATE_VERIFYING_KEYS"])
-    for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE"):
+    for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION"):
         if os.environ.get(f"AUTHGATE_{name}"):
             conf[name] = env_bool(f"AUTHGATE_{name}")
     throttle = {}
@@ -235,6 +254,13 @@ def _authgate_from_env():
             throttle[name] = value
     if throttle:
         conf["LOGIN_THROTTLE"] = throttle
+    mail_throttle = {}
+    for name in ("EMAIL", "IP"):
+        value = os.environ.get(f"AUTHGATE_MAIL_THROTTLE_{name}")
+        if value:
+            mail_throttle[name] = value
+    if mail_throttle:
+        conf["MAIL_THROTTLE"] = mail_throttle
     conf["REDIS_URL"] = REDIS_URL
     return conf
 

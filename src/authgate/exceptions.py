@@ -8,6 +8,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 
 logger = logging.getLogger("authgate.errors")
@@ -41,6 +42,23 @@ class RefreshRequired(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "No credential given: send a refresh token, an access token or the auth cookies."
     default_code = "refresh_required"
+
+
+class InvalidLink(exceptions.APIException):
+    """400 `invalid_link`: a reset or verification link that is invalid, expired, tampered
+    with or already used (one answer for all, so it tells an attacker nothing)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("This link is invalid or has expired. Ask for a new one.")
+    default_code = "invalid_link"
+
+
+class EmailUnverified(exceptions.APIException):
+    """403 `email_unverified`: only ever raised after the password was right."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("Verify your email address before signing in: follow the link we sent you.")
+    default_code = "email_unverified"
 
 
 class ServiceUnavailable(exceptions.APIException):

@@ -157,3 +157,29 @@ class Activity(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username or '-'}"
+
+
+class EmailAddress(models.Model):
+    """Which address of a user was verified, and when (one row per user).
+
+    The address itself lives on the user model (its EMAIL_FIELD, whatever the custom user
+    model calls it); this row only remembers the address that a verification link proved.
+    The user's email is verified while it still equals `email` (case-insensitively): a
+    change of address — through the API, the admin or `save()` — unverifies it by itself.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_email"
+    )
+    email = models.EmailField(max_length=254, blank=True, default="")
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "verified email address"
+        verbose_name_plural = "verified email addresses"
+
+    def __str__(self):
+        return f"{self.user} · {self.email or '—'}"
+
+    def proves(self, address):
+        return bool(self.verified_at and address and self.email.casefold() == address.casefold())

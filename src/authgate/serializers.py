@@ -3,16 +3,24 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from . import recovery
 from .models import Activity, Session, StaticToken
 
 User = get_user_model()
 
+PASSWORD = {"trim_whitespace": False, "max_length": 4096, "style": {"input_type": "password"}}
+
 
 class UserSerializer(serializers.ModelSerializer):
+    email_verified = serializers.SerializerMethodField()
+
     class Meta:
         model = User
-        fields = ["id", "username", "email", "is_staff"]
+        fields = ["id", "username", "email", "email_verified", "is_staff"]
         read_only_fields = fields
+
+    def get_email_verified(self, user) -> bool:
+        return recovery.is_email_verified(user)
 
 
 class RegisterSerializer(serializers.ModelSerializer):
@@ -26,9 +34,7 @@ class RegisterSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def validate_email(self, value):
-        if User._default_manager.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with that email already exists.")
-        return value
+        return validate_unused_email(value)
 
     def validate(self, attrs):
         candidate = User(username=attrs.get("username"), email=attrs.get("email"))
@@ -109,6 +115,51 @@ class PasswordChangeSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(list(exc.messages)) from None
         return value
+
+
+def validate_new_password(value, user):
+    """Django's password validators, as a DRF field error."""
+    try:
+        password_validation.validate_password(value, user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"new_password": list(exc.messages)}) from None
+
+
+def validate_unused_email(value, exclude_user=None):
+    """Emails are unique case-insensitively."""
+    taken = User._default_manager.filter(**{f"{User.get_email_field_name()}__iexact": value})
+    if exclude_user is not None:
+        taken = taken.exclude(pk=exclude_user.pk)
+    if taken.exists():
+        raise serializers.ValidationError("A user with that email already exists.")
+    return value
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class LinkSerializer(serializers.Serializer):
+    """The `uid` and `token` of a reset or verification link."""
+
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+
+
+class PasswordResetConfirmSerializer(LinkSerializer):
+    new_password = serializers.CharField(**PASSWORD)
+
+
+class EmailChangeSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(help_text="The current password.", **PASSWORD)
+
+    def validate_email(self, value):
+        return validate_unused_email(value, exclude_user=self.context["request"].user)
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(help_text="The current password.", **PASSWORD)
 
 
 class SessionSerializer(serializers.ModelSerializer):

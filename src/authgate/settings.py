@@ -64,6 +64,18 @@ DEFAULTS = {
     "ACTIVITY_RETENTION": timedelta(days=90),
     # Who may read GET /metrics: addresses or networks (CIDR). Loopback only by default.
     "METRICS_ALLOWED_IPS": ("127.0.0.1/8", "::1"),
+    # Account recovery and verification. The links of the mails: {uid} and {token} are
+    # filled in; a relative URL is made absolute on the origin the request came to (its
+    # host checked against ALLOWED_HOSTS). The defaults open the account page.
+    "PASSWORD_RESET_URL": "/?action=reset-password&uid={uid}&token={token}",
+    "EMAIL_VERIFY_URL": "/?action=verify-email&uid={uid}&token={token}",
+    # Refuse login (403 `email_unverified`, after the right password) until the address is verified.
+    "REQUIRE_EMAIL_VERIFICATION": False,
+    # Mails asked for (reset, verification resend, email change): per address and per IP.
+    "MAIL_THROTTLE": {"EMAIL": "5/1h", "IP": "20/1h"},
+    # Hand mails to a background thread, so that the answer takes the same time whether or
+    # not a mail is sent (no enumeration through timing) and no request waits on SMTP.
+    "SEND_MAIL_IN_BACKGROUND": True,
 }
 
 DURATIONS = {
@@ -102,8 +114,8 @@ class APISettings:
                 value = timedelta(seconds=float(value))
             except (TypeError, ValueError) as exc:
                 raise ImproperlyConfigured(f"AUTHGATE[{name!r}] must be a timedelta or seconds") from exc
-        if name == "LOGIN_THROTTLE":
-            value = {**DEFAULTS["LOGIN_THROTTLE"], **(value or {})}
+        if name in {"LOGIN_THROTTLE", "MAIL_THROTTLE"}:
+            value = {**DEFAULTS[name], **(value or {})}
         if name in IMPORT_STRINGS and isinstance(value, str):
             value = import_string(value)
         self._cache[name] = value

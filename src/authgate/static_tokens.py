@@ -88,11 +88,19 @@ def revoke(token, request=None):
                     name=token.name)
 
 
-def delete_all():
-    tokens = activity.token_rows(StaticToken.objects.all())
-    count, _ = StaticToken.objects.all().delete()
+def _delete(queryset):
+    tokens = activity.token_rows(queryset)
+    count, _ = queryset.delete()
     activity.record_tokens_revoked(tokens)
     return count
+
+
+def delete_user_tokens(user):
+    return _delete(StaticToken.objects.filter(user=user))
+
+
+def delete_all():
+    return _delete(StaticToken.objects.all())
 
 
 def purge_expired(now=None):

@@ -14,6 +14,7 @@ import logging
 import re
 
 from django.core.cache import caches
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -127,3 +128,48 @@ class LoginThrottle:
 
     def succeeded(self):
         self.per_user_ip.reset()
+
+
+# -- mails asked for ---------------------------------------------------------------------------
+class MailRequestCount(FailureThrottle):
+    """Mails asked for (reset, verification), under MAIL_THROTTLE[scope_setting]: every
+    request counts, for known and unknown addresses alike, so a 429 reveals nothing."""
+
+    def __init__(self):
+        self.cache = caches[api_settings.THROTTLE_CACHE]
+        self.rate = api_settings.MAIL_THROTTLE[self.scope_setting]
+        SimpleRateThrottle.__init__(self)
+
+    def prepare(self, ident):
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        self.key = f"authgate:mail-requests:{self.scope_setting}:{digest}"
+        return self
+
+
+class EmailMailCount(MailRequestCount):
+    scope_setting = "EMAIL"
+
+
+class IPMailCount(MailRequestCount):
+    scope_setting = "IP"
+
+
+class MailThrottle:
+    """At most MAIL_THROTTLE["EMAIL"] mails of one kind per address, MAIL_THROTTLE["IP"]
+    per client IP; asking beyond either is a 429 `throttled` with Retry-After, the same
+    answer whether or not an account has the address."""
+
+    detail = _("Too many emails asked for. Try again later.")
+
+    def __init__(self, request, email, purpose):
+        address = (email or "").strip().casefold()
+        self.counts = (EmailMailCount().prepare(f"{purpose}|{address}"),
+                       IPMailCount().prepare(client_ip(request)))
+
+    def check(self):
+        """Count this request; raise 429 when a limit is already reached."""
+        waits = [count.wait() or 1 for count in self.counts if not count.allow()]
+        if waits:
+            raise Throttled(wait=max(waits), detail=str(self.detail))
+        for count in self.counts:
+            count.record_failure()

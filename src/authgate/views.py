@@ -7,21 +7,22 @@ from django.contrib.auth import authenticate, get_user_model, user_logged_in, us
 from django.db import connection
 from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers as drf_serializers, status
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated, Throttled
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import activity, cookies, metrics, serializers, sessions, static_tokens
+from . import activity, cookies, mail, metrics, recovery, serializers, sessions, static_tokens
 from .authentication import enforce_csrf
 from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
 from .models import Activity, StaticToken
 from .revocation import get_store
 from .security import JSONParser
 from .sessions import AccessContext
-from .throttling import LoginThrottle, client_ip
+from .throttling import LoginThrottle, MailThrottle, client_ip
 from .tokens import TokenError
 
 ERRORS = {
@@ -89,6 +90,7 @@ class RegisterView(PublicView):
         serializer = serializers.RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.save()
+        _send_verification_mail(request, user, quietly_throttled=True)
         return Response({"id": user.pk, "username": user.get_username(), "email": user.email},
                         status=status.HTTP_201_CREATED)
 
@@ -102,14 +104,37 @@ def _check_password_login(request, username, password):
         throttle.failed()
         raise InvalidCredentials()
     throttle.succeeded()
+    recovery.require_verified_email(user)
     return user
+
+
+def _check_current_password(request, password):
+    """Steps that need the current password (email change, deletion): a wrong one is a
+    failed login, so a stolen access token gives no unthrottled way to guess it."""
+    throttle = LoginThrottle(request, request.user.get_username())
+    throttle.raise_if_blocked()
+    if not request.user.check_password(password):
+        throttle.failed()
+        raise drf_serializers.ValidationError({"password": [_("Your password was entered incorrectly.")]})
+    throttle.succeeded()
+
+
+def _send_verification_mail(request, user, quietly_throttled=False):
+    """Mail a verification link to the user's address (counted by the mail throttle)."""
+    try:
+        MailThrottle(request, recovery.email_of(user), mail.VERIFY_EMAIL).check()
+    except Throttled:
+        if not quietly_throttled:
+            raise
+        return
+    mail.outbox.send([mail.verification_mail(request, user)])
 
 
 @extend_schema(tags=["auth"])
 class LoginView(PublicView):
     @extend_schema(request=serializers.LoginSerializer,
                    responses={200: serializers.LoginResponseSerializer, 400: ERRORS[400], 401: ERRORS[401],
-                              429: serializers.ErrorSerializer})
+                              403: serializers.ErrorSerializer, 429: serializers.ErrorSerializer})
     def post(self, request):
         data = _validated(serializers.LoginSerializer, request)
         user = _check_password_login(request, data["username"], data["password"])
@@ -246,6 +271,99 @@ class MeView(AuthgateAPIView):
     @extend_schema(responses={200: serializers.UserSerializer, 401: ERRORS[401]})
     def get(self, request):
         return Response(serializers.UserSerializer(request.user).data)
+
+    @extend_schema(request=serializers.EmailChangeSerializer,
+                   responses={200: serializers.UserSerializer, 400: ERRORS[400], 401: ERRORS[401],
+                              429: serializers.ErrorSerializer},
+                   description="Change the email address (the current password is required). The new "
+                               "address is unverified until the link mailed to it is used.")
+    def patch(self, request):
+        data = _validated(serializers.EmailChangeSerializer, request)
+        _check_current_password(request, data["password"])
+        user = request.user
+        if data["email"] != recovery.email_of(user):
+            # Counted before the change: an account must not become a way to flood an inbox.
+            MailThrottle(request, data["email"], mail.VERIFY_EMAIL).check()
+            recovery.change_email(user, data["email"], request=request)
+            mail.outbox.send([mail.verification_mail(request, user)])
+        return Response(serializers.UserSerializer(user).data)
+
+    @extend_schema(request=serializers.AccountDeleteSerializer,
+                   responses={204: None, 400: ERRORS[400], 401: ERRORS[401], 429: serializers.ErrorSerializer},
+                   description="Delete the account (the current password is required): every session "
+                               "ends and every static token is deleted.")
+    def delete(self, request):
+        data = _validated(serializers.AccountDeleteSerializer, request)
+        _check_current_password(request, data["password"])
+        recovery.delete_account(request.user, request=request)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.has_auth_cookies(request):
+            cookies.clear_auth_cookies(response)
+        return response
+
+
+RESET_REQUESTED = _("If an active account has this email address, a link to reset its password is on its way.")
+
+
+@extend_schema(tags=["account recovery"])
+class PasswordResetView(PublicView):
+    """Mails a reset link. The answer, and the time it takes, are the same whether or not
+    an account has the address: the mail is composed either way and sent in the background."""
+
+    @extend_schema(request=serializers.PasswordResetSerializer,
+                   responses={202: serializers.DetailSerializer, 400: ERRORS[400], 429: serializers.ErrorSerializer})
+    def post(self, request):
+        email = _validated(serializers.PasswordResetSerializer, request)["email"]
+        MailThrottle(request, email, mail.PASSWORD_RESET).check()
+        users = recovery.users_for_reset(email)
+        messages = [mail.password_reset_mail(request, user) for user in users]
+        if not users:
+            mail.password_reset_mail(request, recovery.stand_in_user(email))  # the same work, dropped
+        mail.outbox.send(messages)
+        return Response({"detail": RESET_REQUESTED}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["account recovery"])
+class PasswordResetConfirmView(PublicView):
+    @extend_schema(request=serializers.PasswordResetConfirmSerializer,
+                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400]},
+                   description="Set a new password from a reset link; every session of the user ends. "
+                               "A weak password is a field error and leaves the link usable; an invalid, "
+                               "expired or used link is 400 `invalid_link`.")
+    def post(self, request):
+        data = _validated(serializers.PasswordResetConfirmSerializer, request)
+        user = recovery.user_for_reset_link(data["uid"], data["token"])
+        serializers.validate_new_password(data["new_password"], user)
+        ended = recovery.reset_password(user, data["new_password"], request=request)
+        response = Response({"detail": _("Your password has been reset. Sign in with the new one."),
+                             "sessions_ended": ended})
+        if cookies.has_auth_cookies(request):
+            cookies.clear_auth_cookies(response)
+        return response
+
+
+@extend_schema(tags=["account recovery"])
+class EmailVerifyView(PublicView):
+    @extend_schema(request=serializers.LinkSerializer,
+                   responses={200: serializers.DetailSerializer, 400: ERRORS[400]})
+    def post(self, request):
+        data = _validated(serializers.LinkSerializer, request)
+        user = recovery.user_for_verification_link(data["uid"], data["token"])
+        recovery.verify_email(user, request=request)
+        return Response({"detail": _("Your email address is verified.")})
+
+
+@extend_schema(tags=["account recovery"])
+class EmailVerifyResendView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None,
+                   responses={202: serializers.DetailSerializer, 401: ERRORS[401], 429: serializers.ErrorSerializer})
+    def post(self, request):
+        if recovery.is_email_verified(request.user):
+            return Response({"detail": _("Your email address is already verified.")}, status=status.HTTP_202_ACCEPTED)
+        _send_verification_mail(request, request.user)
+        return Response({"detail": _("A new verification link is on its way.")}, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(tags=["account"])

@@ -1,0 +1,103 @@
+"""
+authgate's mails (password reset, email verification), through Django's email framework.
+
+Each mail is three templates under `authgate/email/`: `<name>_subject.txt`, `<name>.txt`
+and `<name>.html` — override them in a project's own templates directory; they are
+translatable (`{% translate %}`). The backend is Django's (`EMAIL_BACKEND`, `EMAIL_HOST`,
+...), so any SMTP server or provider backend works.
+
+Mails are handed to a background thread (SEND_MAIL_IN_BACKGROUND, on by default): no
+request waits on an SMTP server, and an answer takes the same time whether or not a mail
+goes out. A failed delivery is logged, never shown to the person who asked: the answer
+must not depend on it.
+"""
+import logging
+import threading
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+
+from . import recovery
+from .settings import api_settings
+
+logger = logging.getLogger("authgate.mail")
+
+PASSWORD_RESET = "password_reset"
+VERIFY_EMAIL = "verify_email"
+
+
+def compose(name, to, context):
+    """An EmailMultiAlternatives (text, with the HTML part) from the `name` templates."""
+    subject = render_to_string(f"authgate/email/{name}_subject.txt", context)
+    subject = " ".join(subject.split())  # one line: a newline would break the header
+    text = render_to_string(f"authgate/email/{name}.txt", context)
+    html = render_to_string(f"authgate/email/{name}.html", context)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _context(request, user, link):
+    return {
+        "user": user,
+        "username": user.get_username(),
+        "email": recovery.email_of(user),
+        "link": link,
+        "site": request.get_host() if request is not None else "",
+        "valid_hours": max(1, round(settings.PASSWORD_RESET_TIMEOUT / 3600)),
+    }
+
+
+def password_reset_mail(request, user):
+    link = recovery.reset_link(request, user)
+    return compose(PASSWORD_RESET, recovery.email_of(user), _context(request, user, link))
+
+
+def verification_mail(request, user):
+    link = recovery.verification_link(request, user)
+    return compose(VERIFY_EMAIL, recovery.email_of(user), _context(request, user, link))
+
+
+class Outbox:
+    """Sends lists of messages, in a background thread unless SEND_MAIL_IN_BACKGROUND is
+    off. `flush()` waits for the pending ones (tests, and a graceful shutdown)."""
+
+    def __init__(self):
+        self._pending = set()
+        self._lock = threading.Lock()
+
+    def send(self, messages):
+        """Send `messages` (possibly none: the caller still pays the same cost)."""
+        if not api_settings.SEND_MAIL_IN_BACKGROUND:
+            self._deliver(messages)
+            return
+        thread = threading.Thread(target=self._run, args=(messages,), name="authgate-mail", daemon=True)
+        with self._lock:
+            self._pending.add(thread)
+        thread.start()
+
+    def _run(self, messages):
+        try:
+            self._deliver(messages)
+        finally:
+            with self._lock:
+                self._pending.discard(threading.current_thread())
+
+    @staticmethod
+    def _deliver(messages):
+        if not messages:
+            return
+        try:
+            get_connection().send_messages(messages)
+        except Exception:  # noqa: BLE001 — an SMTP outage must not become an answer
+            logger.exception("Could not send %d mail(s).", len(messages))
+
+    def flush(self, timeout=30):
+        with self._lock:
+            pending = list(self._pending)
+        for thread in pending:
+            thread.join(timeout)
+
+
+outbox = Outbox()

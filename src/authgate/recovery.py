@@ -1,0 +1,197 @@
+"""
+Account recovery and email verification: what a reset or verification link is, and what
+using one does (and the two other account steps that need the password: changing the
+email address and deleting the account).
+
+Links are Django's own. A reset link carries `PasswordResetTokenGenerator`'s token, which
+hashes the password and the last login: it stops working once used (the password
+changed) and after PASSWORD_RESET_TIMEOUT. A verification link carries the token of a
+separately salted subclass whose hash includes the address and its verified state, so it
+stops working once used or when the address changes. The uid is the urlsafe-base64
+primary key, as in django.contrib.auth. Works with any user model (`get_user_model()`,
+its EMAIL_FIELD).
+
+Views call these functions; ending sessions goes through `sessions`, the one place where
+sessions end. Each step is written to the activity trail; other apps can listen to the
+signals below.
+"""
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from . import activity, sessions, static_tokens
+from .exceptions import EmailUnverified, InvalidLink
+from .models import Activity, EmailAddress
+from .settings import api_settings
+
+logger = logging.getLogger("authgate.recovery")
+
+# Hooks for other apps; each is sent with `sender=<user model>, user=..., request=...`.
+password_reset = Signal()  # a reset link set a new password (every session was ended)
+email_verified = Signal()  # a verification link proved the address
+email_changed = Signal()  # the user changed their address (also `old_email`)
+account_deleted = Signal()  # sent before the user row is deleted
+
+# Why sessions ended (Session.end_reason).
+PASSWORD_RESET = "password_reset"
+ACCOUNT_DELETED = "account_deleted"
+
+
+# -- the address and its verified state ------------------------------------------------------
+def email_of(user):
+    return getattr(user, user.get_email_field_name(), "") or ""
+
+
+def _record(user):
+    """The user's EmailAddress row, or None (read once per user object)."""
+    if not hasattr(user, "_authgate_email_row"):
+        user._authgate_email_row = EmailAddress.objects.filter(user=user).first() if user.pk else None
+    return user._authgate_email_row
+
+
+def is_email_verified(user):
+    record = _record(user)
+    return bool(record and record.proves(email_of(user)))
+
+
+def mark_verified(user):
+    record, _ = EmailAddress.objects.update_or_create(
+        user=user, defaults={"email": email_of(user), "verified_at": timezone.now()})
+    user._authgate_email_row = record
+    return record
+
+
+def require_verified_email(user):
+    """With REQUIRE_EMAIL_VERIFICATION, refuse a login (whose password was right) of an
+    account whose address is not verified yet."""
+    if api_settings.REQUIRE_EMAIL_VERIFICATION and not is_email_verified(user):
+        raise EmailUnverified()
+
+
+# -- links ---------------------------------------------------------------------------------
+class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
+    """Django's reset token, salted apart and hashing what verification changes: a token
+    for one address cannot verify another, and using it once makes it worthless."""
+
+    key_salt = "authgate.recovery.EmailVerificationTokenGenerator"
+
+    def _make_hash_value(self, user, timestamp):
+        record = _record(user)
+        verified = record.verified_at.isoformat() if record and record.verified_at else ""
+        return f"{user.pk}|{email_of(user).casefold()}|{verified}|{user.is_active}|{timestamp}"
+
+
+reset_token_generator = default_token_generator
+verification_token_generator = EmailVerificationTokenGenerator()
+
+
+def encode_uid(user):
+    return urlsafe_base64_encode(force_bytes(user.pk))
+
+
+def user_for_uid(uid):
+    """The user a uid names, or None (never an exception for a hostile uid)."""
+    try:
+        pk = force_str(urlsafe_base64_decode(uid))
+        return get_user_model()._default_manager.get(pk=pk)
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError, ValidationError,
+            get_user_model().DoesNotExist):
+        return None
+
+
+def _link(request, template, user, generator):
+    url = template.format(uid=encode_uid(user), token=generator.make_token(user))
+    # A relative link gets the origin the request came to; Django's get_host() has already
+    # checked that host against ALLOWED_HOSTS, so a forged Host header cannot redirect it.
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+def reset_link(request, user):
+    return _link(request, api_settings.PASSWORD_RESET_URL, user, reset_token_generator)
+
+
+def verification_link(request, user):
+    return _link(request, api_settings.EMAIL_VERIFY_URL, user, verification_token_generator)
+
+
+def _user_for_link(uid, token, generator):
+    user = user_for_uid(uid)
+    if user is None or not user.is_active or not generator.check_token(user, token):
+        raise InvalidLink()
+    return user
+
+
+def user_for_reset_link(uid, token):
+    """The user of a valid reset link, else InvalidLink (400 `invalid_link`)."""
+    return _user_for_link(uid, token, reset_token_generator)
+
+
+def user_for_verification_link(uid, token):
+    return _user_for_link(uid, token, verification_token_generator)
+
+
+def users_for_reset(email):
+    """Active users with this address and a usable password (as Django's PasswordResetForm)."""
+    user_model = get_user_model()
+    email_field = user_model.get_email_field_name()
+    candidates = user_model._default_manager.filter(**{f"{email_field}__iexact": email, "is_active": True})
+    return [user for user in candidates if user.has_usable_password()]
+
+
+def stand_in_user(email):
+    """An unsaved user for an address no account has: the reset answer renders and hands
+    on a mail for it all the same (and drops it), so that it costs the same time."""
+    user = get_user_model()()
+    setattr(user, user.get_email_field_name(), email)
+    user.set_unusable_password()
+    return user
+
+
+# -- what using a link does ------------------------------------------------------------------
+def reset_password(user, new_password, request=None):
+    """Set the password from a reset link and end every session of the user; returns how
+    many ended. The link proved the mailbox, so the address counts as verified too."""
+    with transaction.atomic():
+        proves_address = bool(email_of(user))
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        if proves_address:
+            mark_verified(user)
+        activity.record(Activity.PASSWORD_RESET, user=user, request=request)
+        ended = sessions.end_user_sessions(user, PASSWORD_RESET)
+    password_reset.send(sender=type(user), user=user, request=request)
+    return ended
+
+
+def verify_email(user, request=None):
+    mark_verified(user)
+    activity.record(Activity.EMAIL_VERIFIED, user=user, request=request)
+    email_verified.send(sender=type(user), user=user, request=request)
+
+
+def change_email(user, new_email, request=None):
+    """Give the user a new address; it is unverified until its own link is used."""
+    old_email = email_of(user)
+    setattr(user, user.get_email_field_name(), new_email)
+    user.save(update_fields=[user.get_email_field_name()])
+    email_changed.send(sender=type(user), user=user, request=request, old_email=old_email)
+
+
+def delete_account(user, request=None):
+    """End every session, delete the static tokens, then the user. The sessions end in a
+    transaction of their own first, so that the activity trail records them while the
+    user still exists (its rows outlive the account, with the username)."""
+    account_deleted.send(sender=type(user), user=user, request=request)
+    ended = sessions.end_user_sessions(user, ACCOUNT_DELETED)
+    with transaction.atomic():
+        static_tokens.delete_user_tokens(user)
+        user.delete()
+    logger.info("Account deleted; %d session(s) ended.", ended)
+    return ended
