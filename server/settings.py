@@ -247,20 +247,11 @@ def _authgate_from_env():
     for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION"):
         if os.environ.get(f"AUTHGATE_{name}"):
             conf[name] = env_bool(f"AUTHGATE_{name}")
-    throttle = {}
-    for name in ("USER_IP", "IP"):
-        value = os.environ.get(f"AUTHGATE_LOGIN_THROTTLE_{name}")
-        if value:
-            throttle[name] = value
-    if throttle:
-        conf["LOGIN_THROTTLE"] = throttle
-    mail_throttle = {}
-    for name in ("EMAIL", "IP"):
-        value = os.environ.get(f"AUTHGATE_MAIL_THROTTLE_{name}")
-        if value:
-            mail_throttle[name] = value
-    if mail_throttle:
-        conf["MAIL_THROTTLE"] = mail_throttle
+    for setting, scopes in (("LOGIN_THROTTLE", ("USER_IP", "IP")), ("MAIL_THROTTLE", ("EMAIL", "IP"))):
+        rates = {name: os.environ[f"AUTHGATE_{setting}_{name}"] for name in scopes
+                 if os.environ.get(f"AUTHGATE_{setting}_{name}")}
+        if rates:
+            conf[setting] = rates
     conf["REDIS_URL"] = REDIS_URL
     return conf
 
