@@ -335,11 +335,8 @@ class PasswordResetConfirmView(PublicView):
         user = recovery.user_for_reset_link(data["uid"], data["token"])
         serializers.validate_new_password(data["new_password"], user)
         ended = recovery.reset_password(user, data["new_password"], request=request)
-        response = Response({"detail": _("Your password has been reset. Sign in with the new one."),
-                             "sessions_ended": ended})
-        if cookies.has_auth_cookies(request):
-            cookies.clear_auth_cookies(response)
-        return response
+        return Response({"detail": _("Your password has been reset. Sign in with the new one."),
+                         "sessions_ended": ended})
 
 
 @extend_schema(tags=["account recovery"])

@@ -455,3 +455,101 @@ describe("cookie mode", () => {
     c.close();
   });
 });
+
+describe("account recovery and verification", () => {
+  test("requestPasswordReset answers alike for known and unknown addresses", async () => {
+    const server = createFakeServer();
+    const c = tab(server);
+    const known = await c.requestPasswordReset({ email: "ALICE@example.com" });
+    const unknown = await c.requestPasswordReset({ email: "nobody@example.com" });
+    assert.deepEqual(known, unknown);
+    assert.equal(server.mails.length, 1);
+    const req = server.requests[0];
+    assert.equal(req.path, "/api/auth/password/reset/");
+    assert.equal(req.method, "POST");
+    assert.equal(req.headers.get("Authorization"), null);
+    await assert.rejects(c.requestPasswordReset({}), (err) => err instanceof AuthError && err.status === 400 && Boolean(err.body.email));
+  });
+
+  test("confirmPasswordReset: a weak password keeps the link; success ends this tab's session", async () => {
+    const server = createFakeServer();
+    const c = tab(server);
+    await c.login({ username: "alice", password: "secret" });
+    const logouts = [];
+    c.onLogout((e) => logouts.push(e));
+    await c.requestPasswordReset({ email: "alice@example.com" });
+    const { uid, token } = server.mails.at(-1);
+    await assert.rejects(c.confirmPasswordReset({ uid, token, new_password: "short" }),
+      (err) => err.status === 400 && err.code === "invalid" && Array.isArray(err.body.new_password));
+    assert.equal(c.isAuthenticated(), true);
+    const data = await c.confirmPasswordReset({ uid, token, new_password: "a-long-new-one" });
+    assert.equal(data.sessions_ended, 1);
+    assert.equal(c.isAuthenticated(), false); // the server ended it; the client noticed
+    assert.equal(logouts.length, 1);
+    await assert.rejects(c.confirmPasswordReset({ uid, token, new_password: "another-long-one" }),
+      (err) => err.status === 400 && err.code === "invalid_link");
+    await c.login({ username: "alice", password: "a-long-new-one" });
+  });
+
+  test("verifyEmail and resendVerification; me() then says email_verified", async () => {
+    const server = createFakeServer();
+    const c = tab(server);
+    await c.login({ username: "alice", password: "secret" });
+    assert.equal((await c.me()).email_verified, false);
+    const sent = await c.resendVerification();
+    assert.equal(sent.detail, "A new verification link is on its way.");
+    const { uid, token } = server.mails.at(-1);
+    assert.equal(server.mails.at(-1).kind, "verify");
+    await c.verifyEmail({ uid, token });
+    assert.equal(c.getUser().email_verified, true); // refreshed after verifying
+    await assert.rejects(c.verifyEmail({ uid, token }), (err) => err.code === "invalid_link");
+    assert.equal((await c.resendVerification()).detail, "Your email address is already verified.");
+  });
+
+  test("changeEmail needs the password and updates the stored user", async () => {
+    const server = createFakeServer();
+    const c = tab(server);
+    await c.login({ username: "alice", password: "secret" });
+    await assert.rejects(c.changeEmail({ email: "new@example.com", password: "wrong" }),
+      (err) => err.status === 400 && Boolean(err.body.password));
+    const changes = [];
+    c.subscribe((e) => changes.push(e));
+    const user = await c.changeEmail({ email: "new@example.com", password: "secret" });
+    assert.equal(user.email, "new@example.com");
+    assert.equal(user.email_verified, false);
+    assert.equal(c.getUser().email, "new@example.com");
+    assert.ok(changes.some((e) => e.type === "user"));
+    const req = server.requests.at(-1);
+    assert.equal(req.method, "PATCH");
+    assert.equal(req.path, "/api/auth/me/");
+  });
+
+  test("deleteAccount signs out with reason account_deleted", async () => {
+    const server = createFakeServer();
+    const c = tab(server);
+    await c.login({ username: "alice", password: "secret" });
+    await assert.rejects(c.deleteAccount({ password: "wrong" }), (err) => err.status === 400);
+    assert.equal(c.isAuthenticated(), true);
+    const logouts = [];
+    c.onLogout((e) => logouts.push(e));
+    assert.equal(await c.deleteAccount({ password: "secret" }), null);
+    assert.equal(c.isAuthenticated(), false);
+    assert.equal(logouts[0].reason, "account_deleted");
+    const req = server.requests.at(-1);
+    assert.equal(req.method, "DELETE");
+    assert.deepEqual(req.body, { password: "secret" });
+  });
+
+  test("cookie mode: the signed-in steps carry the CSRF header, the public ones need none", async () => {
+    const server = createFakeServer();
+    const c = tab(server, { mode: "cookie" });
+    await c.requestPasswordReset({ email: "alice@example.com" });
+    await c.login({ username: "alice", password: "secret" });
+    await c.changeEmail({ email: "alice2@example.com", password: "secret" });
+    assert.equal(server.requests.at(-1).headers.get("X-CSRFToken"), server.csrf);
+    await c.deleteAccount({ password: "secret" });
+    assert.equal(server.requests.at(-1).headers.get("X-CSRFToken"), server.csrf);
+    assert.equal(c.isAuthenticated(), false);
+    assert.deepEqual(server.jar, {});
+  });
+});

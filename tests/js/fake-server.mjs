@@ -25,6 +25,13 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
     endAll() {
       for (const s of sessions.values()) s.ended = true;
     },
+    mails: [], // {to, kind, uid, token}: what the recovery endpoints "sent"
+    issueLink(username, kind) {
+      const u = users.get(username);
+      const link = { to: u.email, kind, uid: String(u.id), token: `${kind}-${++n}` };
+      server.mails.push(link);
+      return link;
+    },
     fetch: (input, init) => handle(input, init),
   };
 
@@ -170,14 +177,61 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
       return json(200, { detail: "Successfully logged out." });
     }
 
+    // account recovery (public)
+    const userById = (uid) => [...users.values()].find((x) => String(x.id) === String(uid));
+    const invalidLink = () => json(400, { detail: "This link is invalid or has expired. Ask for a new one.", code: "invalid_link" });
+    const useLink = (kind) => {
+      const link = server.mails.find((m) => m.kind === kind && m.uid === body.uid && m.token === body.token && !m.used);
+      return link ? { link, user: userById(link.uid) } : null;
+    };
+    if (path === "/api/auth/password/reset/" && method === "POST") {
+      if (!body.email) return json(400, { email: ["This field is required."] });
+      const u = [...users.values()].find((x) => x.email.toLowerCase() === String(body.email).toLowerCase());
+      if (u) server.issueLink(u.username, "reset");
+      return json(202, { detail: "If an active account has this email address, a link to reset its password is on its way." });
+    }
+    if (path === "/api/auth/password/reset/confirm/" && method === "POST") {
+      const found = useLink("reset");
+      if (!found) return invalidLink();
+      if (String(body.new_password || "").length < 8) return json(400, { new_password: ["This password is too short."] });
+      found.link.used = true;
+      found.user.password = body.new_password;
+      let ended = 0;
+      for (const x of sessions.values()) if (x.user === found.user && !x.ended) { x.ended = true; ended++; }
+      return json(200, { detail: "Your password has been reset. Sign in with the new one.", sessions_ended: ended });
+    }
+    if (path === "/api/auth/email/verify/" && method === "POST") {
+      const found = useLink("verify");
+      if (!found) return invalidLink();
+      found.link.used = true;
+      found.user.email_verified = true;
+      return json(200, { detail: "Your email address is verified." });
+    }
+
     // authenticated endpoints
     const a = authenticate();
     if (a.error) return a.error;
     const s = a.session;
     const u = s.user;
 
-    if (path === "/api/auth/me/" && method === "GET") {
-      return json(200, { id: u.id, username: u.username, email: u.email, is_staff: u.is_staff });
+    const profile = () => ({ id: u.id, username: u.username, email: u.email, email_verified: Boolean(u.email_verified), is_staff: u.is_staff });
+    if (path === "/api/auth/me/" && method === "GET") return json(200, profile());
+    if (path === "/api/auth/me/" && (method === "PATCH" || method === "DELETE")) {
+      if (body.password !== u.password) return json(400, { password: ["Your password was entered incorrectly."] });
+      if (method === "PATCH") {
+        u.email = body.email;
+        u.email_verified = false;
+        server.issueLink(u.username, "verify");
+        return json(200, profile());
+      }
+      for (const x of sessions.values()) if (x.user === u) x.ended = true;
+      users.delete(u.username);
+      if (a.cookie) server.jar = {};
+      return new Response(null, { status: 204 });
+    }
+    if (path === "/api/auth/email/verify/resend/" && method === "POST") {
+      if (!u.email_verified) server.issueLink(u.username, "verify");
+      return json(202, { detail: u.email_verified ? "Your email address is already verified." : "A new verification link is on its way." });
     }
     if (path === "/api/protected/" && method === "GET") {
       return json(200, { message: `Hello ${u.username}, you have accessed a protected route!` });

@@ -522,6 +522,51 @@ export function createClient(options = {}) {
     request("password/change/", { method: "POST", body: { old_password, new_password } });
   const invalidateAllTokens = (body = {}) => request("admin/invalidate-all-tokens/", { method: "POST", body });
 
+  // ---- account recovery and verification -------------------------------------------
+  const publicPost = async (path, body) => json(await rawRequest(joinUrl(baseUrl, path), { method: "POST", body }));
+  // After a step that may have changed this session (ended it, verified its address): ask
+  // the server; a 401 whose refresh fails signs this tab out on its own.
+  const recheck = () => (hasSession() ? me().catch(() => null) : null);
+
+  /** Mails a reset link; the answer is the same whether or not an account has `email`. */
+  const requestPasswordReset = ({ email } = {}) => publicPost("password/reset/", { email });
+
+  /** Sets a new password from a reset link's `uid` and `token`. Every session of that
+   *  user ends — this tab's too, if it was signed in as that user. */
+  async function confirmPasswordReset({ uid, token, new_password } = {}) {
+    const data = await publicPost("password/reset/confirm/", { uid, token, new_password });
+    await recheck();
+    return data;
+  }
+
+  /** Verifies the address from a verification link's `uid` and `token`. */
+  async function verifyEmail({ uid, token } = {}) {
+    const data = await publicPost("email/verify/", { uid, token });
+    await recheck();
+    return data;
+  }
+
+  /** Mails a new verification link to the signed-in user. */
+  const resendVerification = () => request("email/verify/resend/", { method: "POST", body: {} });
+
+  /** Changes the signed-in user's address (the current password is required); the new
+   *  address is unverified until its link is used. Returns the user. */
+  async function changeEmail({ email, password } = {}) {
+    const user = await request("me/", { method: "PATCH", body: { email, password } });
+    const state = readState();
+    if (state && user) writeState({ ...state, user });
+    emit("change", { type: "user", user });
+    return user;
+  }
+
+  /** Deletes the signed-in user's account (the current password is required): every
+   *  session ends, this one included. */
+  async function deleteAccount({ password } = {}) {
+    const result = await request("me/", { method: "DELETE", body: { password } });
+    setSignedOut("account_deleted");
+    return result;
+  }
+
   /** Immutable snapshot {mode, isAuthenticated, user, sessionId}; same object until something changes. */
   function getState() {
     if (!snapshot) {
@@ -557,6 +602,12 @@ export function createClient(options = {}) {
     endSession,
     changePassword,
     invalidateAllTokens,
+    requestPasswordReset,
+    confirmPasswordReset,
+    verifyEmail,
+    resendVerification,
+    changeEmail,
+    deleteAccount,
     isAuthenticated: () => hasSession(),
     getUser: () => { const s = readState(); return (s && s.user) || null; },
     getSessionId: () => { const s = readState(); return (s && s.session_id) ?? null; },
