@@ -36,7 +36,7 @@ run: migrate
 	@if [ "$${DEBUG:-0}" = "1" ]; then \
 		exec $(PY) manage.py runserver $(HOST):$(PORT); \
 	else \
-		exec $(VENV)/bin/gunicorn server.wsgi:application --bind $(HOST):$(PORT) \
+		exec $(VENV)/bin/gunicorn server.wsgi:application -c server/gunicorn.conf.py --bind $(HOST):$(PORT) \
 			--workers $(WEB_CONCURRENCY) --access-logfile - --forwarded-allow-ips 127.0.0.1; \
 	fi
 

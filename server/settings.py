@@ -231,7 +231,7 @@ def _authgate_from_env():
     """AUTHGATE settings from AUTHGATE_* environment variables (lifetimes in seconds)."""
     conf = {}
     for name in ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE",
-                 "REFRESH_RETRY_WINDOW", "LEEWAY"):
+                 "REFRESH_RETRY_WINDOW", "LEEWAY", "ACTIVITY_RETENTION"):
         value = env_seconds(f"AUTHGATE_{name}")
         if value is not None:
             conf[name] = value
@@ -244,7 +244,9 @@ def _authgate_from_env():
             conf[name] = value
     if os.environ.get("AUTHGATE_VERIFYING_KEYS"):  # JSON {"kid": "public PEM", ...}
         conf["VERIFYING_KEYS"] = json.loads(os.environ["AUTHGATE_VERIFYING_KEYS"])
-    for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION"):
+    if os.environ.get("AUTHGATE_METRICS_ALLOWED_IPS"):  # comma list of addresses or CIDR networks
+        conf["METRICS_ALLOWED_IPS"] = env_list("AUTHGATE_METRICS_ALLOWED_IPS", [])
+    for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION", "ACTIVITY_TRAIL"):
         if os.environ.get(f"AUTHGATE_{name}"):
             conf[name] = env_bool(f"AUTHGATE_{name}")
     for setting, scopes in (("LOGIN_THROTTLE", ("USER_IP", "IP")), ("MAIL_THROTTLE", ("EMAIL", "IP"))):
@@ -258,11 +260,17 @@ def _authgate_from_env():
 
 AUTHGATE = _authgate_from_env()
 
+# LOG_FORMAT=json: one JSON object per line (server/logs.py), for log shippers.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "server.logs.JSONFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "loggers": {
         "authgate": {"handlers": ["console"], "level": os.environ.get("AUTHGATE_LOG_LEVEL", "INFO")},
         "django.request": {"handlers": ["console"], "level": "ERROR"},

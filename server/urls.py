@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from authgate.metrics import MetricsView
 from authgate.oauth import AuthorizationServerMetadataView
 from authgate.pages import AccountPageView
 from authgate.views import HealthView
@@ -19,6 +20,8 @@ urlpatterns = [
     path("api/protected/", views.ProtectedView.as_view(), name="protected"),
     path("api/public/", views.PublicView.as_view(), name="public"),
     path("api/health/", HealthView.as_view(), name="health"),
+    # Prometheus; loopback only unless AUTHGATE["METRICS_ALLOWED_IPS"] says otherwise.
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -224,8 +224,9 @@ def manage(env, *args, timeout=120):
 class Gunicorn:
     """`gunicorn server.wsgi:application` on a free port, as a subprocess."""
 
-    def __init__(self, env, workers=2, threads=1, log_dir=None):
+    def __init__(self, env, workers=2, threads=1, log_dir=None, args=()):
         self.env = env
+        self.args = list(args)  # more gunicorn arguments, e.g. ["-c", "server/gunicorn.conf.py"]
         self.port = free_port()
         self.workers = workers
         self.threads = threads
@@ -241,7 +242,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "server.wsgi:application", "-b", f"127.0.0.1:{self.port}",
              "-w", str(self.workers), "--threads", str(self.threads), "--timeout", "60",
-             "--graceful-timeout", "5"],
+             "--graceful-timeout", "5", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         wait_until(self._answers, 30, f"gunicorn on port {self.port} answering")

@@ -9,10 +9,12 @@ DRF authentication classes.
 Both can sit side by side in DEFAULT_AUTHENTICATION_CLASSES; put the JWT class first so
 401 answers carry `WWW-Authenticate: Bearer`.
 """
+from time import perf_counter
+
 from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework import authentication, exceptions
 
-from . import sessions, static_tokens
+from . import metrics, sessions, static_tokens
 from .exceptions import InvalidToken
 from .settings import api_settings
 from .tokens import TokenError
@@ -65,10 +67,13 @@ class JWTSessionAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _authenticate_token(raw):
+        started = perf_counter()
         try:
             return sessions.authenticate_access(raw)
         except TokenError as error:
             raise _invalid(error) from None
+        finally:
+            metrics.observe_authentication("bearer", perf_counter() - started)
 
     def authenticate_header(self, request):
         return f'Bearer realm="{self.www_authenticate_realm}"'
@@ -81,10 +86,13 @@ class StaticTokenAuthentication(authentication.BaseAuthentication):
             return None
         if not credential or " " in credential:
             raise InvalidToken("malformed", "Authorization header must be 'Token <key>'.")
+        started = perf_counter()
         try:
             token = static_tokens.authenticate_key(credential)
         except TokenError as error:
             raise _invalid(error) from None
+        finally:
+            metrics.observe_authentication("token", perf_counter() - started)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -46,14 +46,11 @@ if prometheus_client is not None:
     # Label children bound once: the hot path must not look them up per request.
     _login = {kind: LOGIN_ATTEMPTS.labels(outcome) for kind, outcome in LOGIN_OUTCOMES.items()}
     _refresh = {outcome: REFRESH.labels(outcome) for outcome in REFRESH_OUTCOMES}
-    bearer_seconds = AUTHENTICATION_SECONDS.labels("bearer")
-    token_seconds = AUTHENTICATION_SECONDS.labels("token")
+    _auth_seconds = {scheme: AUTHENTICATION_SECONDS.labels(scheme) for scheme in ("bearer", "token")}
     for _outcome in _login.values():  # every series present from the start (rate() needs it)
         _outcome.inc(0)
     for _outcome in _refresh.values():
         _outcome.inc(0)
-else:  # pragma: no cover
-    bearer_seconds = token_seconds = None
 
 
 def count_event(kind, reason="", count=1):
@@ -66,6 +63,12 @@ def count_event(kind, reason="", count=1):
         _refresh["reuse_detected"].inc(count)
     elif kind == "session_ended" and count:
         SESSIONS_ENDED.labels(reason or "unknown").inc(count)
+
+
+def observe_authentication(scheme, seconds):
+    """The per-request credential check took `seconds` ("bearer" or "token")."""
+    if prometheus_client is not None:
+        _auth_seconds[scheme].observe(seconds)
 
 
 def count_refresh(outcome):
