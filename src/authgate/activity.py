@@ -16,8 +16,11 @@ authgate's `session_opened` (which names the session a login opened).
 """
 import hashlib
 import uuid
+from datetime import timedelta, timezone as dt_timezone
 
 from django.contrib.auth import get_user_model, user_logged_in, user_login_failed
+from django.db.models import Count
+from django.db.models.functions import TruncHour
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -157,6 +160,31 @@ def _first_in_minute(ident):
 def recent_for(user):
     """The user's own events, newest first (what GET /api/auth/activity/ lists)."""
     return Activity.objects.of_user(user).order_by("-created_at", "-id")
+
+
+def hourly_counts(kinds, hours=24 * 7, now=None):
+    """({kind: [count per hour]}, [hour starts]) for the last `hours` whole hours, this one
+    included (UTC): one grouped query over the (kind, created_at) index."""
+    now = now or timezone.now()
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    starts = [end - timedelta(hours=hours - i) for i in range(hours)]
+    counts = {kind: [0] * hours for kind in kinds}
+    rows = (Activity.objects.filter(kind__in=kinds, created_at__gte=starts[0], created_at__lt=end)
+            .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
+            .values_list("kind", "hour").annotate(n=Count("id")))
+    for kind, hour, n in rows:
+        index = int((hour - starts[0]).total_seconds() // 3600)
+        if 0 <= index < hours:
+            counts[kind][index] += n
+    return counts, starts
+
+
+def top_failing_ips(since, limit=10):
+    """[(ip, failed logins)] since `since`, most first."""
+    return list(
+        Activity.objects.filter(kind=Activity.LOGIN_FAILED, created_at__gte=since, ip__isnull=False)
+        .values_list("ip").annotate(n=Count("id")).order_by("-n", "ip")[:limit]
+    )
 
 
 def purge(now=None):

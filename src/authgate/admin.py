@@ -1,8 +1,14 @@
-"""Django admin: sessions and static tokens listed and revocable (through the lifecycle)."""
-from django.contrib import admin, messages
+"""Django admin: sessions and static tokens listed and revocable (through the lifecycle);
+the security activity trail listed, with an activity dashboard (charts drawn as SVG)."""
+from datetime import timedelta
 
-from . import sessions, static_tokens
-from .models import Session, StaticToken
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from . import activity, charts, sessions, static_tokens
+from .models import Activity, Session, StaticToken
 
 
 @admin.register(Session)
@@ -48,3 +54,64 @@ class StaticTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             static_tokens.revoke(token)
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    """The trail is a record: listed and filtered, never added or edited here."""
+
+    list_display = ("created_at", "kind", "reason", "username", "user", "ip", "user_agent", "session_id")
+    list_filter = ("kind", "reason", ("user", admin.RelatedOnlyFieldListFilter), "ip")
+    search_fields = ("username", "ip", "user_agent", "=session_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in Activity._meta.fields]
+    change_list_template = "authgate/activity_change_list.html"
+    dashboard_template = "authgate/activity_dashboard.html"
+    # What the dashboard charts, with each series' colour.
+    charted = [
+        (Activity.LOGIN_SUCCEEDED, "Logins", "#2e7d32"),
+        (Activity.LOGIN_FAILED, "Failed logins", "#c62828"),
+        (Activity.LOGIN_THROTTLED, "Throttled attempts", "#ef6c00"),
+        (Activity.REFRESH_REUSE_DETECTED, "Refresh token reuse detected", "#6a1b9a"),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        dashboard = self.admin_site.admin_view(self.dashboard_view)
+        return [path("dashboard/", dashboard, name="authgate_activity_dashboard"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "dashboard_url": reverse("admin:authgate_activity_dashboard")}
+        return super().changelist_view(request, extra_context)
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        now = timezone.now()
+        counts, hours = activity.hourly_counts([kind for kind, _title, _color in self.charted], now=now)
+        failing = activity.top_failing_ips(now - timedelta(hours=24))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Activity dashboard",
+            "opts": self.model._meta,
+            "now": now,
+            "active_sessions": Session.objects.active(now).count(),
+            "charts": [
+                {"kind": kind, "title": title,
+                 "svg": charts.hourly_bars(counts[kind], hours, title=f"{title} per hour", color=color)}
+                for kind, title, color in self.charted
+            ],
+            "failing_ips": failing,
+            "failures_24h": sum(counts[Activity.LOGIN_FAILED][-24:]),
+            "failing_svg": charts.ranked_bars(failing, title="Failed logins by IP, last 24 hours", color="#c62828"),
+            "changelist_url": reverse("admin:authgate_activity_changelist"),
+        }
+        return TemplateResponse(request, self.dashboard_template, context)

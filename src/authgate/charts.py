@@ -1,0 +1,80 @@
+"""
+Charts for the admin's activity dashboard, drawn on the server as inline SVG: no
+JavaScript library, no network access, nothing to vendor. Each function returns markup
+that is safe to insert (every text in it is escaped).
+"""
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+
+
+def _nice_max(value):
+    """A round axis maximum at or above `value` (1, 2, 5, 10, 20, 50...)."""
+    if value <= 0:
+        return 1
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def hourly_bars(counts, hours, *, title, color, width=760, height=150):
+    """A bar per hour (`counts[i]` events in the hour starting at `hours[i]`, aware datetimes),
+    with a labelled y-axis maximum and a tick at each midnight (UTC)."""
+    left, right, top, bottom = 36, 8, 22, 20
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = _nice_max(max(counts, default=0))
+    bar_w = plot_w / max(len(counts), 1)
+    total = sum(counts)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ag-chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" aria-label="{escape(title)}: {total} in the period">',
+        f'<text x="{left}" y="14" {FONT} font-weight="600" fill="currentColor">{escape(title)}'
+        f' <tspan font-weight="400" opacity="0.7">({total} in 7 days)</tspan></text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left + plot_w}" y2="{top}" stroke="#ddd" stroke-dasharray="3 3"/>',
+        f'<text x="{left - 4}" y="{top + 4}" {FONT} text-anchor="end" fill="currentColor">{peak}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" {FONT} text-anchor="end" fill="currentColor">0</text>',
+    ]
+    for i, (count, hour) in enumerate(zip(counts, hours)):
+        x = left + i * bar_w
+        if hour.hour == 0:
+            parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="#ccc"/>')
+            parts.append(f'<text x="{x + 2:.1f}" y="{height - 4}" {FONT} fill="currentColor">'
+                         f'{hour:%a %d}</text>')
+        if count:
+            bar_h = max(plot_h * count / peak, 1.5)
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - bar_h:.1f}" width="{max(bar_w - 0.6, 0.8):.1f}" '
+                f'height="{bar_h:.1f}" fill="{color}"><title>{hour:%Y-%m-%d %H:00} UTC: {count}</title></rect>'
+            )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def ranked_bars(items, *, title, color, width=760, row=22):
+    """Horizontal bars for (label, count) pairs, largest first."""
+    top = 24
+    height = top + row * max(len(items), 1) + 6
+    peak = max((count for _label, count in items), default=0) or 1
+    label_w, bar_x = 150, 160
+    bar_span = width - bar_x - 50
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ag-chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" aria-label="{escape(title)}">',
+        f'<text x="0" y="14" {FONT} font-weight="600" fill="currentColor">{escape(title)}</text>',
+    ]
+    if not items:
+        parts.append(f'<text x="0" y="{top + 14}" {FONT} fill="currentColor" opacity="0.7">None.</text>')
+    for i, (label, count) in enumerate(items):
+        y = top + i * row
+        bar_w = max(bar_span * count / peak, 2)
+        parts.append(f'<text x="{label_w}" y="{y + 14}" {FONT} text-anchor="end" fill="currentColor">'
+                     f'{escape(label)}</text>')
+        parts.append(f'<rect x="{bar_x}" y="{y + 3}" width="{bar_w:.1f}" height="{row - 8}" fill="{color}"/>')
+        parts.append(f'<text x="{bar_x + bar_w + 6:.1f}" y="{y + 14}" {FONT} fill="currentColor">{count}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
