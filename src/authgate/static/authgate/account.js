@@ -1,4 +1,5 @@
-// The account page at "/": sign in / register, profile, active sessions, admin.
+// The account page at "/": sign in / register, profile, active sessions, admin, and account
+// recovery: "forgot password", the reset and verification links, email change, deletion.
 // Everything goes through authgate.js; no inline script or style (strict CSP).
 import { createClient } from "./authgate.js";
 
@@ -44,6 +45,15 @@ const el = {
   includeStatic: $("#include-static-tokens"),
   modeBadge: $("#mode-badge"),
   modeSwitch: $("#mode-switch"),
+  forgot: $("#forgot-password"),
+  resetRequestForm: $("#reset-request-form"),
+  resetConfirm: $("#reset-confirm"),
+  resetConfirmForm: $("#reset-confirm-form"),
+  verifyBanner: $("#verify-banner"),
+  verifyBannerEmail: $("#verify-banner-email"),
+  resendVerification: $("#resend-verification"),
+  emailForm: $("#email-form"),
+  deleteForm: $("#delete-form"),
 };
 
 const MODE_LABEL = { bearer: "Bearer tokens", cookie: "HttpOnly cookies" };
@@ -104,12 +114,12 @@ function describeError(err) {
   return err.detail || `Request failed (${err.status}).`;
 }
 
-function showThrottled(err, submitButton) {
+function showThrottled(err, submitButton, what = "Too many failed sign-in attempts.") {
   let left = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? Math.ceil(err.retryAfter) : null;
   const render = () => {
     el.message.textContent = left
-      ? `Too many failed sign-in attempts. Try again in ${left} second${left === 1 ? "" : "s"}.`
-      : "Too many failed sign-in attempts. Try again later.";
+      ? `${what} Try again in ${left} second${left === 1 ? "" : "s"}.`
+      : `${what} Try again later.`;
   };
   showMessage("", "warning", "throttled");
   el.message.dataset.retryAfter = left ?? "";
@@ -127,7 +137,7 @@ function showThrottled(err, submitButton) {
         delete submitButton.dataset.locked;
         submitButton.disabled = false;
       }
-      el.message.textContent = "You can try signing in again now.";
+      el.message.textContent = "You can try again now.";
       el.message.className = "message is-info";
       return;
     }
@@ -233,9 +243,10 @@ function deviceIcon(text) {
 
 // ---- views -----------------------------------------------------------------------------
 function setState(state) {
-  body.dataset.state = state; // "loading" | "signed-in" | "signed-out"
+  body.dataset.state = state; // "loading" | "signed-in" | "signed-out" | "reset-password"
   el.signedIn.hidden = state !== "signed-in";
   el.signedOut.hidden = state !== "signed-out";
+  el.resetConfirm.hidden = state !== "reset-password";
   el.userMenu.hidden = state !== "signed-in";
 }
 
@@ -252,6 +263,10 @@ function renderUser(user) {
   $("#profile").dataset.username = user.username || "";
   const hiddenUser = $("#password-form-username");
   if (hiddenUser) hiddenUser.value = user.username || "";
+  // Only a definite `false` shows the banner: a user object without the field says nothing.
+  el.verifyBanner.hidden = user.email_verified !== false;
+  el.verifyBannerEmail.textContent = user.email || "";
+  body.dataset.emailVerified = String(user.email_verified);
 }
 
 function renderSessions(list) {
@@ -356,11 +371,13 @@ async function reloadSessions() {
 }
 
 function showSignedIn() {
+  if (resetLink) return; // choosing a new password comes first
   setState("signed-in");
   renderUser(client.getUser());
   loadAccount();
 }
 function showSignedOut() {
+  if (resetLink) return;
   setState("signed-out");
   delete body.dataset.loaded;
   el.sessionsBody.replaceChildren();
@@ -530,6 +547,149 @@ el.dialog.addEventListener("close", async () => {
   });
 });
 
+// ---- account recovery and verification -------------------------------------------------
+const RESET_REQUESTED = "If an account has this email address, we've sent it a link to choose a new password. Check your inbox.";
+
+el.forgot.addEventListener("click", () => {
+  const open = el.resetRequestForm.hidden;
+  el.resetRequestForm.hidden = !open;
+  el.forgot.setAttribute("aria-expanded", String(open));
+  if (open) {
+    const typed = el.loginForm.elements.namedItem("username").value.trim();
+    const email = el.resetRequestForm.elements.namedItem("email");
+    if (typed.includes("@") && !email.value) email.value = typed;
+    email.focus();
+  }
+});
+
+el.resetRequestForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  clearFieldErrors(form);
+  const email = form.elements.namedItem("email").value.trim();
+  await busy(submit, async () => {
+    try {
+      await client.requestPasswordReset({ email });
+      form.reset();
+      showMessage(RESET_REQUESTED, "success", "reset_requested");
+    } catch (err) {
+      if (err.status === 429) showThrottled(err, submit, "Too many emails asked for.");
+      else if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
+    }
+  });
+});
+
+// The link of a reset or verification mail: ?action=...&uid=...&token=... (the default
+// PASSWORD_RESET_URL / EMAIL_VERIFY_URL). Read once, then taken out of the address bar so
+// that the token is not left in the history or shown over a shoulder.
+const linkParams = ["uid", "token"].every((k) => params.get(k)) ? { uid: params.get("uid"), token: params.get("token") } : null;
+const linkAction = linkParams ? params.get("action") : null;
+let resetLink = linkAction === "reset-password" ? linkParams : null;
+if (linkParams) {
+  const clean = new URL(location.href);
+  for (const k of ["action", "uid", "token"]) clean.searchParams.delete(k);
+  history.replaceState(null, "", clean.pathname + clean.search + clean.hash);
+}
+
+function leaveResetView() {
+  resetLink = null;
+  if (client.isAuthenticated()) showSignedIn();
+  else showSignedOut();
+}
+
+el.resetConfirmForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  clearFieldErrors(form);
+  const new_password = form.elements.namedItem("new_password").value;
+  await busy(submit, async () => {
+    try {
+      await client.confirmPasswordReset({ ...resetLink, new_password });
+    } catch (err) {
+      if (showFieldErrors(form, err)) return; // a weak password: the link still works
+      leaveResetView();
+      showMessage(err.code === "invalid_link"
+        ? "This link is invalid, expired or already used. Ask for a new one with “Forgot password?”."
+        : describeError(err), "error", err.code);
+      return;
+    }
+    form.reset();
+    leaveResetView();
+    showMessage("Your password has been changed, and every device was signed out. Sign in with the new password.", "success", "password_reset");
+  });
+});
+
+async function completeVerification(link) {
+  try {
+    await client.verifyEmail(link);
+    if (client.isAuthenticated() && client.getUser()) renderUser(client.getUser());
+    showMessage("Your email address is verified. Thank you!", "success", "email_verified");
+  } catch (err) {
+    showMessage(err.code === "invalid_link"
+      ? "This verification link is invalid, expired or already used. Sign in to ask for a new one."
+      : describeError(err), "error", err.code);
+  }
+}
+
+el.resendVerification.addEventListener("click", () => busy(el.resendVerification, async () => {
+  try {
+    const res = await client.resendVerification();
+    showMessage((res && res.detail) || "A new verification link is on its way.", "success", "verification_sent");
+  } catch (err) {
+    if (!client.isAuthenticated()) return;
+    if (err.status === 429) showThrottled(err, el.resendVerification, "Too many emails asked for.");
+    else showMessage(describeError(err), "error", err.code);
+  }
+}));
+
+el.emailForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  clearFieldErrors(form);
+  const email = form.elements.namedItem("email").value.trim();
+  const password = form.elements.namedItem("password").value;
+  await busy(submit, async () => {
+    try {
+      const user = await client.changeEmail({ email, password });
+      form.reset();
+      renderUser(user);
+      showMessage(`Your email address is now ${user.email}. We sent it a link to verify it.`, "success", "email_changed");
+    } catch (err) {
+      if (!client.isAuthenticated()) return;
+      // 429: too many wrong passwords, or too many mails to that address.
+      if (err.status === 429) showThrottled(err, submit, /emails/.test(err.detail || "") ? "Too many emails asked for." : undefined);
+      else if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
+    }
+  });
+});
+
+el.deleteForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const submit = form.querySelector("button[type=submit]");
+  clearFieldErrors(form);
+  const password = form.elements.namedItem("password").value;
+  if (!form.elements.namedItem("confirm").checked) {
+    showMessage("Tick the box to confirm that you want to delete your account.", "error", "confirm_required");
+    return;
+  }
+  await busy(submit, async () => {
+    nextLogoutMessage = ["Your account has been deleted. Every device was signed out.", "success", "account_deleted"];
+    try {
+      await client.deleteAccount({ password });
+      form.reset();
+    } catch (err) {
+      nextLogoutMessage = null;
+      if (!client.isAuthenticated()) return;
+      if (err.status === 429) showThrottled(err, submit);
+      else if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
+    }
+  });
+});
+
 // Keep the sessions list fresh, and notice a session ended elsewhere.
 let poll = null;
 function schedulePoll() {
@@ -544,7 +704,11 @@ document.addEventListener("visibilitychange", () => {
 
 // ---- start -----------------------------------------------------------------------------
 if (params.get("reason") === "session_ended") showMessage("Your session has ended. Please sign in again.", "warning", "session_ended");
-if (client.isAuthenticated()) showSignedIn();
+if (resetLink) {
+  setState("reset-password");
+  el.resetConfirmForm.elements.namedItem("new_password").focus();
+} else if (client.isAuthenticated()) showSignedIn();
 else showSignedOut();
+if (linkAction === "verify-email") completeVerification(linkParams);
 schedulePoll();
 body.dataset.ready = "true";

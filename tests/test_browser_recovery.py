@@ -1,0 +1,170 @@
+"""
+Account recovery on the account page, in Chromium, against the service under gunicorn
+sending its mails to a real SMTP server on loopback (tests/smtp_support.py):
+
+- "Forgot password?" mails a link; the link opens the page on "choose a new password"; a
+  weak password is refused there and the link still works; the new password signs every
+  device out and the link works once;
+- the unverified-email banner, its resend button, and the verification link;
+- email change (password required, the new address unverified and mailed);
+- account deletion (password and confirmation required) signs out every device.
+"""
+import pytest
+
+from tests.browser_support import (  # noqa: F401  (fixtures)
+    PASSWORD,
+    browser,
+    live_server,
+    new_context,
+    sign_in,
+)
+
+from .smtp_support import smtp_server  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+NEW_PASSWORD = "Brand-new-passphrase-42"
+
+
+@pytest.fixture(scope="module")
+def server(browser, smtp_server):  # noqa: F811  (this module's server sends real mail)
+    with live_server(**smtp_server.environment()) as s:
+        yield s
+
+
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
+
+
+def open_page(context, path="/"):
+    page = context.new_page()
+    page.goto(path)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def message(page):
+    return page.locator("#message")
+
+
+def mail_with_subject(smtp_server, address, count, words):  # noqa: F811
+    [mail] = [m for m in smtp_server.wait_for(address, count) if words in m.subject][-1:]
+    return mail
+
+
+def test_forgot_password_link_sets_a_new_password_once(server, new_context, smtp_server):  # noqa: F811
+    server.register("fiona")
+    phone = open_page(new_context())
+    sign_in(phone, "fiona")  # a device signed in before the reset
+
+    page = open_page(new_context())
+    page.locator("#forgot-password").click()
+    form = page.locator("#reset-request-form")
+    expect(form).to_be_visible()
+    form.locator("input[name=email]").fill("FIONA@example.com")
+    form.locator("button[type=submit]").click()
+    expect(message(page)).to_have_attribute("data-code", "reset_requested")
+
+    link = mail_with_subject(smtp_server, "fiona@example.com", 2, "Reset your password").link
+    assert link.startswith(f"{server.url}/?")
+    page.goto(link)
+    expect(page.locator("body")).to_have_attribute("data-state", "reset-password")
+    assert "token=" not in page.url  # taken out of the address bar once read
+
+    confirm = page.locator("#reset-confirm-form")
+    confirm.locator("input[name=new_password]").fill("short")
+    confirm.locator("button[type=submit]").click()
+    expect(confirm.locator("[data-error-for=new_password]")).not_to_be_empty()
+    expect(page.locator("body")).to_have_attribute("data-state", "reset-password")
+    confirm.locator("input[name=new_password]").fill(NEW_PASSWORD)
+    confirm.locator("button[type=submit]").click()
+    expect(message(page)).to_have_attribute("data-code", "password_reset")
+    expect(page.locator("body")).to_have_attribute("data-state", "signed-out")
+
+    # The other device was signed out by the reset: its next request finds out.
+    phone.locator("#reload-sessions").click()
+    expect(phone.locator("body")).to_have_attribute("data-state", "signed-out")
+    expect(message(phone)).to_have_attribute("data-code", "session_ended")
+
+    # The old password fails, the new one works.
+    login = page.locator("#login-form")
+    login.locator("input[name=username]").fill("fiona")
+    login.locator("input[name=password]").fill(PASSWORD)
+    login.locator("button[type=submit]").click()
+    expect(message(page)).to_have_attribute("data-code", "invalid_credentials")
+    sign_in(page, "fiona", NEW_PASSWORD)
+
+    # The link worked once.
+    used = open_page(new_context(), link)
+    used.locator("#reset-confirm-form input[name=new_password]").fill("Another-passphrase-43")
+    used.locator("#reset-confirm-form button[type=submit]").click()
+    expect(message(used)).to_have_attribute("data-code", "invalid_link")
+    expect(used.locator("body")).to_have_attribute("data-state", "signed-out")
+
+
+def test_unverified_banner_resend_and_verification_link(server, new_context, smtp_server):  # noqa: F811
+    server.register("gina")
+    page = open_page(new_context())
+    sign_in(page, "gina")
+    banner = page.locator("#verify-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("gina@example.com")
+
+    page.locator("#resend-verification").click()
+    expect(message(page)).to_have_attribute("data-code", "verification_sent")
+    link = mail_with_subject(smtp_server, "gina@example.com", 2, "Confirm your email").link
+
+    page.goto(link)
+    expect(message(page)).to_have_attribute("data-code", "email_verified")
+    expect(page.locator("body")).to_have_attribute("data-email-verified", "true")
+    expect(banner).to_be_hidden()
+    assert "token=" not in page.url
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+    expect(banner).to_be_hidden()
+
+
+def test_email_change_needs_the_password_and_unverifies(server, new_context, smtp_server):  # noqa: F811
+    server.register("hana")
+    page = open_page(new_context())
+    sign_in(page, "hana")
+    form = page.locator("#email-form")
+    form.locator("input[name=email]").fill("hana.new@example.com")
+    form.locator("input[name=password]").fill("not-the-password")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-error-for=password]")).not_to_be_empty()
+    expect(page.locator("#profile-email")).to_have_text("hana@example.com")
+
+    form.locator("input[name=password]").fill(PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(message(page)).to_have_attribute("data-code", "email_changed")
+    expect(page.locator("#profile-email")).to_have_text("hana.new@example.com")
+    expect(page.locator("#verify-banner")).to_be_visible()
+    link = mail_with_subject(smtp_server, "hana.new@example.com", 1, "Confirm your email").link
+    page.goto(link)
+    expect(message(page)).to_have_attribute("data-code", "email_verified")
+    expect(page.locator("#verify-banner")).to_be_hidden()
+
+
+def test_account_deletion_signs_out_every_device(server, new_context):
+    server.register("ivan")
+    laptop, phone = open_page(new_context()), open_page(new_context())
+    sign_in(laptop, "ivan")
+    sign_in(phone, "ivan")
+    form = laptop.locator("#delete-form")
+    form.locator("input[name=password]").fill(PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(message(laptop)).to_have_attribute("data-code", "confirm_required")
+    expect(laptop.locator("body")).to_have_attribute("data-state", "signed-in")
+
+    form.locator("input[name=confirm]").check()
+    form.locator("button[type=submit]").click()
+    expect(message(laptop)).to_have_attribute("data-code", "account_deleted")
+    expect(laptop.locator("body")).to_have_attribute("data-state", "signed-out")
+
+    phone.locator("#reload-sessions").click()
+    expect(phone.locator("body")).to_have_attribute("data-state", "signed-out")
+    status, body = server.api("POST", "/api/auth/login/", {"username": "ivan", "password": PASSWORD})
+    assert status == 401, body
