@@ -6,7 +6,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from authgate.metrics import MetricsView
 from authgate.oauth import AuthorizationServerMetadataView
 from authgate.pages import AccountPageView
-from authgate.views import HealthView
 
 from . import views
 
@@ -19,7 +18,7 @@ urlpatterns = [
          name="oauth-authorization-server"),
     path("api/protected/", views.ProtectedView.as_view(), name="protected"),
     path("api/public/", views.PublicView.as_view(), name="public"),
-    path("api/health/", HealthView.as_view(), name="health"),
+    path("api/health/", views.HealthView.as_view(), name="health"),
     # Prometheus; loopback only unless AUTHGATE["METRICS_ALLOWED_IPS"] says otherwise.
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,9 +1,14 @@
-"""Example routes of the ready-to-run service: one protected, one public (the benchmarks' floor)."""
+"""
+Routes of the ready-to-run service itself: its health check, and two examples — one
+protected, one public (the benchmarks' floor).
+"""
+from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 
-from authgate.views import AuthgateAPIView
+from authgate.revocation import get_store
+from authgate.views import AuthgateAPIView, PublicView as AuthgatePublicView
 
 
 class ProtectedView(AuthgateAPIView):
@@ -21,3 +26,28 @@ class PublicView(AuthgateAPIView):
     @extend_schema(tags=["examples"], responses={200: inline_serializer("Public", {"ok": serializers.BooleanField()})})
     def get(self, request):
         return Response({"ok": True})
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    database = serializers.CharField()
+    redis = serializers.CharField()
+
+
+@extend_schema(tags=["service"])
+class HealthView(AuthgatePublicView):
+    """Liveness and dependencies: 503 when the database is down; "degraded" (still 200)
+    when Redis is configured but unreachable, since the database then answers alone."""
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            database = "ok"
+        except Exception:  # noqa: BLE001 — any failure means "down" here
+            database = "down"
+        redis = get_store().health()
+        healthy = database == "ok" and redis != "down"
+        body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis}
+        return Response(body, status=status.HTTP_200_OK if database == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE)

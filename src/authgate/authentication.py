@@ -12,6 +12,7 @@ Both can sit side by side in DEFAULT_AUTHENTICATION_CLASSES; put the JWT class f
 from time import perf_counter
 
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from . import metrics, sessions, static_tokens
@@ -55,7 +56,7 @@ class JWTSessionAuthentication(authentication.BaseAuthentication):
             if scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
                 return None  # another scheme (Token, Basic...): another class's business
             if not credential or " " in credential:
-                raise InvalidToken("malformed", "Authorization header must be 'Bearer <token>'.")
+                raise InvalidToken("malformed", _("Authorization header must be 'Bearer <token>'."))
             return self._authenticate_token(credential)
         raw = request.COOKIES.get(api_settings.ACCESS_COOKIE_NAME)
         if not raw:
@@ -85,7 +86,7 @@ class StaticTokenAuthentication(authentication.BaseAuthentication):
         if scheme is None or scheme.lower() != api_settings.STATIC_TOKEN_HEADER_TYPE.lower():
             return None
         if not credential or " " in credential:
-            raise InvalidToken("malformed", "Authorization header must be 'Token <key>'.")
+            raise InvalidToken("malformed", _("Authorization header must be 'Token <key>'."))
         started = perf_counter()
         try:
             token = static_tokens.authenticate_key(credential)

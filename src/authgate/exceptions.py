@@ -17,7 +17,7 @@ logger = logging.getLogger("authgate.errors")
 class InvalidToken(exceptions.AuthenticationFailed):
     """401 `token_not_valid` with the documented `reason` word."""
 
-    default_detail = "Token is invalid."
+    default_detail = _("Token is invalid.")
     default_code = "token_not_valid"
 
     def __init__(self, reason, detail=None):
@@ -26,7 +26,7 @@ class InvalidToken(exceptions.AuthenticationFailed):
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):
-    default_detail = "No active account found with the given credentials."
+    default_detail = _("No active account found with the given credentials.")
     default_code = "invalid_credentials"
 
 
@@ -34,13 +34,13 @@ class TokenNotValidRequest(exceptions.APIException):
     """400 `token_not_valid`: logout given a refresh token that cannot end anything."""
 
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Token is invalid or already revoked."
+    default_detail = _("Token is invalid or already revoked.")
     default_code = "token_not_valid"
 
 
 class RefreshRequired(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "No credential given: send a refresh token, an access token or the auth cookies."
+    default_detail = _("No credential given: send a refresh token, an access token or the auth cookies.")
     default_code = "refresh_required"
 
 
@@ -63,7 +63,7 @@ class EmailUnverified(exceptions.APIException):
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database is unavailable; try again shortly."
+    default_detail = _("The database is unavailable; try again shortly.")
     default_code = "database_unavailable"
 
 
@@ -108,19 +108,19 @@ def json_error(status_code, detail, code):
 
 # Django-level handlers (outside DRF views: unknown URLs, crashes) also answer JSON.
 def handler400(request, exception=None):
-    return json_error(400, "Bad request.", "bad_request")
+    return json_error(400, _("Bad request."), "bad_request")
 
 
 def handler403(request, exception=None):
-    return json_error(403, "You do not have permission to perform this action.", "permission_denied")
+    return json_error(403, _("You do not have permission to perform this action."), "permission_denied")
 
 
 def handler404(request, exception=None):
-    return json_error(404, "Not found.", "not_found")
+    return json_error(404, _("Not found."), "not_found")
 
 
 def handler500(request):
-    return json_error(500, "Internal server error.", "server_error")
+    return json_error(500, _("Internal server error."), "server_error")
 
 
 def database_unavailable_response():

@@ -16,13 +16,14 @@ Views only shape HTTP: whether a token is live is `sessions.verify`'s answer, an
 session is ended by `sessions` (its `end_sessions`), never here.
 """
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions, serializers
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
 from . import sessions
 from .authentication import StaticTokenAuthentication
+from .openapi import OpenApiResponse, extend_schema, inline_serializer
 from .security import JSONParser  # DRF's, without a 500 on deeply nested JSON
 from .settings import api_settings
 from .tokens import TokenError, get_codec
@@ -72,7 +73,7 @@ class JWKSView(PublicView):
 
 
 class CanIntrospect(permissions.BasePermission):
-    message = "This credential may not introspect tokens."
+    message = _("This credential may not introspect tokens.")
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.has_perm(INTROSPECT_PERMISSION))

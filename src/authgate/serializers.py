@@ -1,6 +1,18 @@
-"""Request and response shapes of the HTTP API; validation only, no lifecycle."""
+"""
+Request and response shapes of the HTTP API; validation only, no lifecycle.
+
+Nothing here assumes Django's default user model: the user is named by its
+`USERNAME_FIELD` and its email by `EMAIL_FIELD`, so a custom user model (say, email as the
+username) works as it is. The login, register and user serializers can be replaced by
+setting (`AUTHGATE["LOGIN_SERIALIZER"]`, `"REGISTER_SERIALIZER"`, `"USER_SERIALIZER"`);
+subclass the ones below.
+"""
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from . import recovery
@@ -11,33 +23,87 @@ User = get_user_model()
 PASSWORD = {"trim_whitespace": False, "max_length": 4096, "style": {"input_type": "password"}}
 
 
+def _has_field(model, name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def _email_field(model) -> str | None:
+    """The model's email field name, if it has such a field."""
+    name = model.get_email_field_name()
+    return name if _has_field(model, name) else None
+
+
+def _read_only(source: str, name: str) -> serializers.ReadOnlyField:
+    """The model field `source`, shown as `name` (DRF refuses a `source` equal to the name)."""
+    return serializers.ReadOnlyField() if source == name else serializers.ReadOnlyField(source=source)
+
+
 class UserSerializer(serializers.ModelSerializer):
+    """The account: `username` is the value of the model's USERNAME_FIELD, `email` of its
+    EMAIL_FIELD ("" without one)."""
+
+    # Read from the model's own fields where they exist, so that the schema has their types.
+    id = _read_only(User._meta.pk.name, "id")
+    username = _read_only(User.USERNAME_FIELD, "username")
+    email = _read_only(_email_field(User), "email") if _email_field(User) else serializers.SerializerMethodField()
     email_verified = serializers.SerializerMethodField()
+    is_staff = _read_only("is_staff", "is_staff") if _has_field(User, "is_staff") else serializers.SerializerMethodField()
 
     class Meta:
         model = User
         fields = ["id", "username", "email", "email_verified", "is_staff"]
-        read_only_fields = fields
+
+    def get_email(self, user) -> str:
+        return ""
+
+    def get_is_staff(self, user) -> bool:
+        return False
 
     def get_email_verified(self, user) -> bool:
         return recovery.is_email_verified(user)
 
 
+class RegisteredUserSerializer(UserSerializer):
+    """The answer to a registration: id, username, email."""
+
+    class Meta(UserSerializer.Meta):
+        fields = ["id", "username", "email"]
+
+
+def _account_field_names(model) -> list[str]:
+    """What a registration asks for: the USERNAME_FIELD, the email, the REQUIRED_FIELDS."""
+    names = [model.USERNAME_FIELD, _email_field(model), *model.REQUIRED_FIELDS]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 class RegisterSerializer(serializers.ModelSerializer):
-    email = serializers.EmailField(max_length=254)
+    """A new account: the USERNAME_FIELD, the email (required, and unique whatever its
+    case), the user model's REQUIRED_FIELDS, and a password that AUTH_PASSWORD_VALIDATORS
+    accept."""
+
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096,
                                      style={"input_type": "password"})
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "password"]
+        fields = ["id", *_account_field_names(User), "password"]
         read_only_fields = ["id"]
 
-    def validate_email(self, value):
-        return validate_unused_email(value)
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        email = _email_field(self.Meta.model)
+        if email:
+            if email != self.Meta.model.USERNAME_FIELD:  # Django's default user: optional on the model
+                fields[email] = serializers.EmailField(max_length=254)
+            fields[email].validators.append(validate_unused_email)
+        return fields
 
     def validate(self, attrs):
-        candidate = User(username=attrs.get("username"), email=attrs.get("email"))
+        candidate = self.Meta.model(**{name: value for name, value in attrs.items() if name != "password"})
         try:
             password_validation.validate_password(attrs["password"], candidate)
         except DjangoValidationError as exc:
@@ -45,18 +111,28 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data):
-        return User._default_manager.create_user(
-            username=validated_data["username"],
-            email=validated_data["email"],
-            password=validated_data["password"],
-        )
+        # With those fields as keywords, as `createsuperuser` calls `create_superuser()`.
+        return self.Meta.model._default_manager.create_user(**validated_data)
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=254, help_text="Username or email.")
+    """`username` (the username or the email) and `password`."""
+
+    # With a custom user model the username may also come under the USERNAME_FIELD's own
+    # name (`{"email": ..., "password": ...}`), as simplejwt clients send it; the validated
+    # data always has `username`.
+
+    username = serializers.CharField(max_length=254, help_text=_("Username or email."))
     password = serializers.CharField(trim_whitespace=False, max_length=4096, style={"input_type": "password"})
     device = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cookies = serializers.BooleanField(required=False, default=False)
+
+    def to_internal_value(self, data):
+        username_field = get_user_model().USERNAME_FIELD
+        if isinstance(data, Mapping) and "username" not in data and username_field in data:
+            data = data.copy()
+            data["username"] = data[username_field]
+        return super().to_internal_value(data)
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -65,15 +141,15 @@ class TokenPairSerializer(serializers.Serializer):
 
 
 class LoginResponseSerializer(serializers.Serializer):
-    access = serializers.CharField(required=False, help_text="Absent in cookie mode.")
-    refresh = serializers.CharField(required=False, help_text="Absent in cookie mode.")
+    access = serializers.CharField(required=False, help_text=_("Absent in cookie mode."))
+    refresh = serializers.CharField(required=False, help_text=_("Absent in cookie mode."))
     session_id = serializers.UUIDField()
     user = UserSerializer()
 
 
 class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(required=False, max_length=8192,
-                                    help_text="Optional in cookie mode (read from the refresh cookie).")
+                                    help_text=_("Optional in cookie mode (read from the refresh cookie)."))
 
 
 class VerifySerializer(serializers.Serializer):
@@ -83,7 +159,7 @@ class VerifySerializer(serializers.Serializer):
 class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField(required=False, max_length=8192)
     refresh_token = serializers.CharField(required=False, max_length=8192,
-                                          help_text="Alias of `refresh`, as some clients send it.")
+                                          help_text=_("Alias of `refresh`, as some clients send it."))
 
 
 class DetailSerializer(serializers.Serializer):
@@ -106,7 +182,7 @@ class PasswordChangeSerializer(serializers.Serializer):
 
     def validate_old_password(self, value):
         if not self.context["request"].user.check_password(value):
-            raise serializers.ValidationError("Your old password was entered incorrectly.")
+            raise serializers.ValidationError(_("Your old password was entered incorrectly."))
         return value
 
     def validate_new_password(self, value):
@@ -131,7 +207,7 @@ def validate_unused_email(value, exclude_user=None):
     if exclude_user is not None:
         taken = taken.exclude(pk=exclude_user.pk)
     if taken.exists():
-        raise serializers.ValidationError("A user with that email already exists.")
+        raise serializers.ValidationError(_("A user with that email already exists."))
     return value
 
 
@@ -181,14 +257,14 @@ class InvalidateAllSerializer(serializers.Serializer):
 class StaticTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     expires_in = serializers.IntegerField(required=False, min_value=1, max_value=10 * 365 * 86400,
-                                          allow_null=True, help_text="Seconds until the key expires.")
+                                          allow_null=True, help_text=_("Seconds until the key expires."))
     username = serializers.CharField(required=False, max_length=254)
     password = serializers.CharField(required=False, trim_whitespace=False, max_length=4096)
 
     def validate(self, attrs):
         if ("username" in attrs) != ("password" in attrs):
             missing = "password" if "username" in attrs else "username"
-            raise serializers.ValidationError({missing: ["This field is required."]})
+            raise serializers.ValidationError({missing: [_("This field is required.")]})
         return attrs
 
 
@@ -201,15 +277,9 @@ class StaticTokenSerializer(serializers.ModelSerializer):
 
 class StaticTokenCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    token = serializers.CharField(help_text="The key; shown this once.")
+    token = serializers.CharField(help_text=_("The key; shown this once."))
     name = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
-
-
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    database = serializers.CharField()
-    redis = serializers.CharField()
 
 
 class ActivitySerializer(serializers.ModelSerializer):

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import activity, metrics, signals
 from .models import Session
@@ -35,7 +36,7 @@ ADMIN = "admin"
 INVALIDATE_ALL = "invalidate_all"
 REUSE_DETECTED = "reuse_detected"
 
-BLACKLISTED = "Token is blacklisted"
+BLACKLISTED = _("Token is blacklisted")
 
 
 class ReuseDetected(TokenError):
@@ -88,12 +89,12 @@ def _session_for_claims(claims):
     try:
         session_id = uuid.UUID(hex=claims.session_id)
     except ValueError:
-        raise TokenError("malformed", "Token is invalid.") from None
+        raise TokenError("malformed", _("Token is invalid.")) from None
     session = _session_with_user.get(session_id)  # the one query of a request
     if session is None or str(session.user_id) != claims.user_id:
         raise TokenError("revoked", BLACKLISTED)
     if not session.user.is_active:
-        raise TokenError("user_inactive", "User is inactive.")
+        raise TokenError("user_inactive", _("User is inactive."))
     if session.ended_at is not None:
         raise TokenError("revoked", BLACKLISTED)
     return session
@@ -185,7 +186,7 @@ def authenticate_access(raw_access):
         try:  # the store's key must be the canonical id, whatever spelling a token carries
             session_hex = uuid.UUID(hex=claims.session_id).hex
         except ValueError:
-            raise TokenError("malformed", "Token is invalid.") from None
+            raise TokenError("malformed", _("Token is invalid.")) from None
         verdict = store.check(session_hex, claims.user_id)
     if verdict is UNKNOWN:
         session = _session_for_claims(claims)
@@ -194,7 +195,7 @@ def authenticate_access(raw_access):
         _remember_live(session)  # with Redis, the next request needn't read the row
     else:
         if verdict is not None:
-            raise TokenError(verdict if verdict == USER_INACTIVE else "revoked", "Token has been revoked.")
+            raise TokenError(verdict if verdict == USER_INACTIVE else "revoked", _("Token has been revoked."))
         user = _user_for(claims)
         _touch_by_id(session_hex)
     return user, AccessContext(claims)
@@ -204,15 +205,15 @@ def _user_for(claims):
     try:  # a sid that is no session id at all (only a holder of the key can sign one)
         uuid.UUID(hex=claims.session_id)
     except ValueError:
-        raise TokenError("malformed", "Token is invalid.") from None
+        raise TokenError("malformed", _("Token is invalid.")) from None
     try:
         user = _user_by_pk().get(claims.user_id)
     except (ValueError, ValidationError):
         user = None
     if user is None:
-        raise TokenError("revoked", "Token has been revoked.")
+        raise TokenError("revoked", _("Token has been revoked."))
     if not user.is_active:
-        raise TokenError("user_inactive", "User is inactive.")
+        raise TokenError("user_inactive", _("User is inactive."))
     return user
 
 

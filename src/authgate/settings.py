@@ -76,6 +76,11 @@ DEFAULTS = {
     # Hand mails to a background thread, so that the answer takes the same time whether or
     # not a mail is sent (no enumeration through timing) and no request waits on SMTP.
     "SEND_MAIL_IN_BACKGROUND": True,
+    # The API's request/response shapes for login, registration and the account (import
+    # strings or classes; subclass the defaults in authgate.serializers).
+    "LOGIN_SERIALIZER": "authgate.serializers.LoginSerializer",
+    "REGISTER_SERIALIZER": "authgate.serializers.RegisterSerializer",
+    "USER_SERIALIZER": "authgate.serializers.UserSerializer",
 }
 
 DURATIONS = {
@@ -89,7 +94,7 @@ DURATIONS = {
     "JWKS_MAX_AGE",
     "ACTIVITY_RETENTION",
 }
-IMPORT_STRINGS = {"REVOCATION_STORE"}
+IMPORT_STRINGS = {"REVOCATION_STORE", "LOGIN_SERIALIZER", "REGISTER_SERIALIZER", "USER_SERIALIZER"}
 
 
 class APISettings:
@@ -128,12 +133,18 @@ class APISettings:
 api_settings = APISettings()
 
 
-def _reload_api_settings(*, setting, **kwargs):
-    if setting in {"AUTHGATE", "SECRET_KEY", "DEBUG"}:
-        api_settings.reload()
-        from . import revocation, tokens
+# Settings that other modules build state from. Each module that caches such state (the
+# token codec, the revocation store...) connects its own `setting_changed` receiver and
+# tests the setting name against this set; this module imports none of them.
+RELOADING_SETTINGS = frozenset({"AUTHGATE", "SECRET_KEY", "DEBUG"})
 
-        tokens.reset_codec()
+
+def _reload_api_settings(*, setting, **kwargs):
+    if setting in RELOADING_SETTINGS:
+        api_settings.reload()
+        # Until the revocation module connects its own receiver.
+        from . import revocation
+
         revocation.reset_store()
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from . import activity
 from .models import Activity, StaticToken
@@ -57,16 +58,16 @@ def create_token(user, name="", expires_in=None, key=None, created_at=None, requ
 def authenticate_key(key):
     """The StaticToken for `key` if usable, else TokenError (its reason as for JWTs)."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise TokenError("malformed", "Invalid token.")
+        raise TokenError("malformed", _("Invalid token."))
     candidates = _candidate_digests(key)
     token = StaticToken.objects.select_related("user").filter(digest__in=candidates).first()
     if token is None:
-        raise TokenError("revoked", "Invalid token.")
+        raise TokenError("revoked", _("Invalid token."))
     now = timezone.now()
     if token.expires_at is not None and token.expires_at <= now:
-        raise TokenError("expired", "Token has expired.")
+        raise TokenError("expired", _("Token has expired."))
     if not token.user.is_active:
-        raise TokenError("user_inactive", "User is inactive.")
+        raise TokenError("user_inactive", _("User is inactive."))
     changes = {}
     if token.digest != candidates[0]:
         changes["digest"] = candidates[0]  # hashed under a retired SECRET_KEY: re-key it

@@ -15,9 +15,11 @@ from pathlib import Path
 import jwt
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.translation import gettext_lazy as _
 
 from . import keys
-from .settings import api_settings
+from .settings import RELOADING_SETTINGS, api_settings
 
 logger = logging.getLogger("authgate.tokens")
 
@@ -160,19 +162,19 @@ class TokenCodec:
         if kid is None:
             return self.default_verifying_key
         if not isinstance(kid, str):
-            raise TokenError("malformed", "Token is signed with an unknown key.")
+            raise TokenError("malformed", _("Token is signed with an unknown key."))
         entry = self.verifying_keys.get(kid)
         if entry is None and self.keys_dir is not None:
             # Another process may have rotated the keys directory: look again (rate-limited).
             entry = _reloaded(self, min_interval=UNKNOWN_KID_RECHECK).verifying_keys.get(kid)
         if entry is None:
-            raise TokenError("malformed", "Token is signed with an unknown key.")
+            raise TokenError("malformed", _("Token is signed with an unknown key."))
         return entry
 
     def decode(self, token, expected_type):
         """Verified claims of `token`, or TokenError. Signature is checked before anything."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenError("malformed", "Token is invalid.")
+            raise TokenError("malformed", _("Token is invalid."))
         try:
             algorithm, key = self._key_for(token)
             payload = jwt.decode(
@@ -185,14 +187,14 @@ class TokenCodec:
                 options=self._decode_options,
             )
         except jwt.ExpiredSignatureError:
-            raise TokenError("expired", "Token has expired.") from None
+            raise TokenError("expired", _("Token has expired.")) from None
         except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
-            raise TokenError("malformed", "Token is invalid.") from None
+            raise TokenError("malformed", _("Token is invalid.")) from None
         token_type = payload.get("type")
         if token_type not in (ACCESS, REFRESH):
-            raise TokenError("malformed", "Token is invalid.")
+            raise TokenError("malformed", _("Token is invalid."))
         if token_type != expected_type:
-            raise TokenError("wrong_type", f"Token has wrong type: expected an {expected_type} token.")
+            raise TokenError("wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
         try:
             return Claims(
                 token_type=token_type,
@@ -204,7 +206,7 @@ class TokenCodec:
                 payload=payload,
             )
         except (TypeError, ValueError):
-            raise TokenError("malformed", "Token is invalid.") from None
+            raise TokenError("malformed", _("Token is invalid.")) from None
 
     def _claims_for(self, session, token_type, issued_at, lifetime):
         cap = int(session.expires_at.timestamp())
@@ -268,6 +270,14 @@ def get_codec():
     return codec
 
 
-def reset_codec():
+def reset_codec() -> None:
     global _codec
     _codec = None
+
+
+def _reset_codec_on_setting_change(*, setting, **kwargs):
+    if setting in RELOADING_SETTINGS:
+        reset_codec()
+
+
+setting_changed.connect(_reset_codec_on_setting_change)

@@ -4,11 +4,9 @@ static tokens (`static_tokens`) and the cookie helpers. No view decides what a t
 means or how a session ends; each one validates input, calls the lifecycle, shapes output.
 """
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
-from django.db import connection
 from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers as drf_serializers, status
 from rest_framework.exceptions import NotAuthenticated, Throttled
 from rest_framework.pagination import PageNumberPagination
@@ -16,11 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import activity, cookies, mail, metrics, recovery, serializers, sessions, static_tokens
+from .openapi import OpenApiResponse, extend_schema, inline_serializer
 from .authentication import enforce_csrf
 from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
 from .models import Activity, StaticToken
 from .revocation import get_store
 from .security import JSONParser
+from .settings import api_settings
 from .sessions import AccessContext
 from .throttling import LoginThrottle, MailThrottle, client_ip
 from .tokens import TokenError
@@ -84,15 +84,14 @@ def _logged_out(request, user):
 
 @extend_schema(tags=["auth"])
 class RegisterView(PublicView):
-    @extend_schema(request=serializers.RegisterSerializer,
-                   responses={201: serializers.RegisterSerializer, 400: ERRORS[400]})
+    @extend_schema(request=api_settings.REGISTER_SERIALIZER,
+                   responses={201: serializers.RegisteredUserSerializer, 400: ERRORS[400]})
     def post(self, request):
-        serializer = serializers.RegisterSerializer(data=request.data)
+        serializer = api_settings.REGISTER_SERIALIZER(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.save()
         _send_verification_mail(request, user, quietly_throttled=True)
-        return Response({"id": user.pk, "username": user.get_username(), "email": user.email},
-                        status=status.HTTP_201_CREATED)
+        return Response(serializers.RegisteredUserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 def _check_password_login(request, username, password):
@@ -132,11 +131,11 @@ def _send_verification_mail(request, user, quietly_throttled=False):
 
 @extend_schema(tags=["auth"])
 class LoginView(PublicView):
-    @extend_schema(request=serializers.LoginSerializer,
+    @extend_schema(request=api_settings.LOGIN_SERIALIZER,
                    responses={200: serializers.LoginResponseSerializer, 400: ERRORS[400], 401: ERRORS[401],
                               403: serializers.ErrorSerializer, 429: serializers.ErrorSerializer})
     def post(self, request):
-        data = _validated(serializers.LoginSerializer, request)
+        data = _validated(api_settings.LOGIN_SERIALIZER, request)
         user = _check_password_login(request, data["username"], data["password"])
         session, pair = sessions.open_session(
             user,
@@ -146,7 +145,7 @@ class LoginView(PublicView):
             request=request._request,
         )
         _logged_in(request, user)
-        body = {"session_id": str(session.pk), "user": serializers.UserSerializer(user).data}
+        body = {"session_id": str(session.pk), "user": api_settings.USER_SERIALIZER(user, context={"request": request}).data}
         if data["cookies"]:
             response = Response(body)
             cookies.set_auth_cookies(response, pair)
@@ -178,7 +177,7 @@ class RefreshView(PublicView):
             enforce_csrf(request._request)
             raw = cookies.refresh_cookie(request)
         if not raw:
-            raise drf_serializers.ValidationError({"refresh": ["This field is required."]})
+            raise drf_serializers.ValidationError({"refresh": [_("This field is required.")]})
         try:
             pair = sessions.rotate(raw)
         except TokenError as error:
@@ -187,7 +186,7 @@ class RefreshView(PublicView):
                 return _failure_clearing_cookies(self, _token_error(error))
             raise _token_error(error) from None
         if from_cookie:
-            response = Response({"detail": "Token refreshed."})
+            response = Response({"detail": _("Token refreshed.")})
             cookies.set_auth_cookies(response, pair)
             return response
         return Response(pair.as_dict())
@@ -244,7 +243,7 @@ class LogoutView(AuthgateAPIView):
         else:
             raise RefreshRequired()
         _logged_out(request, user)
-        response = Response({"detail": "Successfully logged out."})
+        response = Response({"detail": _("Successfully logged out.")})
         if used_cookies or cookies.has_auth_cookies(request):
             cookies.clear_auth_cookies(response)
         return response
@@ -258,7 +257,7 @@ class LogoutAllView(AuthgateAPIView):
     def post(self, request):
         ended = sessions.end_user_sessions(request.user, sessions.LOGOUT_ALL)
         _logged_out(request, request.user)
-        response = Response({"detail": "Successfully logged out of all sessions.", "sessions_ended": ended})
+        response = Response({"detail": _("Successfully logged out of all sessions."), "sessions_ended": ended})
         if cookies.has_auth_cookies(request):
             cookies.clear_auth_cookies(response)
         return response
@@ -268,9 +267,9 @@ class LogoutAllView(AuthgateAPIView):
 class MeView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses={200: serializers.UserSerializer, 401: ERRORS[401]})
+    @extend_schema(responses={200: api_settings.USER_SERIALIZER, 401: ERRORS[401]})
     def get(self, request):
-        return Response(serializers.UserSerializer(request.user).data)
+        return Response(api_settings.USER_SERIALIZER(request.user, context={"request": request}).data)
 
     @extend_schema(request=serializers.EmailChangeSerializer,
                    responses={200: serializers.UserSerializer, 400: ERRORS[400], 401: ERRORS[401],
@@ -389,7 +388,7 @@ class PasswordChangeView(AuthgateAPIView):
                         session_id=_current_session_id(request))
         ended = sessions.end_user_sessions(user, sessions.PASSWORD_CHANGED,
                                            keep_session_id=_current_session_id(request))
-        return Response({"detail": "Password changed. Your other sessions were signed out.",
+        return Response({"detail": _("Password changed. Your other sessions were signed out."),
                          "sessions_ended": ended})
 
 
@@ -501,20 +500,4 @@ class AdminUserLogoutView(AuthgateAPIView):
     def post(self, request, user_id):
         user = get_object_or_404(get_user_model(), pk=user_id)
         ended = sessions.end_user_sessions(user, sessions.ADMIN)
-        return Response({"detail": f"All sessions of {user.get_username()} ended.", "sessions_ended": ended})
-
-
-@extend_schema(tags=["service"])
-class HealthView(PublicView):
-    @extend_schema(responses={200: serializers.HealthSerializer, 503: serializers.HealthSerializer})
-    def get(self, request):
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            database = "ok"
-        except Exception:  # noqa: BLE001 — any failure means "down" here
-            database = "down"
-        redis = get_store().health()
-        healthy = database == "ok" and redis != "down"
-        body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis}
-        return Response(body, status=status.HTTP_200_OK if database == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response({"detail": _("All sessions of %(username)s ended.") % {"username": user.get_username()}, "sessions_ended": ended})

@@ -1,0 +1,1 @@
+"""A project with authgate's core dependencies only (no extras): see `flow.py`."""
