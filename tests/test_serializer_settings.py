@@ -43,9 +43,9 @@ def test_the_configured_serializers_are_used(api_client, db):
         assert body["user"]["first_name"] == "Carol"
         me = api_client.get("/api/auth/me/", **bearer(body["access"])).json()
         assert me == {"id": created.json()["id"], "username": "carol", "email": "carol@example.com",
-                      "is_staff": False, "first_name": "Carol"}
+                      "email_verified": False, "is_staff": False, "first_name": "Carol"}
 
 
 def test_the_defaults_are_back_after_the_override(api_client, user):
     body = login(api_client).json()
-    assert set(body["user"]) == {"id", "username", "email", "is_staff"}
+    assert set(body["user"]) == {"id", "username", "email", "email_verified", "is_staff"}
