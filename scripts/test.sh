@@ -6,7 +6,9 @@
 #   3. pytest on PostgreSQL + Redis (REDIS_URL: revocation store and cache): the same again,
 #      plus `redis` tests and the `multiprocess` gunicorn tests;
 #   4. node --test tests/js (the JavaScript client);
-#   5. mkdocs build --strict (the docs site; tests/test_docs.py runs its samples in pass 1).
+#   5. mkdocs build --strict (the docs site; tests/test_docs.py runs its samples in pass 1);
+#   6. quality: `ruff check` (lint) and `mypy` (types of the package), configured in
+#      pyproject.toml; an error fails the run.
 # Browser tests run in pass 1 only. Under CI=true PostgreSQL and Redis are started if
 # needed and must answer (scripts/services.sh); elsewhere a missing service skips its pass,
 # and the tests that need it show as skipped with the reason. Extra arguments go to every
@@ -123,6 +125,24 @@ if [ $# -eq 0 ]; then
   if [ "$rc" -eq 0 ]; then p=1 f=0; else p=0 f=1; failed=1; fi
   total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
   summary+=("$(printf '%-22s %4s passed %3s failed %3s skipped  %4ss  exit %s' docs "$p" "$f" 0 "$((SECONDS - docs_start))" "$rc")")
+fi
+
+run_check() {  # name, command...: one passed or failed line in the summary
+  local name=$1 check_start=$SECONDS rc
+  shift
+  echo
+  echo "== $name: $* =="
+  "$@"
+  rc=$?
+  if [ "$rc" -eq 0 ]; then p=1 f=0; else p=0 f=1; failed=1; fi
+  total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
+  summary+=("$(printf '%-22s %4s passed %3s failed %3s skipped  %4ss  exit %s' "$name" "$p" "$f" 0 "$((SECONDS - check_start))" "$rc")")
+}
+
+if [ $# -eq 0 ]; then
+  run_check "quality: ruff" .venv/bin/ruff check src server tests examples scripts
+  # The service's settings (loaded by the django-stubs plugin) warn without a SECRET_KEY.
+  run_check "quality: mypy" env SECRET_KEY=type-checking-only .venv/bin/mypy
 fi
 
 echo

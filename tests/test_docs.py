@@ -52,7 +52,7 @@ def code_blocks(path):
                 raise AssertionError(f"{path.name}:{number}: a code block without a language")
         elif match and not match["lang"]:
             lang, indent, start, lines = current
-            blocks.append((lang, "\n".join(l[indent:] for l in lines) + "\n", start))
+            blocks.append((lang, "\n".join(line[indent:] for line in lines) + "\n", start))
             current = None
         else:
             current[3].append(line)

@@ -273,7 +273,7 @@ def jwt_claims(token):
 
 @pytest.mark.parametrize("kind", ["never-existed", "other-users-session", "dashed-spelling-of-a-revoked-session"])
 def test_redis_path_refuses_what_the_database_path_refuses(api_client, make_user, own_redis, kind):
-    alice, bob = make_user("alice"), make_user("bob")
+    alice, _bob = make_user("alice"), make_user("bob")
     with redis_mode(own_redis.url) as store:
         mine = login(api_client, "alice").json()
         theirs = login(api_client, "bob").json()

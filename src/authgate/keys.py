@@ -205,8 +205,8 @@ def _write_atomically(target, data, mode):
 @dataclass
 class RotationResult:
     signing_kid: str
-    staged_kid: str = None
-    retired_kid: str = None
+    staged_kid: str | None = None
+    retired_kid: str | None = None
     pruned: list = field(default_factory=list)
 
 

@@ -26,7 +26,7 @@ try:
     from prometheus_client import multiprocess
     from prometheus_client.core import GaugeMetricFamily
 except ImportError:  # pragma: no cover — the reusable app runs without it
-    prometheus_client = None
+    prometheus_client = None  # type: ignore[assignment]
 
 LOGIN_OUTCOMES = {"login_succeeded": "success", "login_failed": "failure", "login_throttled": "throttled"}
 REFRESH_OUTCOMES = ("rotated", "retried", "reuse_detected", "invalid")

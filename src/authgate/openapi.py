@@ -22,14 +22,14 @@ try:
 except ImportError:  # the `openapi` extra is not installed
     AVAILABLE = False
 
-    def extend_schema(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+    def extend_schema(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         """Without drf-spectacular: leaves the view or method as it is."""
         return lambda target: target
 
-    def OpenApiResponse(*args: Any, **kwargs: Any) -> None:  # type: ignore[no-redef]  # noqa: N802
+    def OpenApiResponse(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]  # noqa: N802
         return None
 
-    def inline_serializer(*args: Any, **kwargs: Any) -> None:  # type: ignore[no-redef]
+    def inline_serializer(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         return None
 
 

@@ -20,7 +20,7 @@ from .models import Activity, Session, StaticToken
 
 User = get_user_model()
 
-PASSWORD = {"trim_whitespace": False, "max_length": 4096, "style": {"input_type": "password"}}
+PASSWORD: dict[str, Any] = {"trim_whitespace": False, "max_length": 4096, "style": {"input_type": "password"}}
 
 
 def _has_field(model, name: str) -> bool:
@@ -42,6 +42,9 @@ def _read_only(source: str, name: str) -> serializers.ReadOnlyField:
     return serializers.ReadOnlyField() if source == name else serializers.ReadOnlyField(source=source)
 
 
+_EMAIL = _email_field(User)
+
+
 class UserSerializer(serializers.ModelSerializer):
     """The account: `username` is the value of the model's USERNAME_FIELD, `email` of its
     EMAIL_FIELD ("" without one)."""
@@ -49,7 +52,7 @@ class UserSerializer(serializers.ModelSerializer):
     # Read from the model's own fields where they exist, so that the schema has their types.
     id = _read_only(User._meta.pk.name, "id")
     username = _read_only(User.USERNAME_FIELD, "username")
-    email = _read_only(_email_field(User), "email") if _email_field(User) else serializers.SerializerMethodField()
+    email = _read_only(_EMAIL, "email") if _EMAIL else serializers.SerializerMethodField()
     email_verified = serializers.SerializerMethodField()
     is_staff = _read_only("is_staff", "is_staff") if _has_field(User, "is_staff") else serializers.SerializerMethodField()
 

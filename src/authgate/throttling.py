@@ -35,7 +35,7 @@ def client_ip(request):
 class FailureThrottle(SimpleRateThrottle):
     """Counts failures recorded with `record_failure()`; `allow_request` only reads."""
 
-    scope_setting = None  # "USER_IP" or "IP"; subclasses also define ident_for()
+    scope_setting: str | None = None  # "USER_IP" or "IP"; subclasses also define ident_for()
 
     def __init__(self):
         self.cache = caches[api_settings.THROTTLE_CACHE]

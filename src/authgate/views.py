@@ -18,7 +18,6 @@ from .openapi import OpenApiResponse, extend_schema, inline_serializer
 from .authentication import enforce_csrf
 from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
 from .models import Activity, StaticToken
-from .revocation import get_store
 from .security import JSONParser
 from .settings import api_settings
 from .sessions import AccessContext
