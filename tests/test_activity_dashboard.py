@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -128,35 +129,81 @@ SEED = textwrap.dedent("""
 """)
 
 
-@pytest.mark.browser
-def test_dashboard_in_chromium():
-    from tests.browser_support import PASSWORD, REPO, chromium, live_server
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
 
-    with chromium() as browser, live_server() as server:
+
+@pytest.fixture(scope="module")
+def chrome():
+    from tests.browser_support import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def live(chrome):  # after `chrome`: no server start when the browser tests are skipped
+    from tests.browser_support import PASSWORD, REPO, live_server
+
+    with live_server() as server:
         subprocess.run([sys.executable, "-c", SEED.format(password=PASSWORD)], cwd=REPO, env=server.env,
                        check=True, capture_output=True, timeout=120)
-        from playwright.sync_api import expect
+        yield server
 
-        page = browser.new_context(base_url=server.url, viewport={"width": 1100, "height": 900}).new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        outside = []
-        page.on("request", lambda req: outside.append(req.url) if not req.url.startswith(server.url) else None)
-        page.goto("/admin/login/?next=" + DASHBOARD)
-        page.fill("input[name=username]", "staff")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("input[type=submit]")
-        dashboard = page.get_by_test_id("activity-dashboard")
-        expect(dashboard).to_be_visible()
-        expect(page.get_by_test_id("active-sessions")).to_contain_text("3")
-        for kind in ("login_succeeded", "login_failed", "login_throttled", "refresh_reuse_detected"):
-            chart = page.get_by_test_id(f"chart-{kind}").locator("svg")
-            expect(chart).to_be_visible()
-            assert chart.bounding_box()["width"] > 300
-            assert chart.locator("rect").count() > 0
-        expect(page.get_by_test_id("failing-ips")).to_contain_text("198.51.100.66")
-        artifacts = REPO / "test-artifacts" / "dashboard"
-        artifacts.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(artifacts / "activity-dashboard.png"), full_page=True)
-        assert not errors, errors
-        assert not outside, f"the dashboard fetched from elsewhere: {outside}"
+
+def new_page(browser, server):
+    page = browser.new_context(base_url=server.url, viewport={"width": 1100, "height": 900}).new_page()
+    page.errors, page.outside = [], []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("request", lambda req: page.outside.append(req.url) if not req.url.startswith(server.url) else None)
+    return page
+
+
+def save(page, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_dashboard_in_chromium(chrome, live):
+    from playwright.sync_api import expect
+
+    from tests.browser_support import PASSWORD
+
+    page = new_page(chrome, live)
+    page.goto("/admin/login/?next=" + DASHBOARD)
+    page.fill("input[name=username]", "staff")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.get_by_test_id("activity-dashboard")).to_be_visible()
+    expect(page.get_by_test_id("active-sessions")).to_contain_text("3")
+    for kind in ("login_succeeded", "login_failed", "login_throttled", "refresh_reuse_detected"):
+        chart = page.get_by_test_id(f"chart-{kind}").locator("svg")
+        expect(chart).to_be_visible()
+        assert chart.bounding_box()["width"] > 300
+        assert chart.locator("rect").count() > 0
+    expect(page.get_by_test_id("failing-ips")).to_contain_text("198.51.100.66")
+    save(page, "activity-dashboard")
+    assert not page.errors, page.errors
+    assert not page.outside, f"the dashboard fetched from elsewhere: {page.outside}"
+
+
+@pytest.mark.browser
+def test_account_page_shows_recent_security_activity(chrome, live):
+    from playwright.sync_api import expect
+
+    from tests.browser_support import sign_in
+
+    live.register("grace")
+    status, _body = live.api("POST", "/api/auth/login/", {"username": "grace", "password": "not-her-password"})
+    assert status == 401
+    page = new_page(chrome, live)
+    page.goto("/")
+    sign_in(page, "grace")
+    items = page.get_by_test_id("activity").locator("li")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_have_attribute("data-kind", "login_succeeded")
+    expect(items.nth(0)).to_contain_text("this device")
+    expect(items.nth(1)).to_have_attribute("data-kind", "login_failed")
+    expect(items.nth(1)).to_contain_text("Failed sign-in attempt")
+    save(page, "account-activity")
+    assert not page.errors, page.errors

@@ -26,6 +26,10 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
       for (const s of sessions.values()) s.ended = true;
     },
     mails: [], // {to, kind, uid, token}: what the recovery endpoints "sent"
+    events: [], // the activity trail: {id, user, kind, session_id, created_at}, oldest first
+    record(user, kind, session_id = null) {
+      server.events.push({ id: server.events.length + 1, user, kind, session_id, created_at: new Date(Date.UTC(2024, 0, 1, 0, server.events.length)).toISOString() });
+    },
     issueLink(username, kind) {
       const u = users.get(username);
       const link = { to: u.email, kind, uid: String(u.id), token: `${kind}-${++n}` };
@@ -118,10 +122,12 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
         return json(429, { detail: "Too many failed login attempts.", code: "throttled" }, { "Retry-After": "42" });
       }
       if (!u || u.password !== body.password) {
+        if (u) server.record(u, "login_failed");
         return json(401, { detail: "No active account found with the given credentials", code: "invalid_credentials" });
       }
       const s = newSession(u);
       s.device = body.device;
+      server.record(u, "login_succeeded", s.id);
       const user = { id: u.id, username: u.username, email: u.email };
       if (body.cookies) {
         server.jar.authgate_access = currentAccess(s);
@@ -247,6 +253,20 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
         id: x.id, device: x.device || "", ip: "127.0.0.1", user_agent: "node", created_at: "2024-01-01T00:00:00Z",
         last_used_at: "2024-01-01T00:00:00Z", current: x === s,
       })));
+    }
+    if (path === "/api/auth/activity/" && method === "GET") {  // DRF page-number pagination, newest first
+      const mine = server.events.filter((e) => e.user === u).reverse();
+      const size = Number(url.searchParams.get("page_size") || 20);
+      const page = Number(url.searchParams.get("page") || 1);
+      const results = mine.slice((page - 1) * size, page * size);
+      if (page > 1 && !results.length) return json(404, { detail: "Invalid page.", code: "not_found" });
+      const link = (p) => `http://testserver/api/auth/activity/?page=${p}&page_size=${size}`;
+      return json(200, {
+        count: mine.length,
+        next: page * size < mine.length ? link(page + 1) : null,
+        previous: page > 1 ? link(page - 1) : null,
+        results: results.map(({ user, ...e }) => ({ ...e, kind_display: e.kind, username: user.username })),
+      });
     }
     const m = path.match(/^\/api\/auth\/sessions\/([^/]+)\/$/);
     if (m && method === "DELETE") {

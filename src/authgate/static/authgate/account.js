@@ -39,6 +39,9 @@ const el = {
   logout: $("#logout"),
   logoutAll: $("#logout-all"),
   reloadSessions: $("#reload-sessions"),
+  activity: $("#activity"),
+  activityEmpty: $("#activity-empty"),
+  activityMore: $("#activity-more"),
   admin: $("#admin"),
   invalidateAll: $("#invalidate-all"),
   dialog: $("#confirm-dialog"),
@@ -340,13 +343,79 @@ function renderSessions(list) {
   el.logoutAll.disabled = rows.length === 0;
 }
 
+// What each security event says to its user (GET /api/auth/activity/).
+const ENDED = {
+  logout: "Signed out",
+  logout_all: "Signed out everywhere",
+  password_changed: "Signed out: the password was changed",
+  password_reset: "Signed out: the password was reset",
+  user_inactive: "Signed out: the account was deactivated",
+  admin: "Signed out by an administrator",
+  invalidate_all: "Signed out: every session was invalidated",
+  reuse_detected: "Session ended: its sign-in token was used twice",
+  account_deleted: "Signed out: the account was deleted",
+};
+const WARN = new Set(["login_failed", "login_throttled", "refresh_reuse_detected"]);
+function describeEvent(e) {
+  const name = e.details && e.details.name ? ` “${e.details.name}”` : "";
+  switch (e.kind) {
+    case "login_succeeded": return "Signed in";
+    case "login_failed": return "Failed sign-in attempt";
+    case "login_throttled": return "Sign-in attempts blocked after too many failures";
+    case "refresh_reuse_detected": return "A used sign-in token was presented again; that session was ended";
+    case "session_ended": return ENDED[e.reason] || `Signed out (${e.reason || "ended"})`;
+    case "static_token_created": return `API token${name} created`;
+    case "static_token_revoked": return `API token${name} revoked`;
+    case "password_changed": return "Password changed";
+    case "password_reset": return "Password reset";
+    case "email_verified": return "Email address verified";
+    default: return e.kind_display || e.kind;
+  }
+}
+
+function activityItem(e) {
+  const li = document.createElement("li");
+  li.dataset.kind = e.kind;
+  if (WARN.has(e.kind)) li.classList.add("warn");
+  const what = document.createElement("span");
+  what.className = "what";
+  what.textContent = describeEvent(e);
+  const where = document.createElement("span");
+  where.className = "where";
+  const device = e.user_agent ? deviceLabel(e.user_agent) : "";
+  const here = e.session_id && String(e.session_id).replace(/-/g, "") === String(client.getSessionId() || "").replace(/-/g, "");
+  where.textContent = [e.ip, device, here ? "this device" : ""].filter(Boolean).join(" · ") || "—";
+  li.append(what, timeEl(e.created_at, relativeTime(e.created_at)), where);
+  return li;
+}
+
+let activityPage = 1;
+function renderActivity(page, { append = false } = {}) {
+  const items = page.results.map(activityItem);
+  if (append) el.activity.append(...items);
+  else el.activity.replaceChildren(...items);
+  el.activityEmpty.hidden = el.activity.children.length > 0;
+  el.activityMore.hidden = !page.next;
+}
+
+async function loadActivity({ more = false } = {}) {
+  try {
+    const page = await client.activity({ page: more ? activityPage + 1 : 1 });
+    if (!client.isAuthenticated()) return;
+    activityPage = more ? activityPage + 1 : 1;
+    renderActivity(page, { append: more });
+  } catch (err) {
+    if (client.isAuthenticated()) showMessage(describeError(err), "error", err.code);
+  }
+}
+
 // ---- data ------------------------------------------------------------------------------
 let loading = null;
 async function loadAccount() {
   if (loading) return loading;
   loading = (async () => {
     try {
-      const [user, sessions] = await Promise.all([client.me(), client.sessions()]);
+      const [user, sessions] = await Promise.all([client.me(), client.sessions(), loadActivity()]);
       if (!client.isAuthenticated()) return; // signed out meanwhile
       renderUser(user);
       renderSessions(sessions);
@@ -365,6 +434,7 @@ async function reloadSessions() {
   try {
     const sessions = await client.sessions();
     if (client.isAuthenticated()) renderSessions(sessions);
+    if (activityPage === 1) await loadActivity(); // newest events, unless older pages are open
   } catch (err) {
     if (client.isAuthenticated()) showMessage(describeError(err), "error", err.code);
   }
@@ -381,6 +451,8 @@ function showSignedOut() {
   setState("signed-out");
   delete body.dataset.loaded;
   el.sessionsBody.replaceChildren();
+  el.activity.replaceChildren();
+  el.activityMore.hidden = true;
   el.admin.hidden = true;
   if (el.dialog.open) el.dialog.close("cancel");
   const pw = el.loginForm.elements.namedItem("password");
@@ -497,6 +569,8 @@ el.logoutAll.addEventListener("click", () => busy(el.logoutAll, async () => {
 }));
 
 el.reloadSessions.addEventListener("click", () => busy(el.reloadSessions, reloadSessions));
+
+el.activityMore.addEventListener("click", () => busy(el.activityMore, () => loadActivity({ more: true })));
 
 el.sessionsBody.addEventListener("click", async (ev) => {
   const btn = ev.target.closest("button[data-action='end-session']");

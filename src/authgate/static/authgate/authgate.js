@@ -512,6 +512,13 @@ export function createClient(options = {}) {
   }
 
   const sessions = () => request("sessions/");
+  /** activity({page, pageSize}) — the user's own security events, newest first:
+   *  {count, next, previous, results: [{id, kind, kind_display, created_at, reason, ip, ...}]}. */
+  function activity({ page = 1, pageSize } = {}) {
+    const query = new URLSearchParams({ page: String(page) });
+    if (pageSize) query.set("page_size", String(pageSize));
+    return request(`activity/?${query}`);
+  }
   async function endSession(id) {
     const state = readState();
     const result = await request(`sessions/${encodeURIComponent(id)}/`, { method: "DELETE" });
@@ -599,6 +606,7 @@ export function createClient(options = {}) {
     fetch: authFetch,
     request,
     sessions,
+    activity,
     endSession,
     changePassword,
     invalidateAllTokens,
