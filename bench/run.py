@@ -224,19 +224,23 @@ print(json.dumps(out))
 
 
 class Server:
-    def __init__(self, kind, db, redis=False, workers=2):
+    def __init__(self, kind, db, redis=False, workers=2, baseline=None):
         self.kind = kind  # "authgate" | "simplejwt"
         self.db = db  # "sqlite" | "postgres"
         self.redis = redis
         self.workers = workers
-        self.label = kind + ("+redis" if redis else "")
-        self.tag = f"{kind}_{db}" + ("_redis" if redis else "")
+        # `baseline`: (rev, directory) of another authgate revision, served from its own
+        # source tree with the same virtualenv (its src/ first on PYTHONPATH).
+        self.baseline = baseline
+        name = f"baseline@{baseline[0]}" if baseline else kind
+        self.label = name + ("+redis" if redis else "")
+        self.tag = ("baseline" if baseline else kind) + f"_{db}" + ("_redis" if redis else "")
         self.port = free_port()
         self.proc = None
         self.logfile = WORK / f"{self.tag}.log"
         self.access = None
         if kind == "authgate":
-            self.cwd = REPO
+            self.cwd = baseline[1] if baseline else REPO
             self.python = AUTHGATE_VENV / "bin" / "python"
             self.gunicorn = AUTHGATE_VENV / "bin" / "gunicorn"
             self.wsgi = "server.wsgi:application"
@@ -269,6 +273,8 @@ class Server:
         })
         if redis:
             self.env["REDIS_URL"] = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+        if baseline:
+            self.env["PYTHONPATH"] = str(Path(baseline[1]) / "src")
 
     # -- database ----------------------------------------------------------------------
     def reset_database(self):
@@ -313,7 +319,10 @@ class Server:
 
     # -- process -----------------------------------------------------------------------
     def start(self):
-        cmd = [str(self.gunicorn), self.wsgi, "--workers", str(self.workers), "--threads", "1",
+        # The service's own gunicorn settings when it has them (as `make run` uses them:
+        # e.g. the metrics' multiprocess mode), so the bench measures what is deployed.
+        config = ["-c", "server/gunicorn.conf.py"] if (Path(self.cwd) / "server" / "gunicorn.conf.py").exists() else []
+        cmd = [str(self.gunicorn), self.wsgi, *config, "--workers", str(self.workers), "--threads", "1",
                "--worker-class", "sync", "--bind", f"{HOST}:{self.port}", "--log-level", "warning",
                "--timeout", "30"]
         self.log_handle = open(self.logfile, "w")
@@ -357,6 +366,21 @@ class Server:
 
     def rows(self, username):
         return self.shell(COUNT_ROWS.format(username=username, prefixes=self.prefixes), "ROWS")
+
+
+def export_baseline(rev):
+    """(short commit, directory) of `rev`'s tree, exported under bench/.work (git archive:
+    no worktree bookkeeping in the repository)."""
+    commit = run(["git", "rev-parse", "--short", rev], cwd=REPO).stdout.strip()
+    target = WORK / f"baseline-{commit}"
+    if not (target / "manage.py").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO, capture_output=True,
+                                 check=True, timeout=120).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True, timeout=120)
+    log(f"baseline: authgate at {rev} ({commit}) from {target}")
+    return commit, str(target)
 
 
 def stop_all():
@@ -652,6 +676,19 @@ def tables(results):
                 lines.append(f"| {g['db']} | {name} | {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
                              f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
                              f"{fmt(ratio) + '×' if ratio else ''} |")
+    baseline_rows = []
+    for g in results["groups"]:
+        for name in ("public", "protected", "refresh", "login"):
+            per = g["measurements"].get(name, {})
+            base = next((r for label, r in per.items() if label.startswith("baseline@")), None)
+            if base and per.get("authgate") and base["rps"]:
+                baseline_rows.append(f"| {g['db']} | {name} | {per['authgate']['rps']:.1f} | {base['rps']:.1f} | "
+                                     f"{per['authgate']['rps'] / base['rps']:.2f}× |")
+    if baseline_rows:
+        rev = results.get("baseline", {})
+        lines += ["", f"This tree against the baseline {rev.get('rev')} ({rev.get('commit')}), same run, alternated:", "",
+                  "| db | measurement | this tree req/s | baseline req/s | ratio |", "|---|---|---:|---:|---:|",
+                  *baseline_rows]
     lines += ["", "Stored rows for one session (login, then N sequential refreshes), and logout:", "",
               "| db | server | after login | after 1 | after 10 | after 1000 | tables | access token after logout |",
               "|---|---|---:|---:|---:|---:|---|---|"]
@@ -790,6 +827,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
     ap.add_argument("--no-write", action="store_true", help="do not write results.json / RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s, 40 sessions, 50 refreshes")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also serve authgate at git revision REV (e.g. main, HEAD~3), measured alternately "
+                         "with the working tree: a before/after comparison in one run")
     opts = ap.parse_args()
     if opts.quick:
         opts.duration, opts.login_duration, opts.rounds, opts.sessions, opts.refreshes = 2, 2, 1, 40, 50
@@ -832,6 +872,9 @@ def main():
     except Exception:  # noqa: BLE001
         results["authgate_commit"] = None
     results["versions"] = versions(authgate_ok, pg_info if pg_ok else None)
+    baseline = export_baseline(opts.baseline) if opts.baseline else None
+    if baseline:
+        results["baseline"] = {"rev": opts.baseline, "commit": baseline[0]}
 
     try:
         for db in [d.strip() for d in opts.dbs.split(",") if d.strip()]:
@@ -843,6 +886,8 @@ def main():
             servers = []
             if authgate_ok:
                 servers.append(Server("authgate", db, workers=opts.workers))
+            if authgate_ok and baseline:
+                servers.append(Server("authgate", db, workers=opts.workers, baseline=baseline))
             if "simplejwt" in wanted:
                 servers.append(Server("simplejwt", db, workers=opts.workers))
             if authgate_ok and db == "postgres" and not opts.no_redis:
