@@ -389,6 +389,7 @@ function activityItem(e) {
   return li;
 }
 
+const ACTIVITY_PAGE = 8;
 let activityPage = 1;
 function renderActivity(page, { append = false } = {}) {
   const items = page.results.map(activityItem);
@@ -400,7 +401,7 @@ function renderActivity(page, { append = false } = {}) {
 
 async function loadActivity({ more = false } = {}) {
   try {
-    const page = await client.activity({ page: more ? activityPage + 1 : 1 });
+    const page = await client.activity({ page: more ? activityPage + 1 : 1, pageSize: ACTIVITY_PAGE });
     if (!client.isAuthenticated()) return;
     activityPage = more ? activityPage + 1 : 1;
     renderActivity(page, { append: more });
