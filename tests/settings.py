@@ -6,7 +6,8 @@ if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "authgate-tests"}}
 
 # DRF's authtoken table, so that `import_drf_tokens` can be tested against real rows.
-INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]  # noqa: F405
+# simplejwt's blacklist tables, so that the migration from simplejwt is tested against them.
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "rest_framework_simplejwt.token_blacklist"]  # noqa: F405
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     import os as _os

@@ -3,19 +3,25 @@ the security activity trail listed, with an activity dashboard (charts drawn as 
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from . import activity, charts, sessions, static_tokens
-from .models import Activity, Session, StaticToken
+from .models import Activity, MigratedToken, Session, StaticToken
+
+# Search by the user's login name and email, whatever the (custom) user model calls them.
+_User = get_user_model()
+USER_SEARCH = tuple(dict.fromkeys(f"user__{name}" for name in (_User.USERNAME_FIELD, _User.get_email_field_name())
+                                  if any(f.name == name for f in _User._meta.fields)))
 
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     list_display = ("user", "device", "ip", "created_at", "last_used_at", "expires_at", "ended_at", "end_reason")
     list_filter = ("end_reason", ("ended_at", admin.EmptyFieldListFilter))
-    search_fields = ("user__username", "user__email", "device", "ip")
+    search_fields = (*USER_SEARCH, "device", "ip")
     readonly_fields = [f.name for f in Session._meta.fields]
     actions = ["end_selected_sessions"]
 
@@ -41,7 +47,7 @@ class SessionAdmin(admin.ModelAdmin):
 @admin.register(StaticToken)
 class StaticTokenAdmin(admin.ModelAdmin):
     list_display = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at")
-    search_fields = ("user__username", "name", "prefix")
+    search_fields = (*USER_SEARCH, "name", "prefix")
     readonly_fields = ("user", "name", "prefix", "digest", "created_at", "last_used_at", "expires_at")
     actions = ["revoke_selected"]
 
@@ -115,3 +121,19 @@ class ActivityAdmin(admin.ModelAdmin):
             "changelist_url": reverse("admin:authgate_activity_changelist"),
         }
         return TemplateResponse(request, self.dashboard_template, context)
+
+
+@admin.register(MigratedToken)
+class MigratedTokenAdmin(admin.ModelAdmin):
+    """simplejwt refresh tokens exchanged for a session (read-only: the record that makes
+    a second exchange fail)."""
+
+    list_display = ("jti", "user", "session", "exchanged_at", "expires_at")
+    search_fields = ("jti", *USER_SEARCH)
+    readonly_fields = [f.name for f in MigratedToken._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -183,3 +183,21 @@ class EmailAddress(models.Model):
 
     def proves(self, address):
         return bool(self.verified_at and address and self.email.casefold() == address.casefold())
+
+
+class MigratedToken(models.Model):
+    """A djangorestframework-simplejwt refresh token exchanged for an authgate session
+    (`authgate.simplejwt_migration`): its `jti` is unique, so a token is exchanged once."""
+
+    jti = models.CharField(max_length=255, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    exchanged_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="When the simplejwt token would have expired.")
+
+    class Meta:
+        verbose_name = "exchanged simplejwt token"
+        verbose_name_plural = "exchanged simplejwt tokens"
+
+    def __str__(self):
+        return f"{self.jti} → {self.session_id or '—'}"

@@ -78,6 +78,10 @@ DEFAULTS = {
     "SEND_MAIL_IN_BACKGROUND": True,
     # The API's request/response shapes for login, registration and the account (import
     # strings or classes; subclass the defaults in authgate.serializers).
+    # Moving over from djangorestframework-simplejwt: exchange a simplejwt refresh token,
+    # once, for an authgate session at the refresh endpoint, until UNTIL (a datetime or a
+    # date). Other keys (SIGNING_KEY, ALGORITHM, USER_ID_CLAIM...) default to SIMPLE_JWT's.
+    "SIMPLEJWT_MIGRATION": {"ENABLED": False, "UNTIL": None},
     "LOGIN_SERIALIZER": "authgate.serializers.LoginSerializer",
     "REGISTER_SERIALIZER": "authgate.serializers.RegisterSerializer",
     "USER_SERIALIZER": "authgate.serializers.UserSerializer",

@@ -13,7 +13,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import activity, cookies, mail, metrics, recovery, serializers, sessions, static_tokens
+from . import activity, cookies, mail, metrics, recovery, serializers, sessions, simplejwt_migration, static_tokens
 from .openapi import OpenApiResponse, extend_schema, inline_serializer
 from .authentication import enforce_csrf
 from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
@@ -180,15 +180,27 @@ class RefreshView(PublicView):
         try:
             pair = sessions.rotate(raw)
         except TokenError as error:
-            _count_refused_refresh(request, error)
-            if from_cookie:
-                return _failure_clearing_cookies(self, _token_error(error))
-            raise _token_error(error) from None
+            if not from_cookie and simplejwt_migration.is_active() and simplejwt_migration.looks_like_simplejwt(raw):
+                pair = self.exchange_simplejwt(request, raw)
+            else:
+                _count_refused_refresh(request, error)
+                if from_cookie:
+                    return _failure_clearing_cookies(self, _token_error(error))
+                raise _token_error(error) from None
         if from_cookie:
             response = Response({"detail": _("Token refreshed.")})
             cookies.set_auth_cookies(response, pair)
             return response
         return Response(pair.as_dict())
+
+    def exchange_simplejwt(self, request, raw):
+        """A simplejwt refresh token, while the migration is on: its one exchange."""
+        try:
+            _session, pair = simplejwt_migration.exchange(raw, request=request._request)
+        except TokenError as error:
+            _count_refused_refresh(request, error)
+            raise _token_error(error) from None
+        return pair
 
 
 @extend_schema(tags=["auth"])
