@@ -20,8 +20,8 @@ POSTGRES_URL=${AUTHGATE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/au
 REDIS_URL_FOR_TESTS=${AUTHGATE_TEST_REDIS_PASS_URL:-redis://127.0.0.1:6379/15}
 # Run once, in the SQLite pass: input fuzzing (hypothesis/schemathesis) exercises request
 # parsing and the error contract, not the database, and would double the later passes.
-# Likewise the docs' samples (a new project on its own SQLite database).
-ONCE=(--ignore=tests/test_security_fuzz.py --ignore=tests/test_docs.py)
+# Likewise the docs' samples (a new project on its own SQLite database) and the npm package.
+ONCE=(--ignore=tests/test_security_fuzz.py --ignore=tests/test_docs.py --ignore=tests/test_js_package.py)
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/authgate-test.XXXXXX")
 trap 'rm -rf "$LOG_DIR"' EXIT
 
@@ -68,6 +68,14 @@ bash scripts/services.sh check-redis || redis=down
 [ "$postgres" = down ] && echo "test.sh: PostgreSQL is not answering on 127.0.0.1:5432: skipping the PostgreSQL passes."
 [ "$redis" = down ] && echo "test.sh: Redis is not answering on 127.0.0.1:6379: skipping the Redis pass."
 
+# The JavaScript tests' packages (axios and react for the adapters' tests, typescript for
+# the npm package's declarations, used by pytest too): install the locked versions once.
+if [ -d tests/js ] && command -v npm >/dev/null; then
+  if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+    npm ci --prefix tests/js --no-audit --no-fund --loglevel=error || failed=1
+  fi
+fi
+
 # -- which tests run where ------------------------------------------------------------------
 # A test marked `redis` runs in the Redis pass, one marked only `postgres` in the PostgreSQL
 # pass; when that pass cannot run, pass 1 takes the test so that it shows as skipped.
@@ -94,10 +102,6 @@ fi
 if [ $# -eq 0 ] && [ -d tests/js ]; then
   echo
   if command -v node >/dev/null; then
-    # The adapters' tests import axios and react: install the locked versions once.
-    if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
-      npm ci --prefix tests/js --no-audit --no-fund --loglevel=error || failed=1
-    fi
     echo "== node --test tests/js =="
     node_start=$SECONDS
     node --test tests/js/ 2>&1 | tee "$LOG_DIR/node.log"

@@ -32,7 +32,11 @@ from authgate.settings import DEFAULTS
 from .browser_support import _die_with_parent
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").rglob("*.md")),
+    REPO / "src" / "authgate" / "static" / "authgate" / "README.md",  # the npm package's
+]
 PROJECT = "mysite"
 FILE_HEADER = re.compile(rf"^# {PROJECT}/(\w+\.py)\b")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w+-]*)\s*$")

@@ -1,0 +1,178 @@
+/**
+ * Type declarations of authgate.js, the browser client of the authgate API
+ * (hand-written; the module itself is plain JavaScript with no build step).
+ */
+
+/** The user as the API returns it (`/api/auth/me/`, login). Projects may add fields. */
+export interface User {
+  id: number;
+  username: string;
+  email: string;
+  is_staff?: boolean;
+  email_verified?: boolean;
+  [field: string]: unknown;
+}
+
+/** One signed-in device, from `GET /api/auth/sessions/`. */
+export interface Session {
+  id: string;
+  device: string;
+  ip: string | null;
+  user_agent: string;
+  created_at: string;
+  last_used_at: string;
+  current: boolean;
+}
+
+/** `POST /api/auth/login/`: the tokens (bearer mode only), the session and the user. */
+export interface LoginResponse {
+  access?: string;
+  refresh?: string;
+  session_id: string;
+  user: User;
+  [field: string]: unknown;
+}
+
+/** `POST /api/auth/token/refresh/`: a new pair (bearer mode) or `{detail}` (cookie mode). */
+export interface RefreshResponse {
+  access?: string;
+  refresh?: string;
+  detail?: string;
+}
+
+export interface DetailResponse {
+  detail: string;
+  sessions_ended?: number;
+  [field: string]: unknown;
+}
+
+/** Storage-like object (localStorage's subset the client uses). */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export type Mode = "bearer" | "cookie";
+
+export interface ClientOptions {
+  /** Where the authgate endpoints live (default "/api/auth/"); absolute for another site. */
+  baseUrl?: string;
+  /** "bearer" (default): tokens in storage; "cookie": tokens in HttpOnly cookies. */
+  mode?: Mode;
+  /** Default: localStorage, or per-tab memory when it is unavailable. */
+  storage?: StorageLike | null;
+  /** Namespace of the storage keys, the refresh lock and the channel (default "authgate"). */
+  storageKey?: string;
+  /** fetch's `credentials` in cookie mode ("same-origin"; "include" for a cross-origin API). */
+  credentials?: RequestCredentials;
+  csrfCookieName?: string;
+  csrfHeaderName?: string;
+  /** How the CSRF token is read (default: the `csrftoken` cookie). */
+  csrfToken?: () => string | null | undefined;
+  /** Injectable for tests and non-browser hosts; `null` turns the feature off. */
+  fetch?: typeof globalThis.fetch;
+  locks?: { request(name: string, options: { mode: "exclusive" }, fn: () => Promise<unknown>): Promise<unknown> } | null;
+  BroadcastChannel?: (new (name: string) => { postMessage(message: unknown): void; close(): void; onmessage: ((event: { data: unknown }) => void) | null }) | null;
+  eventTarget?: { addEventListener(type: "storage", listener: (event: StorageEvent) => void): void; removeEventListener(type: "storage", listener: (event: StorageEvent) => void): void } | null;
+  indexedDB?: IDBFactory | null;
+}
+
+/** Why the client signed out. */
+export type LogoutReason = "logout" | "logout_all" | "session_ended" | "other_tab" | (string & {});
+export type EventSource = "local" | "other_tab";
+
+export interface LoginEvent {
+  user: User | null;
+  session_id: string | null;
+  source: EventSource;
+}
+
+export interface LogoutEvent {
+  reason: LogoutReason;
+  source: EventSource;
+}
+
+export interface RefreshEvent {
+  source: EventSource;
+}
+
+export type ChangeEvent =
+  | ({ type: "login" } & LoginEvent)
+  | ({ type: "logout" } & LogoutEvent)
+  | ({ type: "refresh" } & RefreshEvent)
+  | { type: "user"; user: User | null };
+
+/** Immutable snapshot; the same object until something changes (for useSyncExternalStore). */
+export interface ClientState {
+  readonly mode: Mode;
+  readonly isAuthenticated: boolean;
+  readonly user: User | null;
+  readonly sessionId: string | null;
+}
+
+/** Removes the listener. */
+export type Unsubscribe = () => void;
+
+export interface AuthgateClient {
+  readonly mode: Mode;
+  readonly baseUrl: string;
+  login(credentials: { username: string; password: string; device?: string }): Promise<LoginResponse>;
+  register(account: { username: string; email: string; password: string }): Promise<User>;
+  /** Ends this session on the server and locally; never throws. `null` when signed out. */
+  logout(): Promise<DetailResponse | { ok: false; detail?: string; code?: string; [field: string]: unknown } | null>;
+  logoutAll(): Promise<DetailResponse>;
+  /** Rotates the tokens; concurrent calls (also from other tabs) share one rotation. */
+  refresh(options?: { stale?: string | null }): Promise<RefreshResponse>;
+  me(): Promise<User>;
+  /** window.fetch with the credential added; on a 401 refreshes once and retries once. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** A JSON call relative to baseUrl; throws AuthError on a non-2xx answer. */
+  request<T = unknown>(path: string, options?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<T>;
+  sessions(): Promise<Session[]>;
+  endSession(id: string): Promise<null>;
+  changePassword(passwords: { old_password: string; new_password: string }): Promise<DetailResponse>;
+  /** Staff only. */
+  invalidateAllTokens(options?: { include_static_tokens?: boolean }): Promise<DetailResponse>;
+  isAuthenticated(): boolean;
+  getUser(): User | null;
+  getSessionId(): string | null;
+  /** The access token (bearer mode); always null in cookie mode. */
+  getAccessToken(): string | null;
+  getState(): ClientState;
+  subscribe(listener: (event: ChangeEvent) => void): Unsubscribe;
+  onLogin(listener: (event: LoginEvent) => void): Unsubscribe;
+  onLogout(listener: (event: LogoutEvent) => void): Unsubscribe;
+  onRefresh(listener: (event: RefreshEvent) => void): Unsubscribe;
+  /** Headers carrying the credential for a request of `method` (used by the adapters). */
+  credentialHeaders(method?: string): Record<string, string>;
+  /** What a request is sent with, so a later 401 can tell whether someone rotated since. */
+  staleKey(): string | null;
+  /** Stops listening to other tabs. */
+  close(): void;
+}
+
+/** Thrown for any non-2xx answer, or a network failure (status 0, code "network_error"). */
+export class AuthError extends Error {
+  constructor(message: string, options?: {
+    status?: number; code?: string | null; detail?: string | null; reason?: string | null;
+    body?: unknown; response?: Response | null; retryAfter?: number | null; cause?: unknown;
+  });
+  name: "AuthError";
+  status: number;
+  /** The API's stable code: "invalid_credentials", "throttled", "token_not_valid", … */
+  code: string | null;
+  detail: string | null;
+  /** For token errors: "malformed", "expired", "revoked", "wrong_type", "user_inactive". */
+  reason: string | null;
+  body: unknown;
+  response: Response | null;
+  /** Seconds, from `Retry-After` (429). */
+  retryAfter: number | null;
+}
+
+/** Builds an AuthError from a fetch Response (reads its body). */
+export function errorFromResponse(response: Response): Promise<AuthError>;
+
+export function createClient(options?: ClientOptions): AuthgateClient;
+export default createClient;
