@@ -5,7 +5,7 @@ The documentation runs: every code sample in README.md and docs/ is checked by a
   (`# mysite/settings.py`, `# mysite/urls.py`, `# mysite/views.py`) is what a reader pastes
   into that file: settings fragments are executed on top of a pristine `startproject`
   settings module, and the files together are pasted verbatim into a brand-new
-  `django-admin startproject`, migrated and served, and the seed flow is run against that
+  `django-admin startproject`, migrated and served (gunicorn), and the seed flow is run against that
   server: register, login, the protected view, logout, and the old access token refused.
 - ```json blocks are parsed, ```js blocks are parsed by node (`node --check`), ```sh
   blocks by bash (`bash -n`).
@@ -198,18 +198,6 @@ def _project_env(root):
     return env
 
 
-def _free_port():
-    """A free port in 18400-18499 (this suite's range for hand-started servers)."""
-    for port in range(18400, 18500):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18400-18499")
-
-
 def _call(base, method, path, body=None, token=None):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
@@ -227,7 +215,7 @@ def _call(base, method, path, body=None, token=None):
 
 
 class NewProject:
-    """A brand-new `startproject` with documented blocks pasted in, served by runserver."""
+    """A brand-new `startproject` with documented blocks pasted in, served by gunicorn."""
 
     def __init__(self, root, documents):
         self.root = root
@@ -252,23 +240,37 @@ class NewProject:
         return result.stdout
 
     def serve(self):
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        """gunicorn on a socket this test bound first (port chosen by the kernel), so the
+        server answering can only be this project's, whatever else runs on the machine.
+        Static files are served as runserver would (Django's StaticFilesHandler)."""
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.base = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        (self.root / "docs_test_wsgi.py").write_text(
+            "from django.contrib.staticfiles.handlers import StaticFilesHandler\n"
+            f"from {PROJECT}.wsgi import application as project\n"
+            "application = StaticFilesHandler(project)\n"
+        )
         self.log = open(self.root / "server.log", "wb")
+        fd = self.sock.fileno()
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            [sys.executable, "-m", "gunicorn", "--bind", f"fd://{fd}", "--workers", "1",
+             "--timeout", "60", "--access-logfile", "-", "docs_test_wsgi:application"],
             cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            pass_fds=(fd,), preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"runserver exited:\n{self.server_log()}"
+        while time.monotonic() < deadline:  # the socket accepts at once; wait for an answer
+            assert self.proc.poll() is None, f"the server exited:\n{self.server_log()}"
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
+                urllib.request.urlopen(self.base + "/api/auth/login/", timeout=5).close()
+                return
+            except urllib.error.HTTPError:
+                return  # 405 for a GET: Django answered
             except OSError:
                 time.sleep(0.1)  # polling the server's start-up, not synchronising the test
-        raise AssertionError(f"runserver did not start:\n{self.server_log()}")
+        raise AssertionError(f"the server did not start:\n{self.server_log()}")
 
     def server_log(self):
         return (self.root / "server.log").read_text(errors="replace")[-4000:]
@@ -283,6 +285,7 @@ class NewProject:
                 self.proc.wait()
         if self.proc:
             self.log.close()
+            self.sock.close()
 
     def call(self, method, path, body=None, token=None):
         return _call(self.base, method, path, body, token)
@@ -312,8 +315,8 @@ def test_embedding_in_a_new_project(variant, tmp_path):
         assert status == 200 and "export function createClient" in script
         if variant == "quickstart-fuller":
             _fuller_extras(project)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\nserver log:\n{project.server_log()}") from None
+    except (AssertionError, OSError) as error:
+        raise AssertionError(f"{error!r}\nserver log:\n{project.server_log()}") from None
     finally:
         project.stop()
 
