@@ -315,6 +315,9 @@ def test_embedding_in_a_new_project(variant, tmp_path):
         assert status == 200 and "export function createClient" in script
         if variant == "quickstart-fuller":
             _fuller_extras(project)
+        project.stop()
+        log = (project.root / "server.log").read_text(errors="replace")
+        assert "Traceback" not in log, "the server logged an error"
     except (AssertionError, OSError) as error:
         raise AssertionError(f"{error!r}\nserver log:\n{project.server_log()}") from None
     finally:

@@ -132,6 +132,7 @@ export async function use(axios: AxiosLike, React: Parameters<typeof makeUseAuth
     const { user, session_id } = await auth.login({ username: "ada", password: "pw", device: "laptop" });
     const me: User = await auth.me();
     const sessions: Session[] = await auth.sessions();
+    await auth.requestPasswordReset({ email: "ada@example.com" });
     await auth.endSession(sessions[0].id);
     console.log(user.username, session_id, me.email);
   } catch (err) {

@@ -79,7 +79,7 @@ export interface ClientOptions {
 }
 
 /** Why the client signed out. */
-export type LogoutReason = "logout" | "logout_all" | "session_ended" | "other_tab" | (string & {});
+export type LogoutReason = "logout" | "logout_all" | "session_ended" | "account_deleted" | "other_tab" | (string & {});
 export type EventSource = "local" | "other_tab";
 
 export interface LoginEvent {
@@ -134,6 +134,18 @@ export interface AuthgateClient {
   changePassword(passwords: { old_password: string; new_password: string }): Promise<DetailResponse>;
   /** Staff only. */
   invalidateAllTokens(options?: { include_static_tokens?: boolean }): Promise<DetailResponse>;
+  /** Mails a reset link; the same answer whether or not an account has `email`. */
+  requestPasswordReset(request: { email: string }): Promise<DetailResponse>;
+  /** Sets a new password from a reset link's `uid` and `token`; every session of that user ends. */
+  confirmPasswordReset(reset: { uid: string; token: string; new_password: string }): Promise<DetailResponse>;
+  /** Verifies the address from a verification link's `uid` and `token`. */
+  verifyEmail(link: { uid: string; token: string }): Promise<DetailResponse>;
+  /** Mails a new verification link to the signed-in user. */
+  resendVerification(): Promise<DetailResponse>;
+  /** Changes the signed-in user's address (the current password is required); returns the user. */
+  changeEmail(change: { email: string; password: string }): Promise<User>;
+  /** Deletes the signed-in user's account (the current password is required); signs out. */
+  deleteAccount(confirm: { password: string }): Promise<null>;
   isAuthenticated(): boolean;
   getUser(): User | null;
   getSessionId(): string | null;
