@@ -133,6 +133,8 @@ export async function use(axios: AxiosLike, React: Parameters<typeof makeUseAuth
     const me: User = await auth.me();
     const sessions: Session[] = await auth.sessions();
     await auth.requestPasswordReset({ email: "ada@example.com" });
+    const events = await auth.activity({ page: 1 });
+    console.log(events.count, events.results[0]?.kind);
     await auth.endSession(sessions[0].id);
     console.log(user.username, session_id, me.email);
   } catch (err) {

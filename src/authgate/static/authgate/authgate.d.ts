@@ -24,6 +24,28 @@ export interface Session {
   current: boolean;
 }
 
+/** One security event of the user's own, from `GET /api/auth/activity/`. */
+export interface ActivityEvent {
+  id: number;
+  kind: string;
+  kind_display: string;
+  created_at: string;
+  reason: string;
+  ip: string | null;
+  user_agent: string;
+  session_id: string | null;
+  username: string;
+  details: Record<string, unknown>;
+}
+
+/** A page of a paginated list. */
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
 /** `POST /api/auth/login/`: the tokens (bearer mode only), the session and the user. */
 export interface LoginResponse {
   access?: string;
@@ -130,6 +152,8 @@ export interface AuthgateClient {
   /** A JSON call relative to baseUrl; throws AuthError on a non-2xx answer. */
   request<T = unknown>(path: string, options?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<T>;
   sessions(): Promise<Session[]>;
+  /** The user's own security events, newest first. */
+  activity(options?: { page?: number; pageSize?: number }): Promise<Page<ActivityEvent>>;
   endSession(id: string): Promise<null>;
   changePassword(passwords: { old_password: string; new_password: string }): Promise<DetailResponse>;
   /** Staff only. */
