@@ -282,3 +282,13 @@ def test_links_need_both_fields(api_client, db, path):
     response = api_client.post(path, {}, format="json")
     assert response.status_code == 400
     assert {"uid", "token"} <= set(response.json())
+
+
+def test_the_superuser_made_from_the_environment_has_a_verified_address(db, monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "boss")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "boss@example.com")
+    call_command("ensure_superuser", stdout=None)
+    assert recovery.is_email_verified(get_user_model().objects.get(username="boss"))
