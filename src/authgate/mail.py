@@ -67,25 +67,29 @@ class Outbox:
         self._pending = set()
         self._lock = threading.Lock()
 
-    def send(self, messages):
-        """Send `messages` (possibly none: the caller still pays the same cost)."""
+    def send(self, messages, decoys=()):
+        """Send `messages`. `decoys` are composed but never sent: the thread serialises them
+        as the mail backend would, so that a request with nothing to send (an unknown
+        address) costs its process what one with a mail costs."""
         if not api_settings.SEND_MAIL_IN_BACKGROUND:
-            self._deliver(messages)
+            self._deliver(messages, decoys)
             return
-        thread = threading.Thread(target=self._run, args=(messages,), name="authgate-mail", daemon=True)
+        thread = threading.Thread(target=self._run, args=(messages, decoys), name="authgate-mail", daemon=True)
         with self._lock:
             self._pending.add(thread)
         thread.start()
 
-    def _run(self, messages):
+    def _run(self, messages, decoys):
         try:
-            self._deliver(messages)
+            self._deliver(messages, decoys)
         finally:
             with self._lock:
                 self._pending.discard(threading.current_thread())
 
     @staticmethod
-    def _deliver(messages):
+    def _deliver(messages, decoys):
+        for decoy in decoys:
+            decoy.message().as_bytes(linesep="\r\n")
         if not messages:
             return
         try:

@@ -327,9 +327,9 @@ class PasswordResetView(PublicView):
         MailThrottle(request, email, mail.PASSWORD_RESET).check()
         users = recovery.users_for_reset(email)
         messages = [mail.password_reset_mail(request, user) for user in users]
-        if not users:
-            mail.password_reset_mail(request, recovery.stand_in_user(email))  # the same work, dropped
-        mail.outbox.send(messages)
+        # For an address no account has, the same work: a mail composed and serialised, not sent.
+        decoys = [] if users else [mail.password_reset_mail(request, recovery.stand_in_user(email))]
+        mail.outbox.send(messages, decoys)
         return Response({"detail": RESET_REQUESTED}, status=status.HTTP_202_ACCEPTED)
 
 
