@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class ProtectedView(APIView):
+    def get(self, request):
+        return Response({"user": request.user.get_username()})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/auth/", include("authgate.urls")),
+    path("api/protected/", ProtectedView.as_view()),
+]
