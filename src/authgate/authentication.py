@@ -10,13 +10,18 @@ Both can sit side by side in DEFAULT_AUTHENTICATION_CLASSES; put the JWT class f
 401 answers carry `WWW-Authenticate: Bearer`.
 """
 from time import perf_counter
+from typing import Any
 
+from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from . import metrics, sessions, static_tokens
 from .exceptions import InvalidToken
+from .models import StaticToken
+from .sessions import AccessContext
 from .settings import api_settings
 from .tokens import TokenError
 
@@ -38,11 +43,13 @@ class _CSRFCheck(CsrfViewMiddleware):
         return reason
 
 
-def enforce_csrf(request):
+def enforce_csrf(request: HttpRequest) -> None:
     """Django's CSRF check for a cookie-authenticated request (403 on failure)."""
-    check = _CSRFCheck(lambda req: None)
+    # As DRF's SessionAuthentication: the middleware is only asked for its verdict, so it
+    # needs neither a next handler nor a view.
+    check = _CSRFCheck(lambda req: None)  # type: ignore[arg-type]
     check.process_request(request)
-    reason = check.process_view(request, None, (), {})
+    reason = check.process_view(request, None, (), {})  # type: ignore[arg-type]
     if reason:
         raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
 
@@ -50,7 +57,7 @@ def enforce_csrf(request):
 class JWTSessionAuthentication(authentication.BaseAuthentication):
     www_authenticate_realm = "api"
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[Any, AccessContext] | None:
         scheme, credential = _authorization_parts(request)
         if scheme is not None:
             if scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
@@ -67,7 +74,7 @@ class JWTSessionAuthentication(authentication.BaseAuthentication):
         return user_and_auth
 
     @staticmethod
-    def _authenticate_token(raw):
+    def _authenticate_token(raw: str) -> tuple[Any, AccessContext]:
         started = perf_counter()
         try:
             return sessions.authenticate_access(raw)
@@ -76,12 +83,12 @@ class JWTSessionAuthentication(authentication.BaseAuthentication):
         finally:
             metrics.observe_authentication("bearer", perf_counter() - started)
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'
 
 
 class StaticTokenAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[Any, StaticToken] | None:
         scheme, credential = _authorization_parts(request)
         if scheme is None or scheme.lower() != api_settings.STATIC_TOKEN_HEADER_TYPE.lower():
             return None
@@ -96,5 +103,5 @@ class StaticTokenAuthentication(authentication.BaseAuthentication):
             metrics.observe_authentication("token", perf_counter() - started)
         return token.user, token
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: Request) -> str:
         return api_settings.STATIC_TOKEN_HEADER_TYPE

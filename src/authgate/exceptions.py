@@ -4,12 +4,17 @@ The error contract: every error is JSON `{"detail", "code"}` (token errors add
 sends produces an HTML page or a 500.
 """
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+    from rest_framework.response import Response
 
 logger = logging.getLogger("authgate.errors")
 
@@ -20,7 +25,7 @@ class InvalidToken(exceptions.AuthenticationFailed):
     default_detail = _("Token is invalid.")
     default_code = "token_not_valid"
 
-    def __init__(self, reason, detail=None):
+    def __init__(self, reason: str, detail: "str | StrPromise | None" = None) -> None:
         super().__init__(detail or self.default_detail, self.default_code)
         self.reason = reason
 
@@ -76,7 +81,7 @@ def _code_of(exc, data):
     return getattr(exc, "default_code", "error")
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> "Response | None":
     """DRF exception handler: DRF's, reshaped so non-validation errors carry `code`."""
     from rest_framework.views import exception_handler as drf_exception_handler  # import cycle
 
@@ -102,28 +107,28 @@ def exception_handler(exc, context):
     return response
 
 
-def json_error(status_code, detail, code):
+def json_error(status_code: int, detail: "str | StrPromise", code: str) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
 
 # Django-level handlers (outside DRF views: unknown URLs, crashes) also answer JSON.
-def handler400(request, exception=None):
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error(400, _("Bad request."), "bad_request")
 
 
-def handler403(request, exception=None):
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error(403, _("You do not have permission to perform this action."), "permission_denied")
 
 
-def handler404(request, exception=None):
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error(404, _("Not found."), "not_found")
 
 
-def handler500(request):
+def handler500(request: HttpRequest) -> JsonResponse:
     return json_error(500, _("Internal server error."), "server_error")
 
 
-def database_unavailable_response():
+def database_unavailable_response() -> JsonResponse:
     return json_error(503, ServiceUnavailable.default_detail, ServiceUnavailable.default_code)
 
 

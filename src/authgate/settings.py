@@ -8,13 +8,14 @@ the meaning is the same, so moving from `SIMPLE_JWT` is a rename. Durations acce
 `AUTHGATE` (Django's `setting_changed` signal).
 """
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
     "SESSION_MAX_AGE": timedelta(days=30),
@@ -104,15 +105,15 @@ IMPORT_STRINGS = {"REVOCATION_STORE", "LOGIN_SERIALIZER", "REGISTER_SERIALIZER",
 class APISettings:
     """Attribute access to AUTHGATE settings with defaults; cached until reload()."""
 
-    def __init__(self, defaults=None):
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
         self.defaults = defaults or DEFAULTS
-        self._cache = {}
+        self._cache: dict[str, Any] = {}
 
     @property
-    def user_settings(self):
+    def user_settings(self) -> dict[str, Any]:
         return getattr(settings, "AUTHGATE", {}) or {}
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name not in self.defaults:
             raise AttributeError(f"Invalid authgate setting: {name!r}")
         if name in self._cache:
@@ -130,7 +131,7 @@ class APISettings:
         self._cache[name] = value
         return value
 
-    def reload(self):
+    def reload(self) -> None:
         self._cache.clear()
 
 
@@ -143,7 +144,7 @@ api_settings = APISettings()
 RELOADING_SETTINGS = frozenset({"AUTHGATE", "SECRET_KEY", "DEBUG"})
 
 
-def _reload_api_settings(*, setting, **kwargs):
+def _reload_api_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in RELOADING_SETTINGS:
         api_settings.reload()
         # Until the revocation module connects its own receiver.

@@ -21,6 +21,8 @@ Receivers here: deactivating a user (`is_active = False`, e.g. in the Django adm
 all their sessions at once; their static tokens are refused by the per-request
 `is_active` check.
 """
+from typing import Any
+
 from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
@@ -31,7 +33,8 @@ refresh_reuse_detected = Signal()
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
-def end_sessions_of_deactivated_user(sender, instance, created, update_fields=None, **kwargs):
+def end_sessions_of_deactivated_user(sender: type, instance: Any, created: bool,
+                                     update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
     if created or instance.is_active:
         return
     if update_fields is not None and "is_active" not in update_fields:

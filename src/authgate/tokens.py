@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.conf import settings as django_settings
@@ -20,6 +21,9 @@ from django.utils.translation import gettext_lazy as _
 
 from . import keys
 from .settings import RELOADING_SETTINGS, api_settings
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 logger = logging.getLogger("authgate.tokens")
 
@@ -35,7 +39,7 @@ UNKNOWN_KID_RECHECK = 1.0
 class TokenError(Exception):
     """A token that must be refused. `reason` is the stable machine word of the error contract."""
 
-    def __init__(self, reason, message):
+    def __init__(self, reason: str, message: "str | StrPromise") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -260,7 +264,8 @@ def _reloaded(codec, min_interval):
     return fresh
 
 
-def get_codec():
+def get_codec() -> TokenCodec:
+    """The process's codec (built from the settings on first use, rebuilt after a key rotation)."""
     global _codec
     codec = _codec
     if codec is None:
@@ -275,7 +280,7 @@ def reset_codec() -> None:
     _codec = None
 
 
-def _reset_codec_on_setting_change(*, setting, **kwargs):
+def _reset_codec_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting in RELOADING_SETTINGS:
         reset_codec()
 
