@@ -164,7 +164,9 @@ class SMTPSink:
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{count} mail(s) to {address} did not arrive; got {self.mails}")
+                log = (self.dir / "server.log").read_text(errors="replace")[-2000:]
+                raise TimeoutError(f"{count} mail(s) to {address} did not arrive; got {self.mails}; "
+                                   f"server {'running' if self.process.poll() is None else 'exited'}, log: {log}")
             time.sleep(0.02)  # the Maildir has no change notification: poll it
 
     def settings(self):

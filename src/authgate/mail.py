@@ -13,6 +13,7 @@ must not depend on it.
 """
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -86,16 +87,27 @@ class Outbox:
             with self._lock:
                 self._pending.discard(threading.current_thread())
 
-    @staticmethod
-    def _deliver(messages, decoys):
+    attempts = 3  # a mail server that hiccups (busy, restarting) gets two more chances
+    retry_delay = 2  # seconds, doubled after each failure
+
+    def _deliver(self, messages, decoys):
         for decoy in decoys:
             decoy.message().as_bytes(linesep="\r\n")
-        if not messages:
-            return
-        try:
-            get_connection().send_messages(messages)
-        except Exception:  # noqa: BLE001 — an SMTP outage must not become an answer
-            logger.exception("Could not send %d mail(s).", len(messages))
+        delay = self.retry_delay
+        for attempt in range(1, self.attempts + 1):
+            if not messages:
+                return
+            try:
+                get_connection().send_messages(messages)
+                return
+            except Exception as exc:  # noqa: BLE001 — an SMTP outage must not become an answer
+                if attempt == self.attempts:
+                    logger.exception("Could not send %d mail(s); giving up.", len(messages))
+                    return
+                logger.warning("Could not send %d mail(s) (%s: %s); trying again in %s s.",
+                               len(messages), exc.__class__.__name__, exc, delay)
+            time.sleep(delay)  # in the sender thread, never in a request
+            delay *= 2
 
     def flush(self, timeout=30):
         with self._lock:
