@@ -124,6 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-authgate.sqlite3")}
 elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # Django's backend with a health check that looks at the socket instead of sending
+    # `SELECT 1` before every request's first query (docs/deployment-scaling.md).
+    DATABASES["default"]["ENGINE"] = "authgate.db.postgresql"
     # An unreachable database must fail fast (a JSON 503), not hang until the worker is killed.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
@@ -238,7 +241,7 @@ def _authgate_from_env():
     for name in ("ALGORITHM", "SIGNING_KEY", "ISSUER", "AUDIENCE", "COOKIE_DOMAIN",
                  "ACCESS_COOKIE_NAME", "REFRESH_COOKIE_NAME",
                  "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "SIGNING_KEY_ID",
-                 "PASSWORD_RESET_URL", "EMAIL_VERIFY_URL"):
+                 "PASSWORD_RESET_URL", "EMAIL_VERIFY_URL", "LISTEN_DATABASE_URL"):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
             conf[name] = value

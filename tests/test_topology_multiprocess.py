@@ -140,11 +140,6 @@ def test_logout_through_b_is_honoured_by_a_on_the_next_request(cluster):
     # The other device of the same user is untouched, on both servers.
     assert all(r.status_code == 200 for r in each_worker(cluster.a, laptop["access"]))
     assert all(r.status_code == 200 for r in each_worker(cluster.b, laptop["access"]))
-    # The revocation went through the shared Redis (the cache every worker reads first).
-    import redis
-
-    sid = uuid.UUID(phone["session_id"]).hex
-    assert redis.Redis.from_url(cluster.redis_url).get(f"authgate:revoked:{sid}") == b"logout"
 
 
 def test_invalidate_all_through_one_server_is_seen_by_the_other(cluster):

@@ -7,10 +7,17 @@ compiles the same queryset once per database alias and then reuses Django's own 
 for the rest — parameter adaptation, value converters, model and related-model
 construction (what `ModelIterable` does) — so the result is exactly what `.get()` returns.
 """
+import logging
 import threading
 
 from django.db import connections, router
-from django.db.models.query import get_related_populators
+
+try:  # Django's internals: if a future version moves them, every lookup uses the ORM instead
+    from django.db.models.query import get_related_populators
+except ImportError:  # pragma: no cover — depends on the Django version
+    get_related_populators = None
+
+logger = logging.getLogger("authgate.prepared")
 
 
 class _Compiled:
@@ -25,6 +32,17 @@ class PreparedGet:
         self._lock = threading.Lock()
 
     def _compile(self, alias):
+        """The compiled lookup, or None when this Django does not fit what it relies on."""
+        if get_related_populators is None:
+            return None
+        try:
+            return self._compile_with_django_internals(alias)
+        except Exception as exc:  # noqa: BLE001 — any mismatch: the ORM, correct if slower
+            logger.warning("PreparedGet(%s) falls back to the ORM: %s: %s", self.model.__name__,
+                           exc.__class__.__name__, exc)
+            return None
+
+    def _compile_with_django_internals(self, alias):
         queryset = self.model._default_manager.using(alias)
         if self.select_related:
             queryset = queryset.select_related(*self.select_related)

@@ -1,348 +1,711 @@
 """
-Revocation storage behind one small interface: "has session X been ended?".
+Revocation at memory speed: each server process remembers the sessions it has found live,
+and believes that memory only while a push channel (a *bus*) tells it of every change.
+Storage and invalidation sit behind one small interface, `get_store()`:
 
-The database is always the record (a `Session` row's `ended_at`). A store may answer the
-question *without* the database, to take the per-request check off it:
+    store.live_user(session_id, user_id)   a user if this process may skip the database
+    store.snapshot() / store.remember(...)  fill the cache after a database read
+    store.changed(["s:<sid>", "u:<pk>"])    a session ended or a user changed
 
-- `DatabaseRevocationStore` (default): answers UNKNOWN, so authentication reads the session
-  row (one query, joined with the user).
-- `RedisRevocationStore` (when `REDIS_URL` is set): keeps `revoked:<sid>` keys for as long
-  as an access token of that session could still be alive, shared by every process, and
-  `live:<sid>` keys (session seen live, owned by user U) so that it can also vouch that a
-  token names an existing session of its user, as the database path checks.
+The database is always the record (a `Session` row's `ended_at`, the user's row). The
+cache maps session id -> (user id, user) and is believed only when all of these hold:
 
-Correctness rule: a store may only say "not revoked" when it is sure. Whenever the Redis
-store is unsure it answers UNKNOWN and the database decides, so a fault costs speed, never
-a wrongly accepted token. Redis is believed only while its `synced` marker is there, and:
+- the process is subscribed to its bus and its *own* heartbeat came back less than
+  `TRUST` seconds ago (a silent disconnect expires trust by itself);
+- the entry was read from the database while subscribed, and no invalidation arrived
+  between the read and the insert (the cache's epoch did not move);
+- the entry is younger than SESSION_CACHE_TTL (a message lost by something that bypasses
+  the bus is forgotten within it), and the cache holds at most SESSION_CACHE_SIZE entries.
 
-- the marker is written only after the revocations of the last access-token lifetime have
-  been copied from the database into Redis (a *sync*), so a Redis that restarted empty,
-  was flushed, or lost keys is refilled before it is believed;
-- the marker names the Redis server's `run_id`; every new connection compares it with the
-  server it reached and deletes a marker from another server, so a Redis restored from a
-  snapshot (RDB/AOF) or a promoted replica — which hold the marker but may miss the latest
-  keys — is refilled too;
-- a process whose revocation write failed deletes the marker (and bumps a `dirty` counter
-  that cancels any sync in flight) as soon as it reaches Redis again;
-- the marker is a lease: a sync older than `RENEW_AFTER` seconds is renewed (revocations
-  of the last minute re-copied from the database) before it is believed again, so even a
-  write lost in a way no process could report (a process killed after its write failed,
-  a network partition that only one process is on the wrong side of, a fresh key evicted
-  under memory pressure) can mislead others for at most that long.
+On any bus error the process empties its cache and answers from the database until it is
+subscribed again and has heard its own echo. The buses:
 
-A present `revoked` key is believed without the marker (it can only err towards refusing);
-a `live` key counts only when there is no `revoked` key under a fresh marker. `live` keys
-are written at login and rotation and after the database path found a session live; a
-revocation written concurrently wins, because its `revoked` key outlives every access
-token minted before it.
+- `RedisBus` (REDIS_URL): Redis pub/sub; `changed()` publishes after the commit.
+- `PostgresBus` (PostgreSQL without Redis): LISTEN on a direct connection; triggers on the
+  session and user tables NOTIFY inside the very transaction that changes them, so bulk
+  updates and raw SQL are seen too.
+- `FileBus` (SQLite): a memory-mapped word beside the database file that any change
+  overwrites; every process compares it on each request (one host by nature).
 
-`sessions.end_sessions()` writes to the store inside its database transaction, before the
-commit, so a crash between the two leaves an extra "revoked" key (a session refused that
-the database still holds open, until the key expires), never a missing one.
+The process that ends a session drops it from its own cache at once; the others are told
+after the commit. deployment docs: docs/deployment-scaling.md.
 """
+import copy
 import logging
+import os
+import select
+import threading
 import time
-from datetime import datetime, timezone as dt_timezone
+import uuid
+from collections import OrderedDict
 
-from django.utils import timezone
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import connections, router, transaction
+from django.db.models.signals import post_delete, post_save
 
-from .settings import api_settings
+from .settings import RELOADING_SETTINGS, api_settings
 
 logger = logging.getLogger("authgate.revocation")
 
-UNKNOWN = object()  # the store cannot tell: ask the database
+CHANNEL = "authgate_revocation"  # PostgreSQL channel; Redis: "<REDIS_KEY_PREFIX>:revocation"
+FLUSH = "*"  # message: forget every entry
+
+
+class SessionCache:
+    """session id (hex) -> (user id, user, stored at): LRU-bounded, entries expire after `ttl`."""
+
+    def __init__(self, size, ttl):
+        self.size = size
+        self.ttl = ttl
+        self.epoch = 0  # moves on every invalidation: a read that started before one is not stored
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._entries)
+
+    def get(self, session_id, user_id):
+        entry = self._entries.get(session_id)
+        if entry is None or entry[0] != user_id or time.monotonic() - entry[2] > self.ttl:
+            return None
+        with self._lock:
+            if session_id in self._entries:
+                self._entries.move_to_end(session_id)
+        return entry[1]
+
+    def put(self, epoch, session_id, user_id, user):
+        with self._lock:
+            if epoch != self.epoch:
+                return
+            self._entries[session_id] = (user_id, user, time.monotonic())
+            self._entries.move_to_end(session_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def apply(self, messages):
+        """Drop what `messages` ("s:<sid>", "u:<user pk>", "*") name."""
+        with self._lock:
+            self.epoch += 1
+            users = set()
+            for message in messages:
+                kind, _, key = message.partition(":")
+                if kind == "s":
+                    self._entries.pop(key, None)
+                elif kind == "u":
+                    users.add(key)
+                elif message == FLUSH:
+                    self._entries.clear()
+            if users and self._entries:
+                for session_id in [sid for sid, entry in self._entries.items() if entry[0] in users]:
+                    del self._entries[session_id]
+
+    def clear(self):
+        self.apply([FLUSH])
 
 
 class DatabaseRevocationStore:
-    """The database is the store: nothing to do beyond the session row itself."""
+    """No bus, so no cache: every request reads its session row (one query, joined with the user)."""
 
-    answers_without_database = False
-
-    def check(self, session_id, user_id=None):
-        return UNKNOWN
-
-    def confirm(self, session_id, user_id):
+    def live_user(self, session_id, user_id):
         return None
 
-    def revoke(self, session_ids, reason):
+    def snapshot(self):
+        return None
+
+    def remember(self, snapshot, session_id, user_id, user):
+        return None
+
+    def changed(self, messages):
         return None
 
     def health(self):
         return "disabled"
 
-
-def _run_id(info_text):
-    """The `run_id` line of `INFO server` (changes at every Redis start)."""
-    for line in info_text.splitlines():
-        if line.startswith(b"run_id:"):
-            return line.split(b":", 1)[1].strip().decode()
-    return ""
+    def close(self):
+        return None
 
 
-class RedisRevocationStore:
-    """Shared revocation cache in Redis, believed only under a fresh `synced` marker."""
+class CachingRevocationStore(DatabaseRevocationStore):
+    """The session cache, believed only while `bus` is trusted."""
 
-    answers_without_database = True
-    RETRY_AFTER_ERROR = 1.0  # seconds a process leaves a failed Redis alone (answers from the DB)
-    RENEW_AFTER = 5.0  # seconds after a sync before it must be renewed to be believed
-    LEASE = 60  # seconds the marker lives if nobody renews it (then: full refill)
-    RECONCILE_MARGIN = 60  # seconds of overlap a renewal re-reads (commit delay, clock skew)
-    WRITE_CHUNK = 1000  # keys per pipeline round trip
-    SYNC_LOCK_TIMEOUT = 30  # seconds; a sync that dies holding the lock blocks others this long
+    def __init__(self, bus):
+        self.cache = SessionCache(api_settings.SESSION_CACHE_SIZE, api_settings.SESSION_CACHE_TTL.total_seconds())
+        self.bus = bus
+        bus.cache = self.cache
+        self.hits = self.lookups = 0
+
+    STATS_EVERY = 2000  # lookups between two DEBUG lines with the hit rate
+
+    def live_user(self, session_id, user_id):
+        self.lookups += 1
+        if self.lookups >= self.STATS_EVERY:
+            self._log_stats()
+        if not self.bus.trusted():
+            return None
+        user = self.cache.get(session_id, user_id)
+        if user is None:
+            return None
+        self.hits += 1
+        # A copy per request: a view that edits request.user must not edit other requests'.
+        return copy.copy(user)
+
+    def _log_stats(self):
+        logger.debug("session cache: %d hits of %d lookups, %d entries", self.hits, self.lookups, len(self.cache))
+        self.hits = self.lookups = 0
+
+    def snapshot(self):
+        return self.cache.epoch if self.bus.trusted() else None
+
+    def remember(self, snapshot, session_id, user_id, user):
+        if snapshot is not None:
+            self.cache.put(snapshot, session_id, user_id, copy.copy(user))
+
+    def changed(self, messages):
+        # Now, so that this process never answers from the entry again; and after the commit,
+        # because a concurrent read may have stored the row as it was before it.
+        self.cache.apply(messages)
+
+        def after_commit():
+            self.cache.apply(messages)
+            self.bus.publish(messages)
+
+        transaction.on_commit(after_commit, robust=True)
+
+    def health(self):
+        return self.bus.health()
+
+    def close(self):
+        self.bus.close()
+
+
+# -- buses -----------------------------------------------------------------------------------
+class BusError(Exception):
+    pass
+
+
+class PushBus:
+    """
+    A subscription read by a background thread, trusted while heartbeats echo.
+
+    Subclasses provide `_connect()`, `_fileno()`, `_read()` (drain what arrived; call
+    `_received(message, own)`), `_send_heartbeat(payload)`, `_disconnect()` and `publish()`.
+    The request path calls `trusted()`: if data is waiting on the socket it is read first,
+    so a message that reached this host before the request is always applied before it.
+    """
+
+    label = "Revocation bus"  # in log messages
+    HEARTBEAT = 0.5  # seconds between heartbeats
+    TRUST = 2.0  # seconds a heartbeat's echo keeps the cache trusted (the documented bound)
+    RETRY = 1.0  # seconds between reconnection attempts
+
+    def __init__(self):
+        self.cache = None
+        self._lock = threading.RLock()
+        self._trusted_until = 0.0
+        self._subscribed_at = 0.0
+        self._nonce = uuid.uuid4().hex
+        self._sent = {}  # heartbeat seq -> monotonic time sent
+        self._seq = 0
+        self._broken = None
+        self._thread = None
+        self._pid = None
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._fences = {}  # fence id -> (nonces of processes yet to acknowledge, Event)
+        self._peers = {}  # nonce of another listening process -> when its heartbeat was last seen
+        self._last_warning = 0.0
+
+    # -- the request path ------------------------------------------------------------------
+    def trusted(self):
+        if time.monotonic() >= self._trusted_until:
+            self._ensure_thread()
+            return False
+        try:
+            readable = select.select([self._fileno()], [], [], 0)[0]
+        except (OSError, ValueError, TypeError, AttributeError):
+            return False
+        if readable:
+            with self._lock:
+                try:
+                    self._read()
+                except Exception as exc:  # noqa: BLE001 — any failure: distrust, the thread reconnects
+                    self._fail(exc)
+                    return False
+        return time.monotonic() < self._trusted_until
+
+    def _ensure_thread(self):
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._stop.is_set() or (self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()):
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name=f"authgate-{type(self).__name__}", daemon=True)
+            self._thread.start()
+
+    # -- the listener thread ---------------------------------------------------------------
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    self._broken = None
+                    self._connect()
+                    self._subscribed_at = time.monotonic()
+                    self.cache.clear()  # whatever happened before this subscription is unknown
+                next_heartbeat = 0.0
+                while not self._stop.is_set():
+                    if self._broken is not None:
+                        raise BusError(str(self._broken))
+                    now = time.monotonic()
+                    if now >= next_heartbeat:
+                        with self._lock:
+                            self._heartbeat()
+                        next_heartbeat = now + self.HEARTBEAT
+                    readable = select.select([self._fileno(), self._wake_r], [], [],
+                                             max(0.0, next_heartbeat - time.monotonic()))[0]
+                    if self._wake_r in readable:
+                        os.read(self._wake_r, 4096)
+                    if self._fileno() in readable:
+                        with self._lock:
+                            self._read()
+                    self._after_read()
+            except Exception as exc:  # noqa: BLE001
+                with self._lock:
+                    if not self._stop.is_set():
+                        self._fail(exc)
+                    self._safe_disconnect()
+                self._stop.wait(self.RETRY)
+        with self._lock:
+            self._safe_disconnect()
+
+    def _heartbeat(self):
+        self._seq += 1
+        self._sent[self._seq] = time.monotonic()
+        if len(self._sent) > 16:  # echoes that never came: forget the oldest
+            del self._sent[min(self._sent)]
+        self._send_heartbeat(f"hb:{self._nonce}:{self._seq}")
+
+    def _received(self, message, own=True):
+        """One message from the bus (called with the lock held)."""
+        kind, _, rest = message.partition(":")
+        if kind == "hb":
+            nonce, _, seq = rest.partition(":")
+            if nonce != self._nonce:
+                self._peers[nonce] = time.monotonic()
+            elif own:
+                sent = self._sent.pop(int(seq), None)
+                if sent is not None:
+                    self._trusted_until = max(self._trusted_until, sent + self.TRUST)
+        elif kind == "fence":  # everything sent before it has been applied here: say so
+            fence_id, _, sender = rest.partition(":")
+            if sender != self._nonce:
+                self._send(f"ack:{fence_id}:{self._nonce}")
+        elif kind == "ack":
+            fence_id, _, nonce = rest.partition(":")
+            waiting = self._fences.get(fence_id)
+            if waiting is not None:
+                waiting[0].discard(nonce)
+                if not waiting[0]:
+                    waiting[1].set()
+        else:
+            self.cache.apply(message.split(" "))
+
+    def _send(self, payload):
+        raise NotImplementedError
+
+    def _after_read(self):
+        """Work the listener thread does without the lock (e.g. network round trips)."""
+
+    def _fail(self, exc):
+        self._trusted_until = 0.0
+        self._broken = exc
+        if self.cache is not None:
+            self.cache.clear()
+        now = time.monotonic()
+        if now - self._last_warning > 5:
+            self._last_warning = now
+            logger.warning("%s unavailable (%s: %s); authenticating from the database.",
+                           self.label, exc.__class__.__name__, exc)
+
+    def _safe_disconnect(self):
+        try:
+            self._disconnect()
+        except Exception:  # noqa: BLE001 — already broken
+            pass
+
+    def wait_for_fence(self, send):
+        """
+        Make every listening process confirm that it has applied what was sent before now:
+        `send(payload)` delivers a fence after the changes; each process whose heartbeat was
+        heard lately answers it once it has read everything before it. Returns when all have
+        answered, or after TRUST seconds: a process that has not answered by then has not
+        heard the echo of any heartbeat sent after the fence either (the channel is ordered),
+        so it no longer trusts its cache. Either way no process believes a stale entry once
+        this returns. False if someone did not answer (it is slow, stuck or gone).
+        """
+        deadline = time.monotonic() + self.TRUST + 0.25
+        # A process that has just subscribed learns its peers from their next heartbeats.
+        while not self.trusted() or time.monotonic() - self._subscribed_at < 1.5 * self.HEARTBEAT:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        fence_id = uuid.uuid4().hex
+        now = time.monotonic()
+        with self._lock:
+            for nonce in [nonce for nonce, seen in self._peers.items() if now - seen >= 2 * self.TRUST]:
+                del self._peers[nonce]
+            expected = set(self._peers)
+        if not expected:
+            return True
+        event = threading.Event()
+        self._fences[fence_id] = (expected, event)
+        try:
+            send(f"fence:{fence_id}:{self._nonce}")
+            return event.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            self._fences.pop(fence_id, None)
+
+    def close(self):
+        """Stop the thread and close the connections (this process's own only)."""
+        self._stop.set()
+        self._trusted_until = 0.0
+        if self._pid == os.getpid() and self._thread is not None:
+            os.write(self._wake_w, b"x")
+            self._thread.join(2)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def health(self):
+        return "disabled"
+
+
+class RedisBus(PushBus):
+    """Redis pub/sub on one channel. Messages are published by `changed()` after the commit."""
+
+    label = "Redis"
 
     def __init__(self, url, prefix="authgate"):
+        super().__init__()
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        self._redis_errors = (redis.RedisError, OSError)
-        self._watch_error = redis.WatchError
-        self._response_error = redis.ResponseError
-        # Short timeouts and no retries: when Redis is slow or gone, the database answers
-        # at once instead of every request waiting on it.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=0.25,
-            socket_timeout=0.25,
-            retry=Retry(NoBackoff(), 0),
-            redis_connect_func=self._on_connect,
-        )
-        self.prefix = prefix
-        self.synced_key = f"{prefix}:revocations-synced"
-        self.dirty_key = f"{prefix}:revocations-dirty"
-        self.lock_key = f"{prefix}:revocations-sync-lock"
-        self._down_until = 0.0
-        self._missed_writes = False
-        self._last_warning = 0.0
+        self._errors = (redis.RedisError, OSError)
+        self.url = url
+        self.channel = f"{prefix}:revocation"
+        # Short timeouts and no retries: when Redis is slow or gone, the database answers.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25,
+                                           retry=Retry(NoBackoff(), 0))
+        self._pubsub = self._sub_client = None
+        self._outbox = []
 
-    # -- keys and lifetimes -------------------------------------------------------------
-    def key(self, session_id):
-        return f"{self.prefix}:revoked:{session_id}"
+    def _connect(self):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-    def live_key(self, session_id):
-        # "This session existed, owned by this user, when last read from the database."
-        # Only ever believed together with the revoked key, which wins: see check().
-        return f"{self.prefix}:live:{session_id}"
+        # Its own client: never silently reconnected (and resubscribed) by redis-py.
+        self._sub_client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5,
+                                                retry=Retry(NoBackoff(), 0))
+        self._pubsub = self._sub_client.pubsub()
+        self._pubsub.subscribe(self.channel)
 
-    @staticmethod
-    def ttl_seconds():
-        # After a session ends, only its already-minted access tokens could still be
-        # presented without a database read; none lives longer than this.
-        lifetime = api_settings.ACCESS_TOKEN_LIFETIME + api_settings.LEEWAY
-        return int(lifetime.total_seconds()) + 60
+    def _fileno(self):
+        return self._pubsub.connection._sock.fileno()
 
-    # -- connections --------------------------------------------------------------------
-    def _on_connect(self, connection):
-        """Every new connection: drop a marker written on another server (restart, failover)."""
-        connection.on_connect()
-        try:
-            connection.send_command("INFO", "server")
-            run_id = _run_id(connection.read_response())
-        except self._response_error:  # INFO disabled by the provider: cannot tell restarts
-            return
-        connection.send_command("GET", self.synced_key)
-        marker = connection.read_response()
-        if marker is not None and marker.split(b" ", 1)[0].decode() != run_id:
-            connection.send_command("DEL", self.synced_key)
-            connection.read_response()
-            logger.warning("Redis server changed (restart or failover); revocations will be refilled from the database.")
+    def _read(self):
+        while True:
+            message = self._pubsub.get_message(timeout=0)
+            if message is None:
+                return
+            if message["type"] == "message":
+                self._received(message["data"].decode())
 
-    def _server_run_id(self, client=None):
-        try:
-            return (client or self.client).info("server").get("run_id", "")
-        except self._response_error:
-            return ""
+    def _send_heartbeat(self, payload):
+        self._send(payload)
 
-    # -- failure handling ---------------------------------------------------------------
-    def _available(self):
-        return time.monotonic() >= self._down_until
+    def _disconnect(self):
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            pubsub.close()
+            self._sub_client.close()
 
-    def _failed(self, exc, during):
-        now = time.monotonic()
-        self._down_until = now + self.RETRY_AFTER_ERROR
-        if now - self._last_warning > 5 or during == "revocation write":
-            self._last_warning = now
-            logger.warning(
-                "Redis unavailable during %s (%s: %s); authenticating from the database.",
-                during, exc.__class__.__name__, exc,
-            )
+    def _send(self, payload):
+        # Called with the lock held: the listener thread publishes it without the lock, so
+        # that a request never waits on a Redis round trip to read the subscription.
+        self._outbox.append(payload)
+        os.write(self._wake_w, b"x")
 
-    def _recover_if_needed(self):
-        """After this process missed a write: make every process distrust Redis until a new sync."""
-        if self._missed_writes:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.incr(self.dirty_key)  # cancels a sync that started before this point
-            pipe.delete(self.synced_key)
-            pipe.execute()
-            self._missed_writes = False
-            logger.info("Redis reachable again after a missed revocation write; forcing a refill.")
-
-    # -- the interface ------------------------------------------------------------------
-    def check(self, session_id, user_id=None):
-        """
-        The end reason if revoked; None if surely not revoked (and, when `user_id` is given,
-        surely a session of that user); UNKNOWN if the database must say.
-        """
-        if not self._available():
-            return UNKNOWN
-        keys = (self.synced_key, self.key(session_id), self.live_key(session_id))
-        try:
-            self._recover_if_needed()
-            marker, reason, owner = self.client.mget(*keys)
-            if reason is None:  # a present revoked key is true without any marker
-                if marker is None:
-                    if not self.sync():
-                        return UNKNOWN
-                    _, reason, owner = self.client.mget(*keys)
-                else:
-                    synced_at = float(marker.split(b" ", 1)[1])
-                    if time.time() - synced_at > self.RENEW_AFTER:
-                        if not self.sync(since=synced_at - self.RECONCILE_MARGIN):
-                            return UNKNOWN
-                        _, reason, owner = self.client.mget(*keys)
-        except self._redis_errors as exc:
-            self._failed(exc, "revocation check")
-            return UNKNOWN
-        except (IndexError, ValueError):  # a marker this code did not write
-            return UNKNOWN
-        if reason is not None:
-            return reason.decode()
-        if user_id is not None and owner != str(user_id).encode():
-            # Not ended recently, but Redis has not seen this session live for this user
-            # (a refilled Redis knows only revocations): the database says if it exists.
-            return UNKNOWN
-        return None
-
-    def confirm(self, session_id, user_id):
-        """Remember that the database just found `session_id` live and owned by `user_id`."""
-        if not self._available():
-            return
-        try:
-            self.client.set(self.live_key(session_id), str(user_id), ex=self.ttl_seconds())
-        except self._redis_errors as exc:
-            self._failed(exc, "confirm")
-
-    def revoke(self, session_ids, reason):
-        session_ids = [str(sid) for sid in session_ids]
-        if not session_ids:
-            return
-        if not self._available():
-            self._missed_writes = True  # Redis just failed: don't make this request wait on it
-            return
-        try:
-            self._recover_if_needed()
-            self._write(((sid, self.ttl_seconds()) for sid in session_ids), reason)
-        except self._redis_errors as exc:
-            # The database holds the revocation; Redis must not be believed until refilled.
-            self._missed_writes = True
-            self._failed(exc, "revocation write")
-
-    def _write(self, items, reason=None):
-        """SET revoked keys ((session_id, ttl[, reason]) items) in chunked round trips."""
-        pipe = self.client.pipeline(transaction=False)
-        pending = 0
-        for item in items:
-            sid, ttl = item[0], item[1]
-            pipe.set(self.key(sid), (item[2] if len(item) > 2 else reason) or "revoked", ex=max(1, ttl))
-            pending += 1
-            if pending >= self.WRITE_CHUNK:
-                pipe.execute()
-                pending = 0
-        if pending:
+    def _after_read(self):
+        payloads, self._outbox = self._outbox, []
+        if payloads:
+            pipe = self.client.pipeline(transaction=False)
+            for payload in payloads:
+                pipe.publish(self.channel, payload)
             pipe.execute()
 
-    def sync(self, since=None):
-        """
-        Copy revocations ended after `since` (Unix time; default: every one whose access
-        tokens may still live) from the database, then (re)write the marker. Returns True
-        if Redis may be believed now. One process syncs at a time; the others use the DB.
-        """
-        from .models import Session
-
-        lock = self.client.lock(self.lock_key, timeout=self.SYNC_LOCK_TIMEOUT, blocking=False)
+    def publish(self, messages):
+        """Publish (after the commit), then wait until every subscribed process has applied it."""
         try:
-            if not lock.acquire():
-                return False
-            try:
-                epoch = self.client.get(self.dirty_key)
-                run_id = self._server_run_id()
-                started = time.time()  # the marker's time: revocations after it are re-read
-                ttl = self.ttl_seconds()
-                now = timezone.now()
-                oldest = started - ttl
-                full = since is None or since < oldest
-                cutoff = datetime.fromtimestamp(oldest if full else since, tz=dt_timezone.utc)
-                ended = Session.objects.filter(ended_at__gte=cutoff).values_list("id", "ended_at", "end_reason")
-                items = (
-                    (sid.hex, ttl - int((now - ended_at).total_seconds()), reason or "revoked")
-                    for sid, ended_at, reason in ended.iterator(chunk_size=2000)
-                )
-                self._write(item for item in items if item[1] > 0)
-                if full:
-                    self._warn_if_evicting()
-                # Write the marker only if nothing invalidated this sync meanwhile: no missed
-                # write reported (dirty counter) and still the same server (no restart).
-                with self.client.pipeline(transaction=True) as pipe:
-                    pipe.watch(self.dirty_key)
-                    if pipe.get(self.dirty_key) != epoch or self._server_run_id(pipe) != run_id:
-                        return False
-                    pipe.multi()
-                    pipe.set(self.synced_key, f"{run_id} {started:.3f}", ex=self.LEASE)
-                    pipe.execute()
-            finally:
-                try:
-                    lock.release()
-                except self._redis_errors:
-                    pass  # expired or Redis gone: it times out on its own
-        except self._watch_error:
-            return False
-        except self._redis_errors as exc:
-            self._failed(exc, "refill")
-            return False
-        if full:
-            logger.info("Redis revocation cache refilled from the database.")
-        return True
-
-    refill = sync  # the name used before the marker became a lease
-
-    def _warn_if_evicting(self):
-        """Evicted revocation keys would be forgotten revocations: say so loudly."""
-        try:
-            config = self.client.config_get("maxmemory*")
-        except self._response_error:  # CONFIG disabled by the provider
-            return
-        if int(config.get("maxmemory", 0) or 0) and config.get("maxmemory-policy") != "noeviction":
-            logger.warning(
-                "Redis has maxmemory with policy %r: it may evict revocation keys. Use "
-                "'maxmemory-policy noeviction' (or no maxmemory) for authgate's Redis.",
-                config.get("maxmemory-policy"),
-            )
+            if len(messages) > 500:
+                messages = [FLUSH]
+            self.client.publish(self.channel, " ".join(messages))
+            if not self.wait_for_fence(lambda payload: self.client.publish(self.channel, payload)):
+                logger.warning("Not every server process acknowledged a revocation: those that did "
+                               "not have stopped trusting their cache.")
+        except self._errors as exc:
+            # The database holds the change; other processes forget their entry within the TTL
+            # (and at once if they lost Redis too: a broken subscription empties the cache).
+            logger.warning("Redis unavailable while publishing a revocation (%s: %s); other processes "
+                           "drop it within SESSION_CACHE_TTL.", exc.__class__.__name__, exc)
 
     def health(self):
         try:
             self.client.ping()
             return "ok"
-        except self._redis_errors:
+        except self._errors:
             return "down"
 
 
+class PostgresBus(PushBus):
+    """
+    LISTEN on a connection of its own (direct, not through a transaction-pooling proxy).
+    Triggers (migration 0003) NOTIFY on every session end and user change, in the changing
+    transaction. Heartbeats are NOTIFYs sent on the listening connection itself: an echo
+    counts only if it comes from that backend's pid (behind a pooler it would not).
+    """
+
+    label = "PostgreSQL LISTEN connection"
+
+    def __init__(self, alias, conninfo=None):
+        super().__init__()
+        self.alias = alias
+        self.conninfo = conninfo
+        self._conn = None
+        self._fatal = None
+
+    def _params(self):
+        if self.conninfo:
+            return {"conninfo": self.conninfo}
+        settings_dict = connections[self.alias].settings_dict
+        params = {key: value for key, value in (settings_dict.get("OPTIONS") or {}).items()
+                  if key not in {"pool", "server_side_binding", "isolation_level", "assume_role",
+                                 "cursor_factory", "context", "prepare_threshold"}}
+        for key, name in (("NAME", "dbname"), ("USER", "user"), ("PASSWORD", "password"),
+                          ("HOST", "host"), ("PORT", "port")):
+            if settings_dict.get(key):
+                params[name] = settings_dict[key]
+        params.setdefault("connect_timeout", 5)
+        params.setdefault("application_name", "authgate-revocation-listener")
+        # A server that vanished without a word is noticed by the missing echo; keepalives
+        # make the kernel give up on the socket too.
+        params.setdefault("keepalives", 1)
+        params.setdefault("keepalives_idle", 5)
+        params.setdefault("keepalives_interval", 2)
+        params.setdefault("keepalives_count", 2)
+        return params
+
+    def _connect(self):
+        import psycopg
+
+        self._fatal = None
+        conn = psycopg.Connection.connect(autocommit=True, **self._params())
+        # A server-side kill (pg_terminate_backend, shutdown) arrives as a FATAL message
+        # while the connection still says OK: treat the message itself as the disconnect.
+        conn.add_notice_handler(self._on_notice)
+        conn.execute(f"LISTEN {CHANNEL}")
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self._pgconn.nonblocking = 1
+        self._in_flight = False
+        self._outbox = []
+
+    def _on_notice(self, diagnostic):
+        if diagnostic.severity_nonlocalized in ("FATAL", "PANIC"):
+            self._fatal = diagnostic.message_primary or "FATAL"
+
+    def _fileno(self):
+        return self._pgconn.socket
+
+    def _read(self):
+        from psycopg import pq
+
+        pgconn = self._pgconn
+        pgconn.consume_input()  # raises when the connection is gone
+        # Collect every finished result first: libpq does not hand out a notification that
+        # sits behind a result nobody collected.
+        while not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:
+                self._in_flight = False
+                self._pump()
+                break
+            if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+                raise BusError((result.error_message or b"").decode(errors="replace").strip() or "query failed")
+        if self._fatal:
+            raise BusError(self._fatal)
+        own_pid = pgconn.backend_pid
+        while True:
+            notify = pgconn.notifies()
+            if notify is None:
+                break
+            self._received(notify.extra.decode(), own=notify.be_pid == own_pid)
+        if pgconn.status != pq.ConnStatus.OK:
+            raise BusError("connection lost")
+
+    def _send_heartbeat(self, payload):
+        if not any(queued.startswith("hb:") for queued in self._outbox):  # else: trust simply expires
+            self._send(payload)
+
+    def _send(self, payload):
+        self._outbox.append(payload)
+        self._pump()
+
+    def _pump(self):
+        """Send what waits in the outbox, as one query, unless one is still in flight (libpq
+        runs one query at a time on a connection)."""
+        if self._in_flight or not self._outbox or self._conn is None:
+            return
+        payloads, self._outbox = self._outbox, []
+        calls = ", ".join(f"pg_notify($1, ${i + 2})" for i in range(len(payloads)))
+        self._pgconn.send_query_params(f"SELECT {calls}".encode(), [CHANNEL.encode()] + [p.encode() for p in payloads])
+        self._in_flight = True
+        while self._pgconn.flush():
+            select.select([], [self._fileno()], [], 1)
+
+    def _disconnect(self):
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def publish(self, messages):
+        """The triggers sent the messages at commit. Make the answer to a logout wait until
+        every listening process has applied them: a fence NOTIFY, sent after the commit,
+        reaches each listener after them, and each acknowledges it (see `wait_for_fence`)."""
+        def send(payload):
+            with connections[self.alias].cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
+
+        try:
+            if not self.wait_for_fence(send):
+                logger.warning("Not every server process acknowledged a revocation: those that did "
+                               "not have stopped trusting their cache.")
+        except Exception as exc:  # noqa: BLE001 — the change is committed; this was only the wait
+            logger.warning("Could not wait for the revocation notification: %s", exc)
+
+
+class FileBus:
+    """
+    SQLite (one host): an 8-byte word in a file beside the database, mapped into memory by
+    every process. Any change overwrites it with random bytes; a process that sees a value
+    other than the one it last saw empties its cache. Reading it costs well under a microsecond.
+    """
+
+    def __init__(self, path):
+        import mmap
+
+        self.path = path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
+        self._seen = self._map[:8]
+        self.cache = None
+
+    def trusted(self):
+        current = self._map[:8]
+        if current != self._seen:
+            self._seen = current
+            self.cache.clear()
+        return True
+
+    def publish(self, messages):
+        self._map[:8] = os.urandom(8)
+
+    def health(self):
+        return "disabled"
+
+    def close(self):
+        self._map.close()
+
+
+# -- the store of this process ---------------------------------------------------------------
 _store = None
+_inherited = []  # stores of a parent process: never used, never closed (their sockets are the parent's)
+
+
+def _new_store():
+    store_class = api_settings.REVOCATION_STORE
+    if store_class is not None:
+        return store_class()
+    if api_settings.SESSION_CACHE_SIZE <= 0:
+        return DatabaseRevocationStore()
+    if api_settings.REDIS_URL:
+        return CachingRevocationStore(RedisBus(api_settings.REDIS_URL, api_settings.REDIS_KEY_PREFIX))
+    from .models import Session
+
+    alias = router.db_for_write(Session)
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        return CachingRevocationStore(PostgresBus(alias, api_settings.LISTEN_DATABASE_URL))
+    if connection.vendor == "sqlite":
+        name = str(connection.settings_dict.get("NAME") or "")
+        if name and name != ":memory:" and not name.startswith("file:"):
+            return CachingRevocationStore(FileBus(f"{name}-revocations"))
+    return DatabaseRevocationStore()
 
 
 def get_store():
     """The configured store (one per process)."""
     global _store
     if _store is None:
-        store_class = api_settings.REVOCATION_STORE
-        if store_class is not None:
-            _store = store_class()
-        elif api_settings.REDIS_URL:
-            _store = RedisRevocationStore(api_settings.REDIS_URL, api_settings.REDIS_KEY_PREFIX)
-        else:
-            _store = DatabaseRevocationStore()
+        _store = _new_store()
     return _store
 
 
 def reset_store():
     global _store
-    _store = None
+    store, _store = _store, None
+    if store is not None:
+        store.close()
+
+
+def _forget_after_fork():
+    # A forked worker trusts nothing it inherited and must not close the parent's sockets.
+    global _store
+    if _store is not None:
+        _inherited.append(_store)
+        _store = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _on_setting_changed(*, setting, **kwargs):
+    if setting in RELOADING_SETTINGS or setting in {"DATABASES", "AUTH_USER_MODEL"}:
+        reset_store()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="authgate.revocation.reset_store")
+
+
+def _on_user_saved(sender, instance, created, update_fields=None, **kwargs):
+    # Any change but the login timestamp: deactivation, password, permissions, deletion.
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return
+    get_store().changed([f"u:{instance.pk}"])
+
+
+def _on_user_deleted(sender, instance, **kwargs):
+    get_store().changed([f"u:{instance.pk}"])
+
+
+post_save.connect(_on_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="authgate.revocation.user_saved")
+post_delete.connect(_on_user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="authgate.revocation.user_deleted")

@@ -11,8 +11,6 @@ import time
 import uuid
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from . import activity, metrics, signals
 from .models import Session
 from .prepared import PreparedGet
-from .revocation import UNKNOWN, get_store
+from .revocation import get_store
 from .settings import api_settings
 from .tokens import ACCESS, REFRESH, TokenError, TokenPair, get_codec
 
@@ -67,21 +65,12 @@ def open_session(user, *, device="", ip=None, user_agent="", request=None):
         generation=1,
         issued_at=_now_seconds(),
     )
-    _remember_live(session)
     signals.session_opened.send(sender=Session, session=session, user=user, request=request)
     return session, get_codec().pair_for(session)
 
 
 # -- rotate --------------------------------------------------------------------------------
 _session_with_user = PreparedGet(Session, select_related=["user"])
-_prepared_user_get = None
-
-
-def _user_by_pk():
-    global _prepared_user_get
-    if _prepared_user_get is None or _prepared_user_get.model is not get_user_model():
-        _prepared_user_get = PreparedGet(get_user_model())
-    return _prepared_user_get
 
 
 def _session_for_claims(claims):
@@ -127,7 +116,6 @@ def rotate(raw_refresh):
         if won:
             session.generation = presented + 1
             session.issued_at = issued_at
-            _remember_live(session)
             metrics.count_refresh("rotated")
             return codec.pair_for(session)
         session = _session_for_claims(claims)  # lost the race: read the winner's state
@@ -178,43 +166,21 @@ class AccessContext:
 
 
 def authenticate_access(raw_access):
-    """(user, AccessContext) for a valid access token of a live session, else TokenError."""
+    """(user, AccessContext) for a valid access token of a live session, else TokenError.
+
+    A session this process has found live and has heard nothing about since is answered
+    from memory (see `revocation`); any other is read from the database (one query)."""
     claims = get_codec().decode(raw_access, ACCESS)
     store = get_store()
-    verdict = UNKNOWN
-    if store.answers_without_database:
-        try:  # the store's key must be the canonical id, whatever spelling a token carries
-            session_hex = uuid.UUID(hex=claims.session_id).hex
-        except ValueError:
-            raise TokenError("malformed", _("Token is invalid.")) from None
-        verdict = store.check(session_hex, claims.user_id)
-    if verdict is UNKNOWN:
+    user = store.live_user(claims.session_id, claims.user_id)
+    if user is None:
+        snapshot = store.snapshot()  # before the read: a change during it keeps it out of the cache
         session = _session_for_claims(claims)
         user = session.user
         _touch(session)
-        _remember_live(session)  # with Redis, the next request needn't read the row
-    else:
-        if verdict is not None:
-            raise TokenError(verdict if verdict == USER_INACTIVE else "revoked", _("Token has been revoked."))
-        user = _user_for(claims)
-        _touch_by_id(session_hex)
+        if session.id.hex == claims.session_id:  # the cache knows sessions by their canonical id
+            store.remember(snapshot, claims.session_id, claims.user_id, user)
     return user, AccessContext(claims)
-
-
-def _user_for(claims):
-    try:  # a sid that is no session id at all (only a holder of the key can sign one)
-        uuid.UUID(hex=claims.session_id)
-    except ValueError:
-        raise TokenError("malformed", _("Token is invalid.")) from None
-    try:
-        user = _user_by_pk().get(claims.user_id)
-    except (ValueError, ValidationError):
-        user = None
-    if user is None:
-        raise TokenError("revoked", _("Token has been revoked."))
-    if not user.is_active:
-        raise TokenError("user_inactive", _("User is inactive."))
-    return user
 
 
 def _touch(session):
@@ -223,31 +189,6 @@ def _touch(session):
     if now - session.last_used_at >= api_settings.LAST_USED_UPDATE_INTERVAL:
         Session.objects.filter(pk=session.pk).update(last_used_at=now)
         session.last_used_at = now
-
-
-def _seen_in_interval(session_id):
-    """True the first time in LAST_USED_UPDATE_INTERVAL (shared cache); None if the cache is down."""
-    from django.core.cache import cache
-
-    interval = int(api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds())
-    try:
-        return cache.add(f"authgate:seen:{session_id}", 1, timeout=interval)
-    except Exception:  # the cache is an optimisation; never fail a request on it
-        return None
-
-
-def _touch_by_id(session_id):
-    if _seen_in_interval(session_id):
-        Session.objects.filter(pk=uuid.UUID(hex=session_id)).update(last_used_at=timezone.now())
-
-
-def _remember_live(session):
-    """Login and rotation (Redis mode): tell the shared store that the session is live, and
-    that last_used_at was just written, so the next request needs neither read nor write."""
-    store = get_store()
-    if store.answers_without_database:
-        store.confirm(session.id.hex, session.user_id)
-        _seen_in_interval(session.id.hex)
 
 
 # -- end -----------------------------------------------------------------------------------
@@ -261,9 +202,8 @@ def end_sessions(queryset, reason):
         count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
             ended_at=timezone.now(), end_reason=reason
         )
-        # Before the commit: a crash in between leaves an extra "revoked" key (safe), never
-        # a committed revocation that the shared store has not heard of.
-        get_store().revoke([sid.hex for sid in ids], reason)
+        # This process forgets them at once; the others hear of it after the commit.
+        get_store().changed([f"s:{sid.hex}" for sid in ids])
         transaction.on_commit(lambda: _send_session_ended(rows, reason))
     return count
 
@@ -321,16 +261,13 @@ def purge(now=None):
         | Session.objects.filter(expires_at__lt=now - api_settings.LEEWAY)
         | Session.objects.filter(issued_at__lt=min(idle_cutoff, access_cutoff))
     )
-    store = get_store()
-    if not store.answers_without_database:
-        deleted, _ = dead.delete()
-        return deleted
-    # A shared store may remember a purged session as live: revoke it there first, so that
-    # removing a row can never bring a token back (however unlikely one still verifies).
+    # Caches are told too: without rotation, a session past its refresh idle limit may still
+    # have a fresh access token, which a deleted row must stop.
     deleted = 0
     ids = list(dead.values_list("pk", flat=True))
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
-        store.revoke([sid.hex for sid in chunk], "purged")
-        deleted += Session.objects.filter(pk__in=chunk).delete()[0]
+        with transaction.atomic():
+            deleted += Session.objects.filter(pk__in=chunk).delete()[0]
+            get_store().changed([f"s:{sid.hex}" for sid in chunk])
     return deleted

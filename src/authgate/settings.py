@@ -58,7 +58,16 @@ DEFAULTS: dict[str, Any] = {
     "LAST_USED_UPDATE_INTERVAL": timedelta(seconds=60),
     "REDIS_URL": None,
     "REDIS_KEY_PREFIX": "authgate",
-    "REVOCATION_STORE": None,  # None: Redis when REDIS_URL is set, else the database
+    # None: a per-process session cache kept true by Redis pub/sub (REDIS_URL), PostgreSQL
+    # LISTEN/NOTIFY or, on SQLite, a shared file; "authgate.revocation.DatabaseRevocationStore":
+    # no cache, one query per request. See docs/deployment-scaling.md.
+    "REVOCATION_STORE": None,
+    "SESSION_CACHE_SIZE": 10000,  # live sessions remembered per process (0: no cache)
+    "SESSION_CACHE_TTL": timedelta(seconds=30),  # an entry is re-read from the database after this
+    "TOKEN_CACHE_SIZE": 4096,  # verified access tokens remembered per process (0: none)
+    # PostgreSQL: where the LISTEN connection goes when DATABASES points at a transaction-
+    # pooling proxy (PgBouncer): a direct libpq URL/conninfo. None: the database's own settings.
+    "LISTEN_DATABASE_URL": None,
     # The security activity trail: written at all (False: events are only counted in the
     # metrics), and how long its rows are kept by `authgate_cleanup` (None: for ever).
     "ACTIVITY_TRAIL": True,
@@ -98,6 +107,7 @@ DURATIONS = {
     "SIGNING_KEYS_CHECK_INTERVAL",
     "JWKS_MAX_AGE",
     "ACTIVITY_RETENTION",
+    "SESSION_CACHE_TTL",
 }
 IMPORT_STRINGS = {"REVOCATION_STORE", "LOGIN_SERIALIZER", "REGISTER_SERIALIZER", "USER_SERIALIZER"}
 
@@ -147,10 +157,6 @@ RELOADING_SETTINGS = frozenset({"AUTHGATE", "SECRET_KEY", "DEBUG"})
 def _reload_api_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in RELOADING_SETTINGS:
         api_settings.reload()
-        # Until the revocation module connects its own receiver.
-        from . import revocation
-
-        revocation.reset_store()
 
 
 setting_changed.connect(_reload_api_settings)

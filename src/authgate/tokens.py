@@ -8,7 +8,9 @@ time): re-minting the current pair gives byte-identical strings, which is how th
 window answers with "exactly the same pair" without storing any token.
 """
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +69,36 @@ class TokenPair:
         return {"access": self.access, "refresh": self.refresh}
 
 
+class VerifiedTokens:
+    """
+    The exact strings of access tokens this process has verified, with their claims: a
+    bounded LRU map, so a token presented again costs a lookup instead of a signature check
+    and two parses. Expiry (with the leeway) is still checked on every use. It belongs to
+    one codec: new keys or settings make a new codec, hence an empty map.
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self._claims = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token):
+        claims = self._claims.get(token)
+        if claims is not None:
+            with self._lock:
+                if token in self._claims:
+                    self._claims.move_to_end(token)
+        return claims
+
+    def put(self, token, claims):
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._claims[token] = claims
+            while len(self._claims) > self.size:
+                self._claims.popitem(last=False)
+
+
 class TokenCodec:
     """
     Encodes and verifies tokens with one signing key and a set of verifying keys by `kid`.
@@ -95,6 +127,7 @@ class TokenCodec:
         self.headers = {"kid": self.key_id} if self.key_id else None
         self._decode_options = {"require": _REQUIRED_CLAIMS + (["iss"] if self.issuer else [])
                                 + (["aud"] if self.audience else [])}
+        self.verified = VerifiedTokens(api_settings.TOKEN_CACHE_SIZE)
 
     def _load_hmac_keys(self):
         self.signing_key = api_settings.SIGNING_KEY or django_settings.SECRET_KEY
@@ -179,6 +212,13 @@ class TokenCodec:
         """Verified claims of `token`, or TokenError. Signature is checked before anything."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise TokenError("malformed", _("Token is invalid."))
+        claims = self.verified.get(token)
+        if claims is not None:
+            if claims.expires_at <= time.time() - self.leeway:  # PyJWT's own rule
+                raise TokenError("expired", _("Token has expired."))
+            if claims.token_type != expected_type:
+                raise TokenError("wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
+            return claims
         try:
             algorithm, key = self._key_for(token)
             payload = jwt.decode(
@@ -200,7 +240,7 @@ class TokenCodec:
         if token_type != expected_type:
             raise TokenError("wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
         try:
-            return Claims(
+            claims = Claims(
                 token_type=token_type,
                 session_id=str(payload["sid"]),
                 user_id=str(payload["sub"]),
@@ -211,6 +251,9 @@ class TokenCodec:
             )
         except (TypeError, ValueError):
             raise TokenError("malformed", _("Token is invalid.")) from None
+        if token_type == ACCESS:  # refresh tokens are single-use: nothing to gain
+            self.verified.put(token, claims)
+        return claims
 
     def _claims_for(self, session, token_type, issued_at, lifetime):
         cap = int(session.expires_at.timestamp())
