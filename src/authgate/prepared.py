@@ -15,7 +15,7 @@ from django.db import connections, router
 try:  # Django's internals: if a future version moves them, every lookup uses the ORM instead
     from django.db.models.query import get_related_populators
 except ImportError:  # pragma: no cover — depends on the Django version
-    get_related_populators = None
+    get_related_populators = None  # type: ignore[assignment]
 
 logger = logging.getLogger("authgate.prepared")
 

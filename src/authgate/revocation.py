@@ -485,7 +485,7 @@ class RedisBus(PushBus):
 class PostgresBus(PushBus):
     """
     LISTEN on a connection of its own (direct, not through a transaction-pooling proxy).
-    Triggers (migration 0003) NOTIFY on every session end and user change, in the changing
+    Triggers (migration 0006) NOTIFY on every session end and user change, in the changing
     transaction. Heartbeats are NOTIFYs sent on the listening connection itself: an echo
     counts only if it comes from that backend's pid (behind a pooler it would not).
     """
@@ -649,7 +649,7 @@ class FileBus:
 
 # -- the store of this process ---------------------------------------------------------------
 _store = None
-_inherited = []  # stores of a parent process: never used, never closed (their sockets are the parent's)
+_inherited: list = []  # stores of a parent process: never used, never closed (their sockets are the parent's)
 
 
 def _new_store():

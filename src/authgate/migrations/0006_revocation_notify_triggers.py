@@ -81,7 +81,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("authgate", "0002_introspect_permission"),
+        ("authgate", "0005_simplejwt_migration"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
