@@ -9,7 +9,8 @@ refuses the session's tokens on its next request.
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F
@@ -17,11 +18,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import activity, metrics, signals
-from .models import Session
+from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store
 from .settings import api_settings
-from .tokens import ACCESS, REFRESH, TokenError, TokenPair, get_codec
+from .tokens import ACCESS, REFRESH, Claims, TokenError, TokenPair, get_codec
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 logger = logging.getLogger("authgate.sessions")
 
@@ -50,7 +54,8 @@ def _now_seconds():
 
 
 # -- open ----------------------------------------------------------------------------------
-def open_session(user, *, device="", ip=None, user_agent="", request=None):
+def open_session(user: Any, *, device: str = "", ip: str | None = None, user_agent: str = "",
+                 request: "HttpRequest | None" = None) -> tuple[Session, TokenPair]:
     """Start a session for `user` (a login); returns (session, TokenPair).
     `request` (the Django HttpRequest, if any) is passed on to `session_opened` receivers."""
     now = timezone.now()
@@ -89,7 +94,7 @@ def _session_for_claims(claims):
     return session
 
 
-def rotate(raw_refresh):
+def rotate(raw_refresh: str) -> TokenPair:
     """
     Spend a refresh token and return the session's next pair.
 
@@ -135,7 +140,7 @@ def rotate(raw_refresh):
     raise TokenError("revoked", BLACKLISTED)
 
 
-def verify(raw):
+def verify(raw: str) -> tuple[Claims, Session]:
     """(claims, session) if `raw` is a live access token or the current refresh token,
     else TokenError."""
     codec = get_codec()
@@ -157,7 +162,7 @@ class AccessContext:
 
     __slots__ = ("claims", "session_id")
 
-    def __init__(self, claims):
+    def __init__(self, claims: Claims) -> None:
         self.claims = claims
         self.session_id = claims.session_id
 
@@ -165,7 +170,7 @@ class AccessContext:
         return f"access token of session {self.session_id}"
 
 
-def authenticate_access(raw_access):
+def authenticate_access(raw_access: str) -> tuple[Any, AccessContext]:
     """(user, AccessContext) for a valid access token of a live session, else TokenError.
 
     A session this process has found live and has heard nothing about since is answered
@@ -192,7 +197,7 @@ def _touch(session):
 
 
 # -- end -----------------------------------------------------------------------------------
-def end_sessions(queryset, reason):
+def end_sessions(queryset: SessionQuerySet, reason: str) -> int:
     """End every open session in `queryset`; returns how many were ended."""
     with transaction.atomic():
         rows = list(queryset.open().values_list("pk", "user_id"))
@@ -217,7 +222,7 @@ def _send_session_ended(rows, reason):
         signals.session_ended.send(sender=Session, session_id=session_id, user_id=user_id, reason=reason)
 
 
-def end_session_for_refresh(raw_refresh):
+def end_session_for_refresh(raw_refresh: str) -> Session:
     """Logout by refresh token: ends its session only if the token is the current one.
     Returns the session (with its user), as it was before it ended."""
     claims = get_codec().decode(raw_refresh, REFRESH)
@@ -228,29 +233,29 @@ def end_session_for_refresh(raw_refresh):
     return session
 
 
-def end_session_by_id(session_id, reason=LOGOUT):
+def end_session_by_id(session_id: "str | uuid.UUID", reason: str = LOGOUT) -> int:
     return end_sessions(Session.objects.filter(pk=uuid.UUID(hex=str(session_id).replace("-", ""))), reason)
 
 
-def end_user_sessions(user, reason, keep_session_id=None):
+def end_user_sessions(user: Any, reason: str, keep_session_id: str | None = None) -> int:
     sessions = Session.objects.filter(user=user)
     if keep_session_id:
         sessions = sessions.exclude(pk=uuid.UUID(hex=keep_session_id))
     return end_sessions(sessions, reason)
 
 
-def end_all_sessions(reason=INVALIDATE_ALL):
+def end_all_sessions(reason: str = INVALIDATE_ALL) -> int:
     return end_sessions(Session.objects.all(), reason)
 
 
-def active_sessions(user):
+def active_sessions(user: Any) -> SessionQuerySet:
     """The user's sessions whose refresh token is still usable (what a user calls 'devices')."""
     now = timezone.now()
     idle_cutoff = _now_seconds() - int(api_settings.REFRESH_TOKEN_LIFETIME.total_seconds())
     return Session.objects.filter(user=user).active(now).filter(issued_at__gt=idle_cutoff)
 
 
-def purge(now=None):
+def purge(now: datetime | None = None) -> int:
     """Delete sessions that can never again authenticate anything; returns the count."""
     now = now or timezone.now()
     grace = api_settings.ACCESS_TOKEN_LIFETIME + api_settings.LEEWAY + timedelta(seconds=60)
