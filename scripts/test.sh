@@ -118,19 +118,6 @@ if [ $# -eq 0 ] && [ -d tests/js ]; then
   fi
 fi
 
-if [ $# -eq 0 ]; then
-  # The docs site: a broken link, a missing page or an API reference that cannot be
-  # generated fails the run. (Its code samples run in tests/test_docs.py, above.)
-  echo
-  echo "== mkdocs build --strict =="
-  docs_start=$SECONDS
-  .venv/bin/mkdocs build --strict --quiet --site-dir "$LOG_DIR/site"
-  rc=$?
-  if [ "$rc" -eq 0 ]; then p=1 f=0; else p=0 f=1; failed=1; fi
-  total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
-  summary+=("$(printf '%-22s %4s passed %3s failed %3s skipped  %4ss  exit %s' docs "$p" "$f" 0 "$((SECONDS - docs_start))" "$rc")")
-fi
-
 run_check() {  # name, command...: one passed or failed line in the summary
   local name=$1 check_start=$SECONDS rc
   shift
@@ -144,6 +131,9 @@ run_check() {  # name, command...: one passed or failed line in the summary
 }
 
 if [ $# -eq 0 ]; then
+  # The docs site: a broken link, a missing page or an API reference that cannot be
+  # generated fails the run. (Its code samples run in tests/test_docs.py, above.)
+  run_check "docs: mkdocs" .venv/bin/mkdocs build --strict --quiet --site-dir "$LOG_DIR/site"
   run_check "quality: ruff" .venv/bin/ruff check src server tests examples scripts
   # The service's settings (loaded by the django-stubs plugin) warn without a SECRET_KEY.
   run_check "quality: mypy" env SECRET_KEY=type-checking-only .venv/bin/mypy
