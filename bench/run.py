@@ -272,7 +272,8 @@ class Server:
             self.sqlite_path = WORK / f"{self.tag}.sqlite3"
             self.database_url = f"sqlite:///{self.sqlite_path}"
         else:
-            self.pg_name = f"bench_{self.tag}"
+            # BENCH_PG_PREFIX: runs sharing one PostgreSQL server keep apart.
+            self.pg_name = f"{os.environ.get('BENCH_PG_PREFIX', 'bench')}_{self.tag}"
             self.database_url = f"{PG_BASE}/{self.pg_name}"
         self.env = dict(os.environ)
         for var in ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTHONPATH"):

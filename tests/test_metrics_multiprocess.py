@@ -13,7 +13,15 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
-from .topology_support import Gunicorn, create_database, drop_database, manage, postgres_url, server_environment
+from .topology_support import (
+    Gunicorn,
+    create_database,
+    drop_database,
+    manage,
+    postgres_url,
+    server_environment,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.postgres]
 
@@ -113,3 +121,30 @@ def test_the_config_makes_its_own_directory_when_none_is_given(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0].startswith(str(tmp_path)) and out[1] == "False"  # fresh per start, removed at exit
+
+
+def test_json_logs_from_gunicorn_and_the_application(tmp_path):
+    """LOG_FORMAT=json: gunicorn's access and error lines are each one JSON object per line."""
+    import json
+
+    env = server_environment(f"sqlite:///{tmp_path / 'db.sqlite3'}", AUTHGATE_VAR_DIR=str(tmp_path),
+                             LOG_FORMAT="json")
+    gunicorn = Gunicorn(env, workers=1, log_dir=tmp_path,
+                        args=["-c", "server/gunicorn.conf.py", "--access-logfile", "-"]).start()
+    lines = []
+
+    def access_line_written():
+        lines[:] = [line for line in gunicorn.log_path.read_text().splitlines() if line.strip()]
+        return any('"gunicorn.access"' in line for line in lines)
+
+    try:
+        response = httpx.get(f"{gunicorn.url}/api/public/?x=1", headers={"User-Agent": "json-test"}, timeout=TIMEOUT)
+        assert response.status_code == 200
+        wait_until(access_line_written, 30, "the access log line")
+    finally:
+        gunicorn.stop()
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    access = next(e for e in entries if e["logger"] == "gunicorn.access")
+    assert (access["method"], access["path"], access["query"]) == ("GET", "/api/public/", "x=1")
+    assert access["status"] == "200" and access["user_agent"] == "json-test"
+    assert any(e["logger"] == "gunicorn.error" for e in entries)  # "Booting worker ..."
