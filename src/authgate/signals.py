@@ -7,8 +7,8 @@ Signals a project may subscribe to (all sent with `sender=authgate.models.Sessio
   Django `HttpRequest`, or None when the session was opened outside a request.
 - `session_ended(session_id, user_id, reason)`: one per ended session, after the
   transaction that ended it commits (a rolled-back end sends nothing). `reason` is the
-  session's `end_reason`: "logout", "logout_all", "password_changed", "user_inactive",
-  "admin", "invalidate_all" or "reuse_detected".
+  session's `end_reason`: "logout", "logout_all", "password_changed", "password_reset",
+  "account_deleted", "user_inactive", "admin", "invalidate_all" or "reuse_detected".
 - `refresh_reuse_detected(session, user_id)`: a refresh token that had already been
   spent was presented again; the session is being ended (a `session_ended` with reason
   "reuse_detected" follows). Sent at once, so an alert fires even if the request's
