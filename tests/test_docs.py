@@ -369,3 +369,12 @@ def _fuller_extras(project):
     assert status == 200 and "/api/auth/login/" in schema["paths"]
     status, metadata = project.call("GET", "/.well-known/oauth-authorization-server")
     assert status == 200 and metadata["jwks_uri"].endswith("/api/auth/.well-known/jwks.json")
+
+
+def test_pages_missing_from_the_nav_are_still_listed(tmp_path):
+    """A page added under docs/ is built and reachable without an edit of mkdocs.yml."""
+    (tmp_path / "listed.md").write_text("# Listed\n")
+    (tmp_path / "new-page.md").write_text("# A new page\n\nText.\n")
+    config = {"nav": [{"Listed": "listed.md"}], "docs_dir": str(tmp_path)}
+    _hooks().on_config(config)
+    assert config["nav"] == [{"Listed": "listed.md"}, {"More": [{"A new page": "new-page.md"}]}]
