@@ -10,9 +10,17 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.browser_support import browser, new_context, server  # noqa: F401  (fixtures)
+from tests.browser_support import chromium, new_context, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Not browser_support's fixture: that one clears test-artifacts/browser/, which holds
+    # the account page tests' screenshots.
+    with chromium() as b:
+        yield b
 
 
 def test_swagger_ui_renders_with_no_request_leaving_the_machine(new_context, server):
