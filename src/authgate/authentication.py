@@ -26,7 +26,7 @@ from .settings import api_settings
 from .tokens import TokenError
 
 
-def _authorization_parts(request):
+def _authorization_parts(request: "Request | HttpRequest") -> tuple[str | None, str | None]:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None, None
@@ -34,12 +34,12 @@ def _authorization_parts(request):
     return scheme, credential.strip()
 
 
-def _invalid(error):
+def _invalid(error: TokenError) -> InvalidToken:
     return InvalidToken(error.reason, error.message)
 
 
 class _CSRFCheck(CsrfViewMiddleware):
-    def _reject(self, request, reason):
+    def _reject(self, request: HttpRequest, reason: str) -> str:
         return reason
 
 

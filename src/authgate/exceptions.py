@@ -72,13 +72,13 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "database_unavailable"
 
 
-def _code_of(exc, data):
+def _code_of(exc: exceptions.APIException, data: Any) -> str:
     codes = exc.get_codes()
     if isinstance(codes, str):
         return codes
     if isinstance(codes, dict) and isinstance(codes.get("detail"), str):
-        return codes["detail"]
-    return getattr(exc, "default_code", "error")
+        return str(codes["detail"])
+    return str(getattr(exc, "default_code", "error"))
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> "Response | None":
@@ -93,8 +93,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> "Response | No
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
+    if response is None or not isinstance(exc, exceptions.APIException):  # DRF answers APIExceptions only
+        return response
     if isinstance(exc, exceptions.ValidationError):
         if isinstance(response.data, list):
             response.data = {"non_field_errors": response.data}

@@ -42,11 +42,11 @@ if AVAILABLE:
         match_subclasses = True
         name = ["bearerAuth", "accessCookie"]
 
-        def get_security_requirement(self, auto_schema):
+        def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[str]]]:
             # Either credential, not both (a list of requirements means OR in OpenAPI).
             return [{"bearerAuth": []}, {"accessCookie": []}]
 
-        def get_security_definition(self, auto_schema):
+        def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
             return [
                 {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 {"type": "apiKey", "in": "cookie", "name": api_settings.ACCESS_COOKIE_NAME},
@@ -57,7 +57,7 @@ if AVAILABLE:
         match_subclasses = True
         name = "tokenAuth"
 
-        def get_security_definition(self, auto_schema):
+        def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
             return build_bearer_security_scheme_object(
                 header_name="Authorization", token_prefix=api_settings.STATIC_TOKEN_HEADER_TYPE
             )
