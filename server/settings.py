@@ -234,7 +234,7 @@ def _authgate_from_env():
     """AUTHGATE settings from AUTHGATE_* environment variables (lifetimes in seconds)."""
     conf = {}
     for name in ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE",
-                 "REFRESH_RETRY_WINDOW", "LEEWAY", "ACTIVITY_RETENTION"):
+                 "REFRESH_RETRY_WINDOW", "LEEWAY", "ACTIVITY_RETENTION", "SESSION_CACHE_TTL"):
         value = env_seconds(f"AUTHGATE_{name}")
         if value is not None:
             conf[name] = value
@@ -284,3 +284,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SESSION_COOKIE_SECURE", False)
+# The CSRF cookie is sent over HTTPS only (as the auth cookies are) unless DEBUG; browsers
+# treat http://localhost and 127.0.0.1 as secure, so the local demo keeps working.
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)

@@ -161,7 +161,8 @@ def test_deactivated_user_is_refused_at_once_with_every_credential(api_client, m
     alice.save()  # as the Django admin does
 
     assert_token_error(api_client.get(PROTECTED, **bearer(jwt_tokens["access"])), "user_inactive")
-    assert_token_error(api_client.get(PROTECTED, HTTP_AUTHORIZATION=f"Token {key}"), "user_inactive")
+    # The static key was deleted for good (re-activation must not bring it back).
+    assert_token_error(api_client.get(PROTECTED, HTTP_AUTHORIZATION=f"Token {key}"), "revoked")
     refused = api_client.post(REFRESH, {"refresh": jwt_tokens["refresh"]}, format="json")
     assert refused.status_code == 401 and refused.json()["code"] == "token_not_valid"
     assert Session.objects.get(user=alice).end_reason == "user_inactive"

@@ -272,11 +272,14 @@ def test_another_users_token_id_is_404_and_untouched(api_client, user):
     assert api_client.get(PROTECTED, **token_auth(bobs_key)).status_code == 200
 
 
-def test_deactivated_users_static_token_is_rejected(api_client, user):
+def test_deactivated_users_static_token_is_rejected_for_good(api_client, user):
     _, key = static_tokens.create_token(user)
     user.is_active = False
     user.save()
-    assert_rejected(api_client, key, "user_inactive")
+    assert_rejected(api_client, key, "revoked")  # deleted, not merely refused
+    user.is_active = True
+    user.save()
+    assert_rejected(api_client, key, "revoked")
 
 
 # -- the Authorization header --------------------------------------------------------------

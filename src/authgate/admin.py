@@ -1,5 +1,6 @@
 """Django admin: sessions and static tokens listed and revocable (through the lifecycle);
-the security activity trail listed, with an activity dashboard (charts drawn as SVG)."""
+the security activity trail listed, with an activity dashboard (charts drawn as SVG); the
+current lockouts listed, liftable."""
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -8,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from . import activity, charts, sessions, static_tokens
-from .models import Activity, MigratedToken, Session, StaticToken
+from . import activity, charts, counters, sessions, static_tokens
+from .models import Activity, Lockout, MigratedToken, Session, StaticToken
 
 # Search by the user's login name and email, whatever the (custom) user model calls them.
 _User = get_user_model()
@@ -137,3 +138,39 @@ class MigratedTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Lockout)
+class LockoutAdmin(admin.ModelAdmin):
+    """Who is locked out (failed logins and other attempt limits), from where, until when;
+    lifting one deletes its counter, so the next attempt starts a new window."""
+
+    list_display = ("who", "ip", "scope", "count", "limit", "window_ends")
+    list_display_links = None
+    search_fields = ("label", "ip", "key")
+    actions = ["lift_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).locked()
+
+    @admin.display(description="who", ordering="label")
+    def who(self, obj):
+        return obj.label or "—"
+
+    @admin.display(description="what")
+    def scope(self, obj):
+        return obj.scope
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Lift selected lockouts", permissions=["delete"])
+    def lift_selected(self, request, queryset):
+        lifted = 0
+        for key in queryset.values_list("key", flat=True):
+            counters.reset(key)
+            lifted += 1
+        self.message_user(request, f"{lifted} lockout(s) lifted.", messages.SUCCESS)

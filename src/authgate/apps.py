@@ -1,6 +1,7 @@
-"""Django app configuration: connects the signal receivers, the system checks and the
-optional OpenAPI extensions."""
+"""Django app configuration: connects the signal receivers, the system checks, the
+optional OpenAPI extensions, and the deactivation trigger's installation after migrate."""
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AuthgateConfig(AppConfig):
@@ -13,3 +14,6 @@ class AuthgateConfig(AppConfig):
         from . import signals  # noqa: F401  (connects receivers)
         from . import activity  # noqa: F401  (connects the activity trail's receivers)
         from . import openapi  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)
+        from .triggers import install_after_migrate
+
+        post_migrate.connect(install_after_migrate, sender=self)

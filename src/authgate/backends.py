@@ -1,12 +1,14 @@
 """
-Authentication backend: log in with the username or the account's email.
+Authentication backend: log in with the username (any case or width) or the account's
+email, resolved by `identity.resolve()` — the same answer the login throttle uses.
 
-The lookup tries the username first, then the email case-insensitively. Like Django's
-ModelBackend, an unknown login still runs the password hasher once, so unknown user,
-wrong password and inactive user take similar time.
+Like Django's ModelBackend, an unknown login still runs the password hasher once, so
+unknown user, wrong password and inactive user take similar time.
 """
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+
+from . import identity
 
 
 class UsernameOrEmailBackend(ModelBackend):
@@ -26,11 +28,5 @@ class UsernameOrEmailBackend(ModelBackend):
 
     @staticmethod
     def find_account(username):
-        """The user that a login name designates (its username, else its email), or None."""
-        user_model = get_user_model()
-        manager = user_model._default_manager
-        user = manager.filter(**{user_model.USERNAME_FIELD: username}).first()
-        if user is None and "@" in username:
-            email_field = user_model.get_email_field_name()
-            user = manager.filter(**{f"{email_field}__iexact": username}).order_by("pk").first()
-        return user
+        """The user that a login name designates (see `identity.resolve`), or None."""
+        return identity.resolve(username)

@@ -3,11 +3,16 @@ Django system checks (`manage.py check`, run before `migrate` and `runserver`): 
 that need an optional extra which is not installed are reported with what to install,
 rather than failing later with a bare ImportError in the middle of a request, and a
 simplejwt migration without an end date is refused.
+
+`authgate.W001` (a database check, run by `migrate` and `check --database default`):
+accounts whose username or email is, ignoring case and width, another account's login
+name — left over from before login names were canonical. Each still logs in with its
+exact username, but the shared name logs in the older account only.
 """
 from importlib import import_module
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .settings import api_settings
@@ -43,3 +48,32 @@ def settings_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     except ImproperlyConfigured as exc:
         errors.append(Error(str(exc), id="authgate.E002"))
     return errors
+
+
+SHOWN_CLASHES = 10
+
+
+@register(Tags.database)
+def login_name_clashes(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not databases:
+        return []
+    from django.db import DatabaseError
+
+    from . import identity
+
+    try:
+        clashes = identity.rebuild(write=False)
+    except DatabaseError:
+        return []  # tables not migrated yet
+    if not clashes:
+        return []
+    listed = "; ".join(f"account {pk} ({field} {value!r}) vs account {holder}"
+                       for pk, field, value, holder in clashes[:SHOWN_CLASHES])
+    more = f" and {len(clashes) - SHOWN_CLASHES} more" if len(clashes) > SHOWN_CLASHES else ""
+    return [Warning(
+        f"{len(clashes)} login name(s) clash with an older account's, ignoring case and width: {listed}{more}.",
+        hint=("Such a name logs in the older account; the newer one logs in only with its exact username "
+              "(or not by that email). Rename the newer account or change its email (in the admin, or with "
+              "save()); its login names are rebuilt on save. Merge or deactivate accounts that are one person."),
+        id="authgate.W001",
+    )]

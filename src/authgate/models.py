@@ -1,5 +1,7 @@
 """
-authgate's stored state: one `Session` row per login, and hashed `StaticToken` rows.
+authgate's stored state: one `Session` row per login, hashed `StaticToken` rows, the
+`AttemptCounter` rows of the attempt limits (failed logins and the like), and the
+`LoginKey` rows that make each login name (username or email) belong to one account.
 
 A session row holds everything needed to validate and re-mint its tokens (the refresh
 chain's generation and the issue time of the current pair), so its size is constant
@@ -201,3 +203,59 @@ class MigratedToken(models.Model):
 
     def __str__(self):
         return f"{self.jti} → {self.session_id or '—'}"
+
+
+class AttemptCounterQuerySet(models.QuerySet):
+    def locked(self, now=None):
+        """Counters that refuse hits right now: at their limit, window not yet over."""
+        return self.filter(count__gte=models.F("limit"), window_ends__gt=now or timezone.now())
+
+
+class AttemptCounter(models.Model):
+    """One fixed-window count of attempts under a key (see `authgate.counters`)."""
+
+    key = models.CharField(max_length=191, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    limit = models.PositiveIntegerField()
+    window_ends = models.DateTimeField(db_index=True)
+    # For the people reading the list of lockouts, not for counting.
+    label = models.CharField(max_length=200, blank=True, default="", help_text="Who (account or name).")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AttemptCounterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-window_ends"]
+
+    def __str__(self):
+        return f"{self.key} ({self.count}/{self.limit})"
+
+    @property
+    def scope(self):
+        return self.key.split(":", 1)[0]
+
+    @property
+    def is_locked(self):
+        return self.count >= self.limit and self.window_ends > timezone.now()
+
+
+class LoginKey(models.Model):
+    """One name an account logs in with, in canonical form (`authgate.identity`): its
+    username and its email share this one UNIQUE column, so no two accounts can hold the
+    same name, whatever its case or width, nor one account's username another's email."""
+
+    key = models.CharField(max_length=191, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_login_keys")
+
+    def __str__(self):
+        return self.key
+
+
+class Lockout(AttemptCounter):
+    """The counters refusing attempts right now, as support sees them (the admin lists
+    `Lockout.objects.locked()`)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "current lockout"
+        ordering = ["-window_ends"]

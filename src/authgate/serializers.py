@@ -12,10 +12,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import FieldDoesNotExist, ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from . import recovery
+from . import identity, recovery
 from .models import Activity, Session, StaticToken
 
 User = get_user_model()
@@ -103,6 +104,8 @@ class RegisterSerializer(serializers.ModelSerializer):
             if email != self.Meta.model.USERNAME_FIELD:  # Django's default user: optional on the model
                 fields[email] = serializers.EmailField(max_length=254)
             fields[email].validators.append(validate_unused_email)
+        if self.Meta.model.USERNAME_FIELD != email:
+            fields[self.Meta.model.USERNAME_FIELD].validators.append(validate_unused_username)
         return fields
 
     def validate(self, attrs):
@@ -114,8 +117,13 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data):
-        # With those fields as keywords, as `createsuperuser` calls `create_superuser()`.
-        return self.Meta.model._default_manager.create_user(**validated_data)
+        try:
+            with transaction.atomic():
+                # With those fields as keywords, as `createsuperuser` calls `create_superuser()`.
+                return self.Meta.model._default_manager.create_user(**validated_data)
+        except IntegrityError:
+            # A concurrent registration took the name between validation and insert.
+            raise serializers.ValidationError({self.Meta.model.USERNAME_FIELD: [USERNAME_TAKEN]}) from None
 
 
 class LoginSerializer(serializers.Serializer):
@@ -204,12 +212,21 @@ def validate_new_password(value, user):
         raise serializers.ValidationError({"new_password": list(exc.messages)}) from None
 
 
+# One login name per account, whatever its case or width, and an email never another
+# account's username (nor the reverse): see authgate.identity.
+USERNAME_TAKEN = _("A user with that username already exists.")
+
+
+def validate_unused_username(value, exclude_user=None):
+    """Usernames are unique case- and width-insensitively, and never another account's email."""
+    if identity.taken(value, exclude_user):
+        raise serializers.ValidationError(USERNAME_TAKEN)
+    return value
+
+
 def validate_unused_email(value, exclude_user=None):
-    """Emails are unique case-insensitively."""
-    taken = User._default_manager.filter(**{f"{User.get_email_field_name()}__iexact": value})
-    if exclude_user is not None:
-        taken = taken.exclude(pk=exclude_user.pk)
-    if taken.exists():
+    """Emails are unique case- and width-insensitively, and never another account's username."""
+    if identity.taken(value, exclude_user):
         raise serializers.ValidationError(_("A user with that email already exists."))
     return value
 

@@ -1,28 +1,28 @@
 """
-Failed-login throttling, built on DRF's SimpleRateThrottle.
+Failed-login throttling: `LOGIN_THROTTLE["USER_IP"]` failures per (account, IP) and
+`LOGIN_THROTTLE["IP"]` per IP (defaults 5 and 50 per 15 minutes).
 
-Unlike DRF's request throttles, only *failures* count: `LOGIN_THROTTLE["USER_IP"]` per
-(username, IP) and `LOGIN_THROTTLE["IP"]` per IP (defaults 5 and 50 per 15 minutes). A
-successful login resets its (username, IP) count, and another user on the same IP can
-still log in until the IP limit. The counts live in Django's cache (`THROTTLE_CACHE`),
-which must be shared by every process (database or Redis cache, not local memory). If the
-cache is down the throttle lets the attempt through and logs a warning: failing closed
-would turn a cache outage into a lockout of every user.
+Each password check first *reserves* its attempt in both counts (`authgate.counters`: an
+atomic conditional increment in the database), so concurrent guesses are counted exactly,
+across every process: twenty wrong passwords sent at once check at most the limit, and
+the rest are refused with 429 and Retry-After before any password is hashed. A failure
+keeps its reservations. A success resets the (account, IP) count and gives back its slot
+of the IP count, so another user on the same IP can still log in until the IP limit.
+
+The (account, IP) count follows the account that the name resolves to — username, any
+case or width, or email (`authgate.identity`) — or the canonical name when none does, so
+`alice`, `ALICE` and alice's email share one count, and a success only resets its own.
+
+`MailThrottle` limits the mails asked for (reset, verification) on the same counters.
 """
-import hashlib
-import logging
-import re
-
-from django.core.cache import caches
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import Throttled
-from rest_framework.throttling import SimpleRateThrottle
 
+from . import counters, identity
 from .settings import api_settings
 
-logger = logging.getLogger("authgate.throttling")
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+USER_IP_SCOPE = "login-user-ip"
+IP_SCOPE = "login-ip"
 
 
 def client_ip(request):
@@ -32,144 +32,90 @@ def client_ip(request):
     return request.META.get("REMOTE_ADDR") or ""
 
 
-class FailureThrottle(SimpleRateThrottle):
-    """Counts failures recorded with `record_failure()`; `allow_request` only reads."""
-
-    scope_setting: str | None = None  # "USER_IP" or "IP"; subclasses also define ident_for()
-
-    def __init__(self):
-        self.cache = caches[api_settings.THROTTLE_CACHE]
-        self.rate = api_settings.LOGIN_THROTTLE[self.scope_setting]
-        super().__init__()
-
-    def parse_rate(self, rate):
-        """'5/15m' → (5, 900); DRF's parser only knows one unit of each period."""
-        if rate is None:
-            return (None, None)
-        match = _RATE.match(str(rate))
-        if not match:
-            raise ValueError(f"Invalid LOGIN_THROTTLE rate: {rate!r}")
-        num, multiplier, unit = match.groups()
-        return int(num), int(multiplier or 1) * _UNITS[unit]
-
-    def prepare(self, request, username):
-        ident = hashlib.sha256(self.ident_for(request, username).encode()).hexdigest()[:32]
-        self.key = f"authgate:login-failures:{self.scope_setting}:{ident}"
-        return self
-
-    def allow(self):
-        if self.rate is None:
-            return True
-        try:
-            self.history = self.cache.get(self.key, [])
-        except Exception as exc:  # noqa: BLE001 — any cache outage: fail open, loudly
-            logger.warning("Login throttle cache unavailable (%s); not throttling.", exc.__class__.__name__)
-            self.history = []
-            return True
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        return len(self.history) < self.num_requests
-
-    def record_failure(self):
-        if self.rate is None:
-            return
-        try:
-            self.throttle_success()  # DRF's "record this request in the history"
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Login throttle cache unavailable (%s).", exc.__class__.__name__)
-
-    def reset(self):
-        try:
-            self.cache.delete(self.key)
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Login throttle cache unavailable (%s).", exc.__class__.__name__)
-
-
-class UsernameIPFailureThrottle(FailureThrottle):
-    scope_setting = "USER_IP"
-
-    def ident_for(self, request, username):
-        return f"{(username or '').strip().lower()}|{client_ip(request)}"
-
-
-class IPFailureThrottle(FailureThrottle):
-    scope_setting = "IP"
-
-    def ident_for(self, request, username):
-        return client_ip(request)
+def subject(username, user=None):
+    """(key part, label) of the account a login name resolves to, or of the name itself."""
+    user = user if user is not None else identity.resolve(username)
+    if user is not None:
+        return f"user:{user.pk}", user.get_username()
+    name = f"name:{identity.canonical(username or '')}"
+    return name, name
 
 
 class LoginThrottle:
-    """Both failure counts for one login attempt."""
+    """Both failure counts of one password check: `reserve()` before it, then exactly one
+    of `failed()`, `succeeded()` or `cancel()` (the check did not happen after all)."""
 
-    def __init__(self, request, username):
+    message = _("Too many failed login attempts. Try again later.")
+
+    def __init__(self, request, username, user=None):
         self.request, self.username = request, username
-        self.per_user_ip = UsernameIPFailureThrottle().prepare(request, username)
-        self.per_ip = IPFailureThrottle().prepare(request, username)
+        self.ip = client_ip(request)
+        who, self.label = subject(username, user)
+        self.keys = {
+            "USER_IP": f"{USER_IP_SCOPE}:{who}|{self.ip}",
+            "IP": f"{IP_SCOPE}:{self.ip}",
+        }
+        self.hits = {}
 
-    def blocked_for(self):
-        """Seconds to wait if the attempt must be refused, else None."""
-        waits = [t.wait() or 1 for t in (self.per_user_ip, self.per_ip) if not t.allow()]
-        return max(waits) if waits else None
+    def reserve(self):
+        """Take this attempt's slot in both counts, or raise 429 `throttled` with
+        Retry-After (taking nothing) when either is exhausted."""
+        for scope in ("USER_IP", "IP"):
+            limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
+            if limit is None:
+                continue
+            hit = counters.hit(self.keys[scope], limit, window,
+                               label=self.label if scope == "USER_IP" else "", ip=self.ip)
+            if not hit.allowed:
+                self.cancel()
+                from . import activity
 
-    def raise_if_blocked(self):
-        """429 `throttled` with Retry-After when either failure count is exhausted."""
-        wait = self.blocked_for()
-        if wait is not None:
-            from . import activity
-
-            activity.record_throttled(self.request, self.username)
-            raise Throttled(wait=wait, detail="Too many failed login attempts. Try again later.")
+                activity.record_throttled(self.request, self.username)
+                raise Throttled(wait=hit.retry_after, detail=str(self.message))
+            self.hits[scope] = hit
 
     def failed(self):
-        self.per_user_ip.record_failure()
-        self.per_ip.record_failure()
+        """A wrong password: the reservations stay counted."""
+        self.hits = {}
 
     def succeeded(self):
-        self.per_user_ip.reset()
+        """The right password: reset the (account, IP) count; the IP count counts failures only."""
+        counters.reset(self.keys["USER_IP"])
+        counters.release(self.keys["IP"], self.hits.get("IP"))
+        self.hits = {}
+
+    def cancel(self):
+        """No password was judged after all: give back the slots taken."""
+        for scope, hit in self.hits.items():
+            counters.release(self.keys[scope], hit)
+        self.hits = {}
 
 
 # -- mails asked for ---------------------------------------------------------------------------
-class MailRequestCount(FailureThrottle):
-    """Mails asked for (reset, verification), under MAIL_THROTTLE[scope_setting]: every
-    request counts, for known and unknown addresses alike, so a 429 reveals nothing."""
-
-    def __init__(self):
-        self.cache = caches[api_settings.THROTTLE_CACHE]
-        self.rate = api_settings.MAIL_THROTTLE[self.scope_setting]
-        SimpleRateThrottle.__init__(self)
-
-    def prepare(self, ident):
-        digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
-        self.key = f"authgate:mail-requests:{self.scope_setting}:{digest}"
-        return self
-
-
-class EmailMailCount(MailRequestCount):
-    scope_setting = "EMAIL"
-
-
-class IPMailCount(MailRequestCount):
-    scope_setting = "IP"
-
-
 class MailThrottle:
     """At most MAIL_THROTTLE["EMAIL"] mails of one kind per address, MAIL_THROTTLE["IP"]
     per client IP; asking beyond either is a 429 `throttled` with Retry-After, the same
-    answer whether or not an account has the address."""
+    answer whether or not an account has the address. Every request counts (atomically,
+    `authgate.counters`), for known and unknown addresses alike."""
 
     detail = _("Too many emails asked for. Try again later.")
 
     def __init__(self, request, email, purpose):
-        address = (email or "").strip().casefold()
-        self.counts = (EmailMailCount().prepare(f"{purpose}|{address}"),
-                       IPMailCount().prepare(client_ip(request)))
+        address = identity.canonical((email or "").strip())
+        self.ip = client_ip(request)
+        self.counts = (("EMAIL", f"mail-email:{purpose}|{address}", address),
+                       ("IP", f"mail-ip:{self.ip}", ""))
 
     def check(self):
-        """Count this request; raise 429 when a limit is already reached."""
-        waits = [count.wait() or 1 for count in self.counts if not count.allow()]
-        if waits:
-            raise Throttled(wait=max(waits), detail=str(self.detail))
-        for count in self.counts:
-            count.record_failure()
+        """Count this request; raise 429 (counting nothing) when a limit is already reached."""
+        taken = []
+        for scope, key, label in self.counts:
+            limit, window = counters.parse_rate(api_settings.MAIL_THROTTLE[scope])
+            if limit is None:
+                continue
+            hit = counters.hit(key, limit, window, label=label, ip=self.ip)
+            if not hit.allowed:
+                for earlier_key, earlier in taken:
+                    counters.release(earlier_key, earlier)
+                raise Throttled(wait=hit.retry_after, detail=str(self.detail))
+            taken.append((key, hit))

@@ -96,7 +96,7 @@ class RegisterView(PublicView):
 def _check_password_login(request, username, password):
     """The user for a username/email + password, with failed-login throttling."""
     throttle = LoginThrottle(request, username)
-    throttle.raise_if_blocked()
+    throttle.reserve()  # before the password is hashed: concurrent guesses count exactly
     user = authenticate(request._request, username=username, password=password)
     if user is None:
         throttle.failed()
@@ -109,8 +109,8 @@ def _check_password_login(request, username, password):
 def _check_current_password(request, password):
     """Steps that need the current password (email change, deletion): a wrong one is a
     failed login, so a stolen access token gives no unthrottled way to guess it."""
-    throttle = LoginThrottle(request, request.user.get_username())
-    throttle.raise_if_blocked()
+    throttle = LoginThrottle(request, request.user.get_username(), user=request.user)
+    throttle.reserve()
     if not request.user.check_password(password):
         throttle.failed()
         raise drf_serializers.ValidationError({"password": [_("Your password was entered incorrectly.")]})
@@ -383,12 +383,14 @@ class PasswordChangeView(AuthgateAPIView):
     def post(self, request):
         # A wrong old password is a failed login: otherwise a stolen access token would
         # allow unthrottled guessing of the password here.
-        throttle = LoginThrottle(request, request.user.get_username())
-        throttle.raise_if_blocked()
+        throttle = LoginThrottle(request, request.user.get_username(), user=request.user)
+        throttle.reserve()
         serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
             if "old_password" in serializer.errors:
                 throttle.failed()
+            else:
+                throttle.cancel()
             raise drf_serializers.ValidationError(serializer.errors)
         throttle.succeeded()
         data = serializer.validated_data

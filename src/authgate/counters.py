@@ -1,0 +1,208 @@
+"""
+Atomic attempt counters shared by every server process: "may this key be tried once more
+in the current window?" — the primitive under the failed-login throttle, reusable by any
+other limit (reset mails per email and per IP, ...).
+
+    from authgate import counters
+
+    hit = counters.hit("reset-mail:email:" + email, limit=3, window=3600, label=email, ip=ip)
+    if not hit.allowed:
+        raise Throttled(wait=hit.retry_after)
+    ...
+    counters.reset(key)               # forget the key (e.g. after a success)
+    counters.release(key, hit)        # give back the slot that `hit` took
+
+`hit()` *reserves* a slot before the guarded work runs: it adds one to the key's count only
+while the count is below `limit`, in one conditional statement (an upsert on SQLite and
+PostgreSQL, conditional UPDATEs elsewhere), so N concurrent callers take
+at most `limit` slots between them — on SQLite and PostgreSQL, with any number of
+processes — and a refused call does not count. Windows are fixed: the first hit opens a
+window of `window` seconds, and when it has passed the next hit starts again at one.
+
+The counts are rows of the `AttemptCounter` table (not Django's cache, whose `incr` is not
+atomic on every backend), so they hold wherever the database does, and support can list
+and lift lockouts (the admin's "current lockouts", `manage.py authgate_lockouts`). Keys
+are the caller's strings, `scope:identity`; the part before the first colon is the scope
+shown in the admin. A key longer than the column is stored as its scope plus a hash.
+`label` and `ip` are only for people reading the list.
+"""
+import hashlib
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import AttemptCounter
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+KEY_LENGTH = AttemptCounter._meta.get_field("key").max_length
+
+
+@dataclass(frozen=True)
+class Hit:
+    """The answer of `hit()`; unpacks as `(allowed, retry_after)`."""
+
+    allowed: bool
+    retry_after: int  # seconds until the window ends (when refused: when to try again)
+    window_ends: datetime | None = None  # lets `release()` give back exactly this slot
+
+    def __iter__(self):
+        return iter((self.allowed, self.retry_after))
+
+
+def parse_rate(rate):
+    """'5/15m' → (5, 900): a limit per window, as LOGIN_THROTTLE spells it; None → (None, None)."""
+    if rate is None:
+        return None, None
+    match = _RATE.match(str(rate))
+    if not match:
+        raise ValueError(f"Invalid rate: {rate!r} (expected e.g. '5/15m')")
+    num, multiplier, unit = match.groups()
+    return int(num), int(multiplier or 1) * _UNITS[unit]
+
+
+def storage_key(key):
+    """The stored form of `key`: itself, or scope + hash when it is too long for the column."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    scope = key.split(":", 1)[0][:40]
+    return f"{scope}:#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _valid_ip(ip):
+    """`ip` if it is an IP address (the column is typed), else None."""
+    try:
+        return str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        return None
+
+
+def _seconds_until(moment, now):
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def hit(key, limit, window, *, label="", ip=None):
+    """Take one of `limit` slots of `key` in the current window of `window` seconds (or a
+    timedelta). Returns Hit(allowed, retry_after, window_ends); a refused hit takes nothing."""
+    key, label, ip = storage_key(key), (label or "")[:200], _valid_ip(ip)
+    window = window if isinstance(window, timedelta) else timedelta(seconds=window)
+    now = timezone.now()
+    if limit < 1:
+        return Hit(False, _seconds_until(now + window, now))
+    connection = connections[router.db_for_write(AttemptCounter)]
+    if connection.vendor in _UPSERT_VENDORS:
+        ends = _upsert(connection, key, limit, now, now + window, label, ip)
+    else:
+        ends = _hit_portably(key, limit, now, window, label, ip)
+    if ends is not None:
+        return Hit(True, _seconds_until(ends, now), ends)
+    current = AttemptCounter.objects.filter(key=key).values_list("window_ends", flat=True).first()
+    current = current or now + window
+    return Hit(False, _seconds_until(current, now), current)
+
+
+# SQLite (3.35+) and PostgreSQL: one INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING
+# statement takes the slot, starts the key's first window or restarts an ended one — the same
+# single statement whether or not the key exists, atomic under the row lock.
+_UPSERT_VENDORS = {"sqlite", "postgresql"}
+_UPSERT = """
+INSERT INTO {table} ({key}, {count}, {limit}, {ends}, {label}, {ip}) VALUES (%s, 1, %s, %s, %s, %s)
+ON CONFLICT ({key}) DO UPDATE SET
+    {count} = CASE WHEN {table}.{ends} <= %s THEN 1 ELSE {table}.{count} + 1 END,
+    {ends} = CASE WHEN {table}.{ends} <= %s THEN excluded.{ends} ELSE {table}.{ends} END,
+    {limit} = excluded.{limit}, {label} = excluded.{label}, {ip} = excluded.{ip}
+WHERE {table}.{ends} <= %s OR {table}.{count} < %s
+RETURNING {ends}
+"""
+
+
+def _upsert(connection, key, limit, now, ends, label, ip):
+    """The window end when a slot was taken, else None (the key is at its limit)."""
+    quote = connection.ops.quote_name
+    meta = AttemptCounter._meta
+    sql = _UPSERT.format(table=quote(meta.db_table), **{
+        name: quote(meta.get_field(field).column)
+        for name, field in [("key", "key"), ("count", "count"), ("limit", "limit"), ("ends", "window_ends"),
+                            ("label", "label"), ("ip", "ip")]
+    })
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, limit, adapt(ends), label, ip, adapt(now), adapt(now), adapt(now), limit])
+        row = cursor.fetchone()
+    return _as_datetime(row[0]) if row else None
+
+
+def _as_datetime(value):
+    """A window end as the database returned it (SQLite: text) → an aware datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, dt_timezone.utc)
+    return value
+
+
+def _hit_portably(key, limit, now, window, label, ip):
+    """The same with the ORM, for other databases: conditional UPDATEs, then an INSERT."""
+    rows = AttemptCounter.objects.filter(key=key)
+    for _ in range(5):  # only a race with another process's insert or restart loops
+        now = timezone.now()
+        ends = now + window
+        # A window that has passed restarts at one (the WHERE is re-checked under the row
+        # lock, so of two processes seeing it expired only one restarts it).
+        if rows.filter(window_ends__lte=now).update(count=1, limit=limit, window_ends=ends, label=label, ip=ip):
+            return ends
+        if rows.filter(window_ends__gt=now, count__lt=limit).update(count=F("count") + 1, limit=limit):
+            return rows.values_list("window_ends", flat=True).first() or ends
+        row = rows.values_list("window_ends", "count").first()
+        if row is not None:
+            current, taken = row
+            if current > now and taken >= limit:
+                return None
+            continue  # created, restarted or expired by another process meanwhile: again
+        try:
+            with transaction.atomic():
+                AttemptCounter.objects.create(key=key, count=1, limit=limit, window_ends=ends,
+                                              label=label, ip=ip)
+            return ends
+        except IntegrityError:
+            continue  # another process created it first: count against its row
+    raise RuntimeError(f"Attempt counter {key!r} kept changing under this process")
+
+
+def release(key, hit_result):
+    """Give back the slot `hit_result` took (the guarded thing turned out not to count),
+    unless its window has already been replaced by a new one."""
+    if hit_result is None or not hit_result.allowed:
+        return
+    AttemptCounter.objects.filter(
+        key=storage_key(key), window_ends=hit_result.window_ends, count__gt=0
+    ).update(count=F("count") - 1)
+
+
+def reset(key):
+    """Forget `key`'s count (e.g. a successful login resets its failures)."""
+    AttemptCounter.objects.filter(key=storage_key(key)).delete()
+
+
+def count(key):
+    """The current window's count of `key` (0 when none is open)."""
+    row = AttemptCounter.objects.filter(key=storage_key(key), window_ends__gt=timezone.now()).first()
+    return row.count if row else 0
+
+
+def lockouts(now=None):
+    """Counters that refuse hits right now (count at the limit, window not over)."""
+    return AttemptCounter.objects.locked(now)
+
+
+def purge(now=None):
+    """Delete counters whose window has ended; returns the count (for the cleanup command)."""
+    deleted, _ = AttemptCounter.objects.filter(window_ends__lte=now or timezone.now()).delete()
+    return deleted

@@ -1,0 +1,147 @@
+"""
+Canonical identities: one login name belongs to one account.
+
+A name's canonical form is Unicode NFKC plus case folding (`canonical()`), so `Alice`,
+`alice`, `ａｌｉｃｅ` (full width) and `ＡＬＩＣＥ` are one name, and `ſecadmin` (long s) is
+`secadmin`. Every account's canonical username and canonical email are rows of one
+`LoginKey` table with a UNIQUE key, kept in step with the user on every save (the
+`pre_save`/`post_save` receivers in `authgate.signals`). So, atomically on every database:
+
+- two accounts cannot have names that differ only by case or width, nor the same email
+  in any case;
+- no account's username can be another account's email (nor the reverse), so an email
+  always logs in the account that has it as its email.
+
+`resolve()` is the one answer to "which account does this login name mean?", used by the
+authentication backend and the login throttle alike. An exact username match wins (so
+accounts that predate these rules and differ only by case keep logging in as before; the
+`authgate.W001` system check lists them), then the canonical key.
+
+Works with any user model: only `get_user_model()`, `USERNAME_FIELD` and the email field
+(`get_email_field_name()`, if the model has one) are used. `QuerySet.update()` and raw SQL
+that change a username or email bypass `save()` and leave the keys stale (see SECURITY.md);
+saving the user again rebuilds them.
+"""
+import hashlib
+import unicodedata
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db import IntegrityError, transaction
+
+from .models import LoginKey
+
+KEY_LENGTH = LoginKey._meta.get_field("key").max_length
+
+
+def canonical(value):
+    """The canonical form of a login name: NFKC, case-folded, NFKC again (folding can
+    produce characters that compose); hashed when longer than the key column."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", str(value)).casefold())
+    if len(folded) > KEY_LENGTH:
+        return "#" + hashlib.sha256(folded.encode()).hexdigest()
+    return folded
+
+
+def email_field_name(user_model=None):
+    """The user model's email field, or None when it has none."""
+    user_model = user_model or get_user_model()
+    name = user_model.get_email_field_name()
+    try:
+        user_model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return name
+
+
+def identity_fields(user_model=None):
+    """The fields whose values are login names: the username field and the email field."""
+    user_model = user_model or get_user_model()
+    return {user_model.USERNAME_FIELD, email_field_name(user_model)} - {None}
+
+
+def keys_for(user):
+    """The canonical login keys of `user` (its username and email; blanks skipped)."""
+    values = (getattr(user, field, None) for field in identity_fields(type(user)))
+    return {canonical(value) for value in values if value}
+
+
+def holder_id(value):
+    """The pk of the account that holds `value` as a login name, or None."""
+    return LoginKey.objects.filter(key=canonical(value)).values_list("user_id", flat=True).first()
+
+
+def taken(value, user=None):
+    """True when `value` is a login name of another account than `user`."""
+    if not value:
+        return False
+    holder = holder_id(value)
+    return holder is not None and (user is None or holder != user.pk)
+
+
+def resolve(name):
+    """The account a login name means: an exact username match, else the account holding
+    the canonical key (by username or email, any case or width); None when none does."""
+    if not name:
+        return None
+    user_model = get_user_model()
+    manager = user_model._default_manager
+    user = manager.filter(**{user_model.USERNAME_FIELD: name}).first()
+    if user is None:
+        user = manager.filter(authgate_login_keys__key=canonical(name)).first()
+    return user
+
+
+class NameTaken(IntegrityError):
+    """A save would give an account a login name that another account holds."""
+
+
+def check_available(user):
+    """Raise NameTaken if one of `user`'s login names is held by another account (before
+    a save, so that nothing is written; the UNIQUE key settles races)."""
+    keys = keys_for(user)
+    if not keys:
+        return
+    clash = LoginKey.objects.filter(key__in=keys)
+    if user.pk is not None:
+        clash = clash.exclude(user_id=user.pk)
+    key = clash.values_list("key", flat=True).first()
+    if key is not None:
+        raise NameTaken(f"The login name {key!r} belongs to another account.")
+
+
+def sync(user):
+    """Make `user`'s LoginKey rows its current login names (after a save). Raises
+    IntegrityError, changing nothing, if another account holds one of them."""
+    wanted = keys_for(user)
+    with transaction.atomic():
+        have = dict(LoginKey.objects.filter(user_id=user.pk).values_list("key", "pk"))
+        stale = [pk for key, pk in have.items() if key not in wanted]
+        if stale:
+            LoginKey.objects.filter(pk__in=stale).delete()
+        LoginKey.objects.bulk_create([LoginKey(key=key, user_id=user.pk) for key in wanted - have.keys()])
+
+
+def rebuild(user_model=None, key_model=None, write=True):
+    """Give every account the keys it can have, oldest account first, and return the
+    clashes: (pk, field, value, pk of the account holding that name) for each name an
+    account cannot have because an older account holds it. Used by the migration that
+    introduced the keys and by the `authgate.W001` check (`write=False`); safe to re-run."""
+    user_model = user_model or get_user_model()
+    key_model = key_model or LoginKey
+    fields = sorted(identity_fields(get_user_model()))
+    held = dict(key_model.objects.values_list("key", "user_id"))
+    clashes, new = [], []
+    for row in user_model._default_manager.order_by("pk").values("pk", *fields).iterator(chunk_size=2000):
+        for field in fields:
+            if not row[field]:
+                continue
+            key = canonical(row[field])
+            if key not in held:
+                held[key] = row["pk"]
+                new.append(key_model(key=key, user_id=row["pk"]))
+            elif held[key] != row["pk"]:
+                clashes.append((row["pk"], field, row[field], held[key]))
+    if write:
+        key_model.objects.bulk_create(new, batch_size=1000)
+    return clashes

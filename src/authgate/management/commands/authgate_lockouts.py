@@ -1,0 +1,38 @@
+"""`manage.py authgate_lockouts`: list the current lockouts, or lift some (`--lift`)."""
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+
+from authgate import counters
+from authgate.throttling import IP_SCOPE, USER_IP_SCOPE, subject
+
+
+class Command(BaseCommand):
+    help = ("List who is locked out (failed logins and other attempt limits), from which IP and "
+            "until when; with --lift, lift the lockouts selected by --user/--ip (or --all).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", help="a login name (username or email, any case): its account's lockouts")
+        parser.add_argument("--ip", help="lockouts of this IP address")
+        parser.add_argument("--lift", action="store_true", help="lift the selected lockouts")
+        parser.add_argument("--all", action="store_true", help="with --lift and no filter: lift every lockout")
+
+    def handle(self, *args, user=None, ip=None, lift=False, all=False, **options):
+        selected = counters.lockouts()
+        if user:
+            who, _ = subject(user)
+            selected = selected.filter(key__startswith=f"{USER_IP_SCOPE}:{who}|")
+        if ip:
+            selected = selected.filter(Q(ip=ip) | Q(key=f"{IP_SCOPE}:{ip}"))
+        if lift and not (user or ip or all):
+            raise CommandError("--lift needs --user, --ip or --all.")
+        rows = list(selected.order_by("window_ends"))
+        if not lift:
+            if not rows:
+                self.stdout.write("No current lockouts.")
+            for row in rows:
+                self.stdout.write(f"{row.scope:16} {row.label or '-':30} {row.ip or '-':39} "
+                                  f"{row.count}/{row.limit} until {row.window_ends.isoformat(timespec='seconds')}")
+            return
+        for row in rows:
+            counters.reset(row.key)
+        self.stdout.write(self.style.SUCCESS(f"{len(rows)} lockout(s) lifted."))
