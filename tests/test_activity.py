@@ -227,3 +227,22 @@ def test_cleanup_deletes_events_past_the_retention(user, settings):
 def test_session_rows_are_not_touched_by_the_trail(api_client, user, tokens_for):
     tokens_for(user)
     assert Session.objects.count() == 1
+
+
+def test_sessions_deleted_in_the_admin_are_recorded(admin_client, make_user):
+    ada = make_user("ada")
+    session, _pair = sessions.open_session(ada, ip="192.0.2.4", user_agent="phone")
+    response = admin_client.post("/admin/authgate/session/", {
+        "action": "delete_selected", "_selected_action": [session.pk], "post": "yes"})
+    assert response.status_code == 302
+    assert not Session.objects.filter(pk=session.pk).exists()
+    row = Activity.objects.get(kind=Activity.SESSION_ENDED)
+    assert (row.reason, row.user, row.session_id) == ("admin", ada, session.pk)
+
+
+def test_a_session_whose_account_is_gone_is_recorded_without_it(make_user):
+    ada = make_user("ada")
+    session, _pair = sessions.open_session(ada)
+    assert activity.record_sessions_ended([(session.pk, ada.pk + 1000)], "admin") == 1
+    row = Activity.objects.get()
+    assert (row.user, row.username, row.session_id) == (None, "", session.pk)

@@ -85,29 +85,32 @@ def record(kind, user=None, request=None, session_id=None, *, username=None, ip=
     )
 
 
-def record_sessions_ended(session_ids, reason, ended_at=None):
-    """One `session_ended` row per session in `session_ids`, with each session's own user,
-    IP and user agent (the device that was signed out); written in batches."""
-    session_ids = list(session_ids)
-    metrics.count_event(Activity.SESSION_ENDED, reason, len(session_ids))
-    if not api_settings.ACTIVITY_TRAIL or not session_ids:
+def record_sessions_ended(rows, reason, ended_at=None):
+    """One `session_ended` row per (session id, user id) in `rows`, with the session's IP and
+    user agent (the device that was signed out); written in batches, after the end commits.
+    A session or account deleted meanwhile (an admin's delete) still gets its row."""
+    rows = list(rows)
+    metrics.count_event(Activity.SESSION_ENDED, reason, len(rows))
+    if not api_settings.ACTIVITY_TRAIL or not rows:
         return 0
-
-    username_field = f"user__{get_user_model().USERNAME_FIELD}"
+    user_model = get_user_model()
     ended_at = ended_at or timezone.now()
     written = 0
-    for start in range(0, len(session_ids), BATCH):
-        chunk = session_ids[start:start + BATCH]
-        rows = Session.objects.filter(pk__in=chunk).values_list("pk", "user_id", username_field, "ip", "user_agent")
-        written += len(Activity.objects.bulk_create(
-            [
-                Activity(kind=Activity.SESSION_ENDED, created_at=ended_at, user_id=user_id,
-                         username=(username or "")[:_USERNAME_MAX], session_id=pk, ip=ip,
-                         user_agent=(agent or "")[:_USER_AGENT_MAX], reason=reason)
-                for pk, user_id, username, ip, agent in rows
-            ],
-            batch_size=BATCH,
-        ))
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start:start + BATCH]
+        devices = {pk: (ip, agent) for pk, ip, agent in
+                   Session.objects.filter(pk__in=[sid for sid, _uid in chunk]).values_list("pk", "ip", "user_agent")}
+        names = dict(user_model._default_manager.filter(pk__in={uid for _sid, uid in chunk})
+                     .values_list("pk", user_model.USERNAME_FIELD))
+        events = []
+        for session_id, user_id in chunk:
+            ip, agent = devices.get(session_id, (None, ""))
+            events.append(Activity(
+                kind=Activity.SESSION_ENDED, created_at=ended_at, reason=reason, session_id=session_id,
+                user_id=user_id if user_id in names else None, username=(names.get(user_id) or "")[:_USERNAME_MAX],
+                ip=ip, user_agent=(agent or "")[:_USER_AGENT_MAX],
+            ))
+        written += len(Activity.objects.bulk_create(events, batch_size=BATCH))
     return written
 
 

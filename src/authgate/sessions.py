@@ -215,7 +215,7 @@ def end_sessions(queryset: SessionQuerySet, reason: str) -> int:
 
 def _send_session_ended(rows, reason):
     # The activity trail writes its rows in batches (invalidate-all may end thousands).
-    activity.record_sessions_ended([session_id for session_id, _user_id in rows], reason)
+    activity.record_sessions_ended(rows, reason)
     if not signals.session_ended.has_listeners(Session):
         return
     for session_id, user_id in rows:
