@@ -6,9 +6,9 @@ and `<name>.html` — override them in a project's own templates directory; they
 translatable (`{% translate %}`). The backend is Django's (`EMAIL_BACKEND`, `EMAIL_HOST`,
 ...), so any SMTP server or provider backend works.
 
-Mails are handed to a background thread (SEND_MAIL_IN_BACKGROUND, on by default): no
-request waits on an SMTP server, and an answer takes the same time whether or not a mail
-goes out. A failed delivery is logged, never shown to the person who asked: the answer
+Mails are handed to a background thread (SEND_MAIL_IN_BACKGROUND, on by default) that
+starts once the response is out: no request waits on an SMTP server, and an answer takes
+the same time whether or not a mail goes out. A failed delivery is logged, never shown to the person who asked: the answer
 must not depend on it.
 """
 import logging
@@ -17,6 +17,7 @@ import time
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.signals import request_finished, request_started
 from django.template.loader import render_to_string
 
 from . import recovery
@@ -61,21 +62,39 @@ def verification_mail(request, user):
 
 
 class Outbox:
-    """Sends lists of messages, in a background thread unless SEND_MAIL_IN_BACKGROUND is
-    off. `flush()` waits for the pending ones (tests, and a graceful shutdown)."""
+    """Sends lists of messages in a background thread (unless SEND_MAIL_IN_BACKGROUND is
+    off). Asked while a request is being answered, the thread starts once the response has
+    gone out (Django's `request_finished`): its work then overlaps nothing the client
+    waits for, so a request that sends a mail and one that does not take the same time.
+    `flush()` waits for the pending ones (tests, and a graceful shutdown)."""
 
     def __init__(self):
         self._pending = set()
         self._lock = threading.Lock()
+        self._local = threading.local()  # the batches of the request this thread answers
 
     def send(self, messages, decoys=()):
         """Send `messages`. `decoys` are composed but never sent: the thread serialises them
         as the mail backend would, so that a request with nothing to send (an unknown
         address) costs its process what one with a mail costs."""
+        batch = (list(messages), list(decoys))
         if not api_settings.SEND_MAIL_IN_BACKGROUND:
-            self._deliver(messages, decoys)
-            return
-        thread = threading.Thread(target=self._run, args=(messages, decoys), name="authgate-mail", daemon=True)
+            self._deliver(*batch)
+        elif getattr(self._local, "batches", None) is not None:
+            self._local.batches.append(batch)
+        else:
+            self._start(batch)
+
+    def request_started(self, **kwargs):
+        self._local.batches = []
+
+    def request_finished(self, **kwargs):
+        batches, self._local.batches = getattr(self._local, "batches", None) or [], None
+        for batch in batches:
+            self._start(batch)
+
+    def _start(self, batch):
+        thread = threading.Thread(target=self._run, args=batch, name="authgate-mail", daemon=True)
         with self._lock:
             self._pending.add(thread)
         thread.start()
@@ -90,7 +109,14 @@ class Outbox:
     attempts = 3  # a mail server that hiccups (busy, restarting) gets two more chances
     retry_delay = 2  # seconds, doubled after each failure
 
+    # A real send first waits on the mail server (connect, greeting), and serialises its
+    # message only then; a decoy waits as long before doing the same, so that neither
+    # competes with the request thread while the answer is still on its way out.
+    decoy_delay = 0.02  # seconds
+
     def _deliver(self, messages, decoys):
+        if decoys:
+            time.sleep(self.decoy_delay)
         for decoy in decoys:
             decoy.message().as_bytes(linesep="\r\n")
         delay = self.retry_delay
@@ -117,3 +143,5 @@ class Outbox:
 
 
 outbox = Outbox()
+request_started.connect(outbox.request_started, dispatch_uid="authgate.mail.request_started")
+request_finished.connect(outbox.request_finished, dispatch_uid="authgate.mail.request_finished")

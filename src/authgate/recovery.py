@@ -50,10 +50,9 @@ def email_of(user):
 
 
 def _record(user):
-    """The user's EmailAddress row, or None (read once per user object)."""
-    if not hasattr(user, "_authgate_email_row"):
-        user._authgate_email_row = EmailAddress.objects.filter(user=user).first() if user.pk else None
-    return user._authgate_email_row
+    """The user's EmailAddress row, or None. Read each time, never remembered on the user
+    object: a user may be cached across requests, and a verification must show at once."""
+    return EmailAddress.objects.filter(user=user).first() if user.pk else None
 
 
 def is_email_verified(user):
@@ -64,7 +63,6 @@ def is_email_verified(user):
 def mark_verified(user):
     record, _ = EmailAddress.objects.update_or_create(
         user=user, defaults={"email": email_of(user), "verified_at": timezone.now()})
-    user._authgate_email_row = record
     return record
 
 
