@@ -3,6 +3,8 @@ The HTTP API: thin DRF views over the session lifecycle (`sessions`), the
 static tokens (`static_tokens`) and the cookie helpers. No view decides what a token
 means or how a session ends; each one validates input, calls the lifecycle, shapes output.
 """
+from django.conf import settings as django_settings
+from django.db import connections, transaction
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
 from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
@@ -33,12 +35,38 @@ ERRORS = {
 class AuthgateAPIView(APIView):
     """Base view: 401 answers always carry `WWW-Authenticate: Bearer`, even on views
     that take their token from the body (DRF would otherwise turn them into 403).
-    Bodies are JSON, parsed without a 500 on hostile nesting."""
+    Bodies are JSON, parsed without a 500 on hostile nesting.
+
+    Never wrapped in the request's transaction (a project's ATOMIC_REQUESTS): what the
+    session lifecycle writes must stand even when the answer is an error — the session
+    that reuse detection ends, the failed login in the activity trail. It commits its
+    own writes, atomically where they belong together."""
 
     parser_classes = [JSONParser]
 
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view._non_atomic_requests = set(django_settings.DATABASES)  # what non_atomic_requests() sets
+        return view
+
+    def handle_exception(self, exc):
+        # DRF's exception handler marks every open atomic block for rollback (set_rollback),
+        # meant for the request's own transaction, which these views do not have: a block
+        # open around the view (a test's, a caller's) keeps its state.
+        before = {alias: transaction.get_rollback(alias) for alias in _open_atomic_blocks()}
+        try:
+            return super().handle_exception(exc)
+        finally:
+            for alias, rollback in before.items():
+                transaction.set_rollback(rollback, alias)
+
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+def _open_atomic_blocks():
+    return [conn.alias for conn in connections.all(initialized_only=True) if conn.in_atomic_block]
 
 
 class PublicView(AuthgateAPIView):

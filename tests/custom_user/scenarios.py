@@ -159,3 +159,19 @@ def test_a_simplejwt_token_is_exchanged_without_simplejwts_blacklist_app(client,
     again = client.post("/api/auth/token/refresh/", {"refresh": legacy}, format="json")
     assert again.status_code == 401 and again.json()["reason"] == "revoked"
     assert MigratedToken.objects.get().user == ada
+
+
+def test_reuse_detection_ends_the_session_under_atomic_requests(client, ada, settings):
+    """ATOMIC_REQUESTS (this project's setting) rolls a request's writes back when its view
+    answers an error: the session that reuse detection ends must stay ended."""
+    from django.db import connection
+
+    assert connection.settings_dict["ATOMIC_REQUESTS"]
+    first = login(client, email="ada@example.com").json()
+    second = client.post("/api/auth/token/refresh/", {"refresh": first["refresh"]}, format="json").json()
+    third = client.post("/api/auth/token/refresh/", {"refresh": second["refresh"]}, format="json").json()
+    reused = client.post("/api/auth/token/refresh/", {"refresh": first["refresh"]}, format="json")
+    assert reused.status_code == 401
+    assert Session.objects.get().end_reason == "reuse_detected"
+    after = client.post("/api/auth/token/refresh/", {"refresh": third["refresh"]}, format="json")
+    assert after.status_code == 401, after.content

@@ -58,3 +58,5 @@ if os.environ.get("DATABASE_URL"):
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_custom_user"}
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# Many projects wrap each request in a transaction.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
