@@ -215,6 +215,7 @@ class PushBus:
         self._lock = threading.RLock()
         self._trusted_until = 0.0
         self._subscribed_at = 0.0
+        self._started_at = 0.0
         self._nonce = uuid.uuid4().hex
         self._sent = {}  # heartbeat seq -> monotonic time sent
         self._seq = 0
@@ -252,6 +253,7 @@ class PushBus:
             if self._stop.is_set() or (self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()):
                 return
             self._pid = os.getpid()
+            self._started_at = time.monotonic()
             self._thread = threading.Thread(target=self._run, name=f"authgate-{type(self).__name__}", daemon=True)
             self._thread.start()
 
@@ -356,9 +358,11 @@ class PushBus:
         this returns. False if someone did not answer (it is slow, stuck or gone).
         """
         deadline = time.monotonic() + self.TRUST + 0.25
-        # A process that has just subscribed learns its peers from their next heartbeats.
+        # A process that has just started subscribes first, and learns its peers from their
+        # next heartbeats. One whose bus is down cannot ask anyone: it does not wait.
         while not self.trusted() or time.monotonic() - self._subscribed_at < 1.5 * self.HEARTBEAT:
-            if time.monotonic() > deadline:
+            starting = self._thread is not None and time.monotonic() - self._started_at < 2 * self.TRUST
+            if time.monotonic() > deadline or not (starting or self.trusted()):
                 return False
             time.sleep(0.01)
         fence_id = uuid.uuid4().hex
