@@ -100,7 +100,7 @@ def _advance_generation(session: Session, presented: int, issued_at: int) -> boo
     connection = connections[router.db_for_write(Session)]
     sql = _CAS_SQL.get(connection.vendor)
     if sql is None:
-        quote, fields = connection.ops.quote_name, {f.name: f.column for f in Session._meta.concrete_fields}
+        quote, fields = connection.ops.quote_name, {f.name: str(f.column) for f in Session._meta.concrete_fields}
         gen, table = quote(fields["generation"]), quote(Session._meta.db_table)
         sql = _CAS_SQL[connection.vendor] = (
             f"UPDATE {table} SET {gen} = {gen} + 1, {quote(fields['issued_at'])} = %s, "
