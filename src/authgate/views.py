@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from . import activity, cookies, mail, metrics, recovery, serializers, sessions, simplejwt_migration, static_tokens
 from .openapi import OpenApiResponse, extend_schema, inline_serializer
 from .authentication import enforce_csrf
-from .exceptions import InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
+from .exceptions import exception_handler, InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
 from .models import Activity, StaticToken
 from .security import JSONParser
 from .settings import api_settings
@@ -43,6 +43,11 @@ class AuthgateAPIView(APIView):
     own writes, atomically where they belong together."""
 
     parser_classes = [JSONParser]
+
+    def get_exception_handler(self):
+        # authgate's endpoints keep their error contract ({"detail", "code"}, token errors
+        # with their "reason") whatever the project's EXCEPTION_HANDLER says.
+        return exception_handler
 
     @classmethod
     def as_view(cls, **initkwargs):
@@ -471,6 +476,11 @@ class ActivityView(AuthgateAPIView, generics.ListAPIView):
 
     def get_queryset(self):
         return activity.recent_for(self.request.user)
+
+    @extend_schema(responses={200: serializers.ActivitySerializer(many=True), 401: ERRORS[401],
+                              404: OpenApiResponse(serializers.ErrorSerializer, description="No such page.")})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 @extend_schema(tags=["static tokens"])
