@@ -1,5 +1,6 @@
 """
-authgate's mails (password reset, email verification), through Django's email framework.
+authgate's mails (password reset, email verification, the notice of an email change), through
+Django's email framework.
 
 Each mail is three templates under `authgate/email/`: `<name>_subject.txt`, `<name>.txt`
 and `<name>.html` — override them in a project's own templates directory; they are
@@ -27,6 +28,7 @@ logger = logging.getLogger("authgate.mail")
 
 PASSWORD_RESET = "password_reset"
 VERIFY_EMAIL = "verify_email"
+EMAIL_CHANGED = "email_changed"
 
 
 def compose(name, to, context):
@@ -59,6 +61,12 @@ def password_reset_mail(request, user):
 def verification_mail(request, user):
     link = recovery.verification_link(request, user)
     return compose(VERIFY_EMAIL, recovery.email_of(user), _context(request, user, link))
+
+
+def email_changed_mail(request, user, old_email):
+    """The notice to the previous address: a change made by someone else gets noticed."""
+    context = {**_context(request, user, link=""), "old_email": old_email}
+    return compose(EMAIL_CHANGED, old_email, context)
 
 
 class Outbox:

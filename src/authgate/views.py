@@ -150,15 +150,22 @@ def _check_current_password(request, password):
     throttle.succeeded()
 
 
+def _mail_allowed(request, address, kind, quietly):
+    """Count a mail to `address` with the mail throttle. Over the limit: 429, or False
+    when `quietly` (a mail that is a side effect of something else that must go on)."""
+    try:
+        MailThrottle(request, address, kind).check()
+    except Throttled:
+        if not quietly:
+            raise
+        return False
+    return True
+
+
 def _send_verification_mail(request, user, quietly_throttled=False):
     """Mail a verification link to the user's address (counted by the mail throttle)."""
-    try:
-        MailThrottle(request, recovery.email_of(user), mail.VERIFY_EMAIL).check()
-    except Throttled:
-        if not quietly_throttled:
-            raise
-        return
-    mail.outbox.send([mail.verification_mail(request, user)])
+    if _mail_allowed(request, recovery.email_of(user), mail.VERIFY_EMAIL, quietly_throttled):
+        mail.outbox.send([mail.verification_mail(request, user)])
 
 
 @extend_schema(tags=["auth"])
@@ -327,8 +334,13 @@ class MeView(AuthgateAPIView):
         if data["email"] != recovery.email_of(user):
             # Counted before the change: an account must not become a way to flood an inbox.
             MailThrottle(request, data["email"], mail.VERIFY_EMAIL).check()
+            old_email = recovery.email_of(user)
             recovery.change_email(user, data["email"], request=request)
-            mail.outbox.send([mail.verification_mail(request, user)])
+            messages = [mail.verification_mail(request, user)]
+            # Counted too, quietly: switching back and forth must not flood the old inbox.
+            if old_email and _mail_allowed(request, old_email, mail.EMAIL_CHANGED, quietly=True):
+                messages.append(mail.email_changed_mail(request, user, old_email))
+            mail.outbox.send(messages)
         return Response(serializers.UserSerializer(user).data)
 
     @extend_schema(request=serializers.AccountDeleteSerializer,
