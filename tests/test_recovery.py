@@ -301,3 +301,21 @@ def test_the_superuser_made_from_the_environment_has_a_verified_address(db, monk
     monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "boss@example.com")
     call_command("ensure_superuser", stdout=None)
     assert recovery.is_email_verified(get_user_model().objects.get(username="boss"))
+
+
+def test_the_admin_lists_verified_addresses_and_support_can_vouch_for_one(client, make_user):
+    staff = make_user("root", is_staff=True, is_superuser=True)
+    alice = make_user("alice")
+    recovery.mark_verified(alice)
+    alice.email = "alice@new.example"  # changed since: the record no longer proves it
+    alice.save()
+    client.force_login(staff)
+    page = client.get("/admin/authgate/emailaddress/")
+    assert page.status_code == 200
+    assert b"alice@example.com" in page.content
+    response = client.post("/admin/authgate/emailaddress/", {
+        "action": "mark_current_addresses_verified",
+        "_selected_action": [str(alice.authgate_email.pk)],
+    })
+    assert response.status_code == 302
+    assert recovery.is_email_verified(get_user_model().objects.get(pk=alice.pk))

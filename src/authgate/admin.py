@@ -1,6 +1,6 @@
 """Django admin: sessions and static tokens listed and revocable (through the lifecycle);
 the security activity trail listed, with an activity dashboard (charts drawn as SVG); the
-current lockouts listed, liftable."""
+current lockouts listed, liftable; verified email addresses listed."""
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from . import activity, charts, counters, sessions, static_tokens
-from .models import Activity, Lockout, MigratedToken, Session, StaticToken
+from . import activity, charts, counters, recovery, sessions, static_tokens
+from .models import Activity, EmailAddress, Lockout, MigratedToken, Session, StaticToken
 
 # Search by the user's login name and email, whatever the (custom) user model calls them.
 _User = get_user_model()
@@ -61,6 +61,31 @@ class StaticTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             static_tokens.revoke(token)
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(admin.ModelAdmin):
+    """Which address of each user was verified. Support can vouch for the users' current
+    addresses (an action); the rows themselves are written by verification links."""
+
+    list_display = ("user", "email", "verified_at", "is_current")
+    search_fields = (*USER_SEARCH, "email")
+    readonly_fields = ("user", "email", "verified_at")
+    list_select_related = ("user",)
+    actions = ["mark_current_addresses_verified"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(boolean=True, description="still the user's address")
+    def is_current(self, obj):
+        return obj.proves(recovery.email_of(obj.user))
+
+    @admin.action(description="Mark the users' current addresses verified", permissions=["change"])
+    def mark_current_addresses_verified(self, request, queryset):
+        for record in queryset.select_related("user"):
+            recovery.mark_verified(record.user)
+        self.message_user(request, f"{queryset.count()} address(es) marked verified.", messages.SUCCESS)
 
 
 @admin.register(Activity)
