@@ -226,6 +226,13 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
+if not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND") and not DEBUG and "pytest" not in sys.modules:
+    warnings.warn(
+        "EMAIL_HOST is not set: mails, password reset links included, are printed to the log. "
+        "Set EMAIL_HOST for anything but the local demo.",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 if os.environ.get("PASSWORD_RESET_TIMEOUT"):
     PASSWORD_RESET_TIMEOUT = int(os.environ["PASSWORD_RESET_TIMEOUT"])
 
