@@ -168,3 +168,27 @@ def test_account_deletion_signs_out_every_device(server, new_context):
     expect(phone.locator("body")).to_have_attribute("data-state", "signed-out")
     status, body = server.api("POST", "/api/auth/login/", {"username": "ivan", "password": PASSWORD})
     assert status == 401, body
+
+
+def test_required_verification_on_the_page(browser, smtp_server):  # noqa: F811
+    """REQUIRE_EMAIL_VERIFICATION on: the right password of an unverified account gets an
+    explanation, not a session; the link of the registration mail lets the user in."""
+    with live_server(AUTHGATE_REQUIRE_EMAIL_VERIFICATION="1", **smtp_server.environment()) as strict:
+        strict.register("jules")
+        context = browser.new_context(base_url=strict.url)
+        try:
+            page = open_page(context)
+            form = page.locator("#login-form")
+            form.locator("input[name=username]").fill("jules")
+            form.locator("input[name=password]").fill(PASSWORD)
+            form.locator("button[type=submit]").click()
+            expect(message(page)).to_have_attribute("data-code", "email_unverified")
+            expect(message(page)).to_contain_text("Forgot password?")
+            expect(page.locator("body")).to_have_attribute("data-state", "signed-out")
+
+            link = mail_with_subject(smtp_server, "jules@example.com", 1, "Confirm your email").link
+            page.goto(link)
+            expect(message(page)).to_have_attribute("data-code", "email_verified")
+            sign_in(page, "jules")
+        finally:
+            context.close()

@@ -112,6 +112,9 @@ function describeError(err) {
   if (!err || err.status === undefined) return String(err && err.message ? err.message : err);
   if (err.status === 0) return "Can't reach the server. Check your connection and try again.";
   if (err.code === "invalid_credentials") return "Wrong username or password.";
+  if (err.code === "email_unverified") {
+    return "Verify your email address first: open the link we sent you. No mail? “Forgot password?” sends a link that verifies it too.";
+  }
   if (err.status === 403) return err.detail || "You don't have permission to do that.";
   if (err.status >= 500) return "Something went wrong on the server. Please try again.";
   return err.detail || `Request failed (${err.status}).`;
