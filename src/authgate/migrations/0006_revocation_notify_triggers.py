@@ -41,6 +41,13 @@ def create(apps, schema_editor):
             RETURN NULL;
         END $$;
 
+        DROP TRIGGER IF EXISTS authgate_session_changed ON authgate_session;
+        DROP TRIGGER IF EXISTS authgate_session_deleted ON authgate_session;
+        DROP TRIGGER IF EXISTS authgate_session_truncated ON authgate_session;
+        DROP TRIGGER IF EXISTS authgate_user_changed ON {quote(user_table)};
+        DROP TRIGGER IF EXISTS authgate_user_deleted ON {quote(user_table)};
+        DROP TRIGGER IF EXISTS authgate_user_truncated ON {quote(user_table)};
+
         -- Rotation (generation, issued_at, last_used_at) is no news for a cache: not sent.
         CREATE TRIGGER authgate_session_changed AFTER UPDATE ON authgate_session FOR EACH ROW
             WHEN (OLD.ended_at IS DISTINCT FROM NEW.ended_at OR OLD.user_id IS DISTINCT FROM NEW.user_id
