@@ -70,6 +70,10 @@ class Server:
             "ALLOWED_HOSTS": HOST,
             "DJANGO_SETTINGS_MODULE": "server.settings",
             "PYTHONWARNINGS": "ignore",
+            # Dozens of concurrent logins per account from one address: each password check in
+            # flight holds a place in the failed-login counts, so they must not limit the audit.
+            "AUTHGATE_LOGIN_THROTTLE_USER_IP": "1000000/15m",
+            "AUTHGATE_LOGIN_THROTTLE_IP": "1000000/15m",
         }
         if database_url:
             self.env["DATABASE_URL"] = database_url

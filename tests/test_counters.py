@@ -102,39 +102,30 @@ def test_parse_rate():
         counters.parse_rate("five per minute")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_hits_take_exactly_the_limit(statement):
-    """Forty threads, each on its own connection, released together: five get a slot."""
-    threads = 40
+def race(threads, key, limit):
+    """`threads` threads, each on its own database connection, hit `key` at once."""
     barrier = threading.Barrier(threads)
 
     def one(_):
         try:
             barrier.wait()
-            return counters.hit("test:race", limit=5, window=60).allowed
+            return counters.hit(key, limit=limit, window=60).allowed
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        allowed = list(pool.map(one, range(threads)))
-    assert allowed.count(True) == 5
+        return list(pool.map(one, range(threads)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_hits_take_exactly_the_limit(statement):
+    """Forty threads released together: five get a slot."""
+    assert race(40, "test:race", limit=5).count(True) == 5
     assert counters.count("test:race") == 5
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_hits_of_a_new_key_do_not_fail(statement):
     """The insert race of a key's first hits: one row, no error, exact count."""
-    threads = 20
-    barrier = threading.Barrier(threads)
-
-    def one(_):
-        try:
-            barrier.wait()
-            return counters.hit("test:new", limit=50, window=60).allowed
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        allowed = list(pool.map(one, range(threads)))
-    assert allowed.count(True) == threads
-    assert counters.count("test:new") == threads
+    assert race(20, "test:new", limit=50).count(True) == 20
+    assert counters.count("test:new") == 20

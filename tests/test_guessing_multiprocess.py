@@ -13,17 +13,16 @@ Redis — hit by many threads at once.
   credential back.
 """
 import sqlite3
-import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
 import pytest
 
 from .topology_support import (
+    concurrently,
     REDIS_SERVER_URL,
     SERVERS_REDIS_DB,
     Gunicorn,
@@ -128,17 +127,6 @@ def register(cluster, username, email=None):
 
 def login(cluster, username, password=PASSWORD, i=0):
     return cluster.post("/api/auth/login/", i, json={"username": username, "password": password})
-
-
-def concurrently(count, call):
-    barrier = threading.Barrier(count)
-
-    def run(i):
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_concurrent_guesses_at_one_name_check_exactly_the_limit(cluster):

@@ -12,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -123,6 +125,19 @@ def drop_database(name):
 
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def concurrently(count, call):
+    """Run `call(i)` for i in range(count), all at once (threads released together by a
+    barrier); returns the results in order."""
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        barrier.wait()
+        return call(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
 
 
 # -- ports and subprocess servers ----------------------------------------------------------
