@@ -16,6 +16,7 @@ limit allows. Usage:
 
     .venv/bin/python bench/guessing.py [--postgres] [--redis-url redis://127.0.0.1:6379/7]
 """
+
 import argparse
 import sys
 import tempfile
@@ -43,8 +44,11 @@ PASSWORD = "correct-horse-battery-9"
 
 def guess(servers, username):
     def call(i):
-        response = httpx.post(f"{servers[i % len(servers)].url}/api/auth/login/",
-                              json={"username": username(i), "password": f"wrong-{i}"}, timeout=120)
+        response = httpx.post(
+            f"{servers[i % len(servers)].url}/api/auth/login/",
+            json={"username": username(i), "password": f"wrong-{i}"},
+            timeout=120,
+        )
         return response.status_code
 
     return call
@@ -81,8 +85,11 @@ def main():
         manage(env, "createcachetable")
         servers = [Gunicorn(env, workers=2, log_dir=tmp).start() for _ in range(2)]
         victim = f"victim-{uuid.uuid4().hex[:6]}"
-        response = httpx.post(f"{servers[0].url}/api/auth/register/", timeout=60,
-                              json={"username": victim, "email": f"{victim}@example.com", "password": PASSWORD})
+        response = httpx.post(
+            f"{servers[0].url}/api/auth/register/",
+            timeout=60,
+            json={"username": victim, "email": f"{victim}@example.com", "password": PASSWORD},
+        )
         assert response.status_code == 201, response.text
         backend = ("PostgreSQL" if dbname else "SQLite") + (" + Redis" if args.redis_url else "")
         for label, count, limit, name in [
@@ -92,9 +99,11 @@ def main():
             _forget_counts(env)
             statuses = Counter(concurrently(count, guess(servers, name)))
             checked = statuses.get(401, 0)
-            print(f"{backend:20} {label:8} {count:3} concurrent: {checked:3} checked (401), "
-                  f"{statuses.get(429, 0):3} throttled (429), other {dict((k, v) for k, v in statuses.items() if k not in (401, 429))}"
-                  f"  limit {limit}")
+            print(
+                f"{backend:20} {label:8} {count:3} concurrent: {checked:3} checked (401), "
+                f"{statuses.get(429, 0):3} throttled (429), other {dict((k, v) for k, v in statuses.items() if k not in (401, 429))}"
+                f"  limit {limit}"
+            )
             failed |= checked > limit
     finally:
         for server in servers:

@@ -24,6 +24,7 @@ Too slow for `make test`; run with `make load-audit` (or `.venv/bin/python
 bench/load_audit.py --help`). Exit status 1 when the audit finds a violation. All traffic
 goes to 127.0.0.1; the server is stopped on exit, error or Ctrl-C.
 """
+
 import argparse
 import asyncio
 import json
@@ -85,14 +86,29 @@ class Server:
 
     def prepare(self):
         for command in (["migrate", "--noinput"], ["createcachetable"]):
-            subprocess.run([str(PYTHON), "manage.py", *command], cwd=REPO, env=self.env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [str(PYTHON), "manage.py", *command], cwd=REPO, env=self.env, check=True, stdout=subprocess.DEVNULL
+            )
 
     def start(self):
         self.process = subprocess.Popen(
-            [str(GUNICORN), "server.wsgi:application", "--bind", f"{HOST}:{self.port}",
-             "--workers", str(self.workers), "--timeout", "60", "--backlog", "256"],
-            cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(GUNICORN),
+                "server.wsgi:application",
+                "--bind",
+                f"{HOST}:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--timeout",
+                "60",
+                "--backlog",
+                "256",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -138,8 +154,9 @@ class Audit:
     def violate(self, what, kind, response):
         self.violations[what] += 1
         if len(self.examples) < 10:
-            self.examples.append({"violation": what, "request": kind, "status": response.status_code,
-                                  "body": response.text[:300]})
+            self.examples.append(
+                {"violation": what, "request": kind, "status": response.status_code, "body": response.text[:300]}
+            )
 
 
 class Connection:
@@ -204,8 +221,9 @@ class Connection:
 
 async def login(client, audit, username):
     started = time.monotonic()
-    response = await client.post("/api/auth/login/", json={"username": username, "password": PASSWORD,
-                                                           "device": "load-audit"})
+    response = await client.post(
+        "/api/auth/login/", json={"username": username, "password": PASSWORD, "device": "load-audit"}
+    )
     audit.record("login", response, started, 200)
     body = response.json()
     return body["access"], body["refresh"]
@@ -217,16 +235,21 @@ async def drive(base, connections, duration, users, seed, spare):
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         for username in users:
-            response = await client.post("/api/auth/register/", json={
-                "username": username, "email": f"{username}@example.com", "password": PASSWORD})
+            response = await client.post(
+                "/api/auth/register/",
+                json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+            )
             assert response.status_code == 201, response.text
         rng = random.Random(seed)
         setup = Audit()  # logins before the clock starts are not part of the load figures
-        spares = list(await asyncio.gather(*(login(client, setup, users[i % len(users)])
-                                             for i in range(connections + spare))))
+        spares = list(
+            await asyncio.gather(*(login(client, setup, users[i % len(users)]) for i in range(connections + spare)))
+        )
         assert not setup.violations, setup.examples
-        conns = [Connection(client, audit, users[i % len(users)], revoked, spares, random.Random(rng.random()))
-                 for i in range(connections)]
+        conns = [
+            Connection(client, audit, users[i % len(users)], revoked, spares, random.Random(rng.random()))
+            for i in range(connections)
+        ]
         for conn in conns:
             conn.access, conn.refresh = spares.pop()
         started = time.monotonic()
@@ -242,17 +265,30 @@ async def drive(base, connections, duration, users, seed, spare):
         # Final sweep, once the load has stopped: no revoked credential works, every live one does.
         for access, refresh in revoked:
             t = time.monotonic()
-            audit.record("sweep-revoked-access", await client.get(
-                "/api/protected/", headers={"Authorization": f"Bearer {access}"}), t, 401,
-                "200 for a revoked credential")
+            audit.record(
+                "sweep-revoked-access",
+                await client.get("/api/protected/", headers={"Authorization": f"Bearer {access}"}),
+                t,
+                401,
+                "200 for a revoked credential",
+            )
             t = time.monotonic()
-            audit.record("sweep-revoked-refresh", await client.post(
-                "/api/auth/token/refresh/", json={"refresh": refresh}), t, 401, "200 for a revoked credential")
+            audit.record(
+                "sweep-revoked-refresh",
+                await client.post("/api/auth/token/refresh/", json={"refresh": refresh}),
+                t,
+                401,
+                "200 for a revoked credential",
+            )
         for conn in conns:
             t = time.monotonic()
-            audit.record("sweep-live", await client.get(
-                "/api/protected/", headers={"Authorization": f"Bearer {conn.access}"}), t, 200,
-                "401 for a valid credential")
+            audit.record(
+                "sweep-live",
+                await client.get("/api/protected/", headers={"Authorization": f"Bearer {conn.access}"}),
+                t,
+                200,
+                "401 for a valid credential",
+            )
     return audit, elapsed, len(revoked)
 
 
@@ -262,16 +298,18 @@ def percentile(values, fraction):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=20.0, help=f"seconds of load (max {MAX_DURATION:.0f})")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--users", type=int, default=10, help="accounts the connections share")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temporary directory)")
     parser.add_argument("--redis-url", help="adds the Redis revocation cache")
-    parser.add_argument("--spare-sessions", type=int, default=40,
-                        help="sessions opened before the clock, taken after a logout")
+    parser.add_argument(
+        "--spare-sessions", type=int, default=40, help="sessions opened before the clock, taken after a logout"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
@@ -283,15 +321,17 @@ def main(argv=None):
             server.prepare()
             server.start()
             users = [f"load{i}" for i in range(args.users)]
-            audit, elapsed, revoked = asyncio.run(drive(server.base, args.connections, duration, users, args.seed,
-                                                          args.spare_sessions))
+            audit, elapsed, revoked = asyncio.run(
+                drive(server.base, args.connections, duration, users, args.seed, args.spare_sessions)
+            )
         finally:
             server.stop()
 
     total = sum(audit.counts.values())
     result = {
         "server": f"gunicorn, {args.workers} sync workers, "
-                  + ("PostgreSQL" if args.database_url else "SQLite") + (" + Redis" if args.redis_url else ""),
+        + ("PostgreSQL" if args.database_url else "SQLite")
+        + (" + Redis" if args.redis_url else ""),
         "connections": args.connections,
         "duration_s": round(elapsed, 1),
         "requests": total,
@@ -299,14 +339,19 @@ def main(argv=None):
         "by_kind": dict(audit.counts),
         "by_status": {str(k): v for k, v in sorted(audit.status.items())},
         "sessions_logged_out": revoked,
-        "latency_ms": {"p50": round(percentile(audit.latencies, 0.5) * 1000, 1),
-                       "p99": round(percentile(audit.latencies, 0.99) * 1000, 1)},
+        "latency_ms": {
+            "p50": round(percentile(audit.latencies, 0.5) * 1000, 1),
+            "p99": round(percentile(audit.latencies, 0.99) * 1000, 1),
+        },
         "violations": {
             "5xx": audit.violations["5xx"],
             "401 for a valid credential": audit.violations["401 for a valid credential"],
             "200 for a revoked credential": audit.violations["200 for a revoked credential"],
-            "other": sum(v for k, v in audit.violations.items()
-                         if k not in ("5xx", "401 for a valid credential", "200 for a revoked credential")),
+            "other": sum(
+                v
+                for k, v in audit.violations.items()
+                if k not in ("5xx", "401 for a valid credential", "200 for a revoked credential")
+            ),
         },
         "examples": audit.examples,
     }
@@ -314,8 +359,10 @@ def main(argv=None):
     print(f"{'request':<24}{'count':>8}")
     for kind, count in sorted(audit.counts.items()):
         print(f"{kind:<24}{count:>8}")
-    print(f"{'total':<24}{total:>8}   ({result['requests_per_s']} req/s under load; "
-          f"p50 {result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms)")
+    print(
+        f"{'total':<24}{total:>8}   ({result['requests_per_s']} req/s under load; "
+        f"p50 {result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms)"
+    )
     print("statuses: " + ", ".join(f"{k}: {v}" for k, v in result["by_status"].items()))
     print("audit:")
     for what, count in result["violations"].items():

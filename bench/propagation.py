@@ -12,6 +12,7 @@ clock). Prints one JSON line: {"bus", "n", "p50_ms", "p99_ms", "max_ms"}.
 Run with authgate's Python and the service's environment (DATABASE_URL, REDIS_URL...), on a
 migrated database: `bench/run.py` does it for each authgate configuration.
 """
+
 import json
 import os
 import subprocess
@@ -114,8 +115,11 @@ def main():
     listen.wait(30)
     delays = sorted(max(0.0, d - c) * 1000 for d, c in zip(dropped, committed))
     pick = lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 3)  # noqa: E731
-    print(json.dumps({"bus": bus, "n": len(delays), "p50_ms": pick(0.5), "p99_ms": pick(0.99),
-                      "max_ms": round(delays[-1], 3)}))
+    print(
+        json.dumps(
+            {"bus": bus, "n": len(delays), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(delays[-1], 3)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ with REDIS_URL), then measures them alternately, in rounds (A R A R ...):
 Writes bench/results.json and the figures of bench/RESULTS.md (between the
 `<!-- bench:begin -->` / `<!-- bench:end -->` markers, so notes around them are kept).
 """
+
 import argparse
 import datetime
 import http.client
@@ -100,7 +101,9 @@ def free_port():
 def run(cmd, env=None, cwd=None, timeout=120, check=True):
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -109,10 +112,11 @@ def redis_command(*commands, db=None):
     try:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2) as s:
             payload = b""
-            for cmd in (([f"SELECT {db}"] if db is not None else []) + list(commands)):
+            for cmd in ([f"SELECT {db}"] if db is not None else []) + list(commands):
                 parts = cmd.split()
                 payload += f"*{len(parts)}\r\n".encode() + b"".join(
-                    f"${len(p.encode())}\r\n{p}\r\n".encode() for p in parts)
+                    f"${len(p.encode())}\r\n{p}\r\n".encode() for p in parts
+                )
             s.sendall(payload)
             time.sleep(0.1)
             return s.recv(65536).decode(errors="replace")
@@ -278,19 +282,21 @@ class Server:
         self.env = dict(os.environ)
         for var in ("REDIS_URL", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTHONPATH"):
             self.env.pop(var, None)
-        self.env.update({
-            "DATABASE_URL": self.database_url,
-            "SECRET_KEY": SECRET_KEY,
-            "DEBUG": "0",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SETTINGS_MODULE": self.settings,
-            "AUTHGATE_VAR_DIR": str(WORK / f"var_{self.tag}"),
-            "PYTHONUNBUFFERED": "1",
-            # Many concurrent logins of one account from 127.0.0.1: each password check in
-            # flight holds a place in the failed-login counts, so they must not limit a bench.
-            "AUTHGATE_LOGIN_THROTTLE_USER_IP": "1000000/15m",
-            "AUTHGATE_LOGIN_THROTTLE_IP": "1000000/15m",
-        })
+        self.env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "SECRET_KEY": SECRET_KEY,
+                "DEBUG": "0",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "DJANGO_SETTINGS_MODULE": self.settings,
+                "AUTHGATE_VAR_DIR": str(WORK / f"var_{self.tag}"),
+                "PYTHONUNBUFFERED": "1",
+                # Many concurrent logins of one account from 127.0.0.1: each password check in
+                # flight holds a place in the failed-login counts, so they must not limit a bench.
+                "AUTHGATE_LOGIN_THROTTLE_USER_IP": "1000000/15m",
+                "AUTHGATE_LOGIN_THROTTLE_IP": "1000000/15m",
+            }
+        )
         if redis:
             self.env["REDIS_URL"] = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
         if baseline:
@@ -328,7 +334,7 @@ class Server:
         out = self.manage("shell", "-c", code, timeout=timeout).stdout
         for line in out.splitlines():
             if line.startswith(marker + " "):
-                return json.loads(line[len(marker) + 1:])
+                return json.loads(line[len(marker) + 1 :])
         raise RuntimeError(f"{self.tag}: no {marker} line in shell output:\n{out[-2000:]}")
 
     def prepare(self):
@@ -344,12 +350,27 @@ class Server:
         # The service's own gunicorn settings when it has them (as `make run` uses them:
         # e.g. the metrics' multiprocess mode), so the bench measures what is deployed.
         config = ["-c", "server/gunicorn.conf.py"] if (Path(self.cwd) / "server" / "gunicorn.conf.py").exists() else []
-        cmd = [str(self.gunicorn), self.wsgi, *config, "--workers", str(self.workers), "--threads", "1",
-               "--worker-class", "sync", "--bind", f"{HOST}:{self.port}", "--log-level", "warning",
-               "--timeout", "30"]
+        cmd = [
+            str(self.gunicorn),
+            self.wsgi,
+            *config,
+            "--workers",
+            str(self.workers),
+            "--threads",
+            "1",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "30",
+        ]
         self.log_handle = open(self.logfile, "w")
-        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=self.log_handle,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.cwd, env=self.env, stdout=self.log_handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
         RUNNING.append(self)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
@@ -392,8 +413,9 @@ class Server:
 
     def propagation(self, count):
         """bench/propagation.py against this server's database (authgate only)."""
-        out = run([str(self.python), str(BENCH / "propagation.py"), str(count)], env=self.env, cwd=self.cwd,
-                  timeout=120).stdout
+        out = run(
+            [str(self.python), str(BENCH / "propagation.py"), str(count)], env=self.env, cwd=self.cwd, timeout=120
+        ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     def cache_stats(self, start):
@@ -426,8 +448,9 @@ def export_baseline(rev):
     if not (target / "manage.py").exists():
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO, capture_output=True,
-                                 check=True, timeout=120).stdout
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit], cwd=REPO, capture_output=True, check=True, timeout=120
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True, timeout=120)
     log(f"baseline: authgate at {rev} ({commit}) from {target}")
     return commit, str(target)
@@ -443,15 +466,26 @@ def wrk(server, script, path, duration, connections, threads, extra_env=None):
     lua = WORK / f"{Path(script).stem}.run.lua"
     lua.write_text((LUA / "common.lua").read_text() + "\n" + (LUA / script).read_text())
     env = dict(os.environ, BENCH_THREADS=str(threads), **(extra_env or {}))
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-           "-s", str(lua), server.url(path)]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(lua),
+        server.url(path),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 30)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCHJSON "):
-            data = json.loads(line[len("BENCHJSON "):])
+            data = json.loads(line[len("BENCHJSON ") :])
             secs = data["duration_us"] / 1e6
             data["seconds"] = secs
-            data["socket_errors"] = sum(data[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout"))
+            data["socket_errors"] = sum(
+                data[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout")
+            )
             return data
     raise RuntimeError(f"wrk gave no summary ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
@@ -577,9 +611,11 @@ def bench_group(db, servers, opts, results):
                 for s in order:
                     res = wrk(s, script, path, duration, connections, t, env_for(s, r))
                     per[s.label].append(res)
-                    log(f"{db}: {name:<9} {s.label:<15} round {r + 1}/{rounds}: "
+                    log(
+                        f"{db}: {name:<9} {s.label:<15} round {r + 1}/{rounds}: "
                         f"{res['ok2xx'] / res['seconds']:8.1f} 2xx/s  non-2xx {res['non2xx']}  "
-                        f"socket errors {res['socket_errors']}")
+                        f"socket errors {res['socket_errors']}"
+                    )
             group["measurements"][name] = {label: combine(rs) for label, rs in per.items()}
 
         # Warm-up (not recorded): imports, connections, caches.
@@ -588,8 +624,15 @@ def bench_group(db, servers, opts, results):
             wrk(s, "get.lua", "/api/protected/", 1, c, t, {"BENCH_TOKEN": s.access})
 
         measure("public", "get.lua", "/api/public/", opts.duration, c, lambda s, r: {}, opts.rounds)
-        measure("protected", "get.lua", "/api/protected/", opts.duration, c,
-                lambda s, r: {"BENCH_TOKEN": s.access}, opts.rounds)
+        measure(
+            "protected",
+            "get.lua",
+            "/api/protected/",
+            opts.duration,
+            c,
+            lambda s, r: {"BENCH_TOKEN": s.access},
+            opts.rounds,
+        )
 
         # The same GET with the access tokens of many sessions (not one hot token).
         spread_files = {}
@@ -598,16 +641,33 @@ def bench_group(db, servers, opts, results):
             f.write_text("\n".join(s.mint_access(opts.spread)) + "\n")
             spread_files[s.label] = f
         offsets = {s.label: s.log_offset() for s in live}
-        measure("spread", "get_spread.lua", "/api/protected/", opts.duration, c,
-                lambda s, r: {"BENCH_TOKENS_FILE": str(spread_files[s.label])}, opts.rounds)
+        measure(
+            "spread",
+            "get_spread.lua",
+            "/api/protected/",
+            opts.duration,
+            c,
+            lambda s, r: {"BENCH_TOKENS_FILE": str(spread_files[s.label])},
+            opts.rounds,
+        )
         for s in live:
             if s.kind == "authgate" and not s.baseline:
                 group.setdefault("cache_hits", {})[s.label] = s.cache_stats(offsets[s.label])
 
         harvest = {s.label: WORK / f"harvest_{s.tag}" for s in live}
-        measure("login", "login.lua", "/api/auth/login/", opts.login_duration, opts.login_connections,
-                lambda s, r: {"BENCH_USERS": ",".join(s.users[:N_USERS]), "BENCH_PASSWORD": PASSWORD,
-                              "BENCH_HARVEST": f"{harvest[s.label]}.r{r}"}, opts.rounds)
+        measure(
+            "login",
+            "login.lua",
+            "/api/auth/login/",
+            opts.login_duration,
+            opts.login_connections,
+            lambda s, r: {
+                "BENCH_USERS": ",".join(s.users[:N_USERS]),
+                "BENCH_PASSWORD": PASSWORD,
+                "BENCH_HARVEST": f"{harvest[s.label]}.r{r}",
+            },
+            opts.rounds,
+        )
 
         # Sessions for the refresh measurement: those the login measurement opened, topped
         # up with sessions opened directly in the server's database (same code path as
@@ -624,12 +684,22 @@ def bench_group(db, servers, opts, results):
             token_files[s.label] = []
             for r in range(opts.rounds):
                 f = WORK / f"tokens_{s.tag}.r{r}"
-                f.write_text("\n".join(tokens[r::opts.rounds]) + "\n")
+                f.write_text("\n".join(tokens[r :: opts.rounds]) + "\n")
                 token_files[s.label].append(f)
             group.setdefault("sessions", {})[s.label] = {
-                "per_round": len(tokens) // opts.rounds, "from_login": len(harvested), "minted": len(minted)}
-        measure("refresh", "refresh.lua", "/api/auth/token/refresh/", opts.duration, c,
-                lambda s, r: {"BENCH_TOKENS_FILE": str(token_files[s.label][r])}, opts.rounds)
+                "per_round": len(tokens) // opts.rounds,
+                "from_login": len(harvested),
+                "minted": len(minted),
+            }
+        measure(
+            "refresh",
+            "refresh.lua",
+            "/api/auth/token/refresh/",
+            opts.duration,
+            c,
+            lambda s, r: {"BENCH_TOKENS_FILE": str(token_files[s.label][r])},
+            opts.rounds,
+        )
 
         # Revocation propagation between two processes (authgate's session cache).
         for s in live:
@@ -645,8 +715,7 @@ def bench_group(db, servers, opts, results):
         checkpoints = sorted({1, 10, opts.refreshes})
         deadline = time.monotonic() + min(150, max(10, RUN_BUDGET_S - elapsed()))
         with ThreadPoolExecutor(len(live)) as pool:
-            futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints, deadline)
-                       for s in live}
+            futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints, deadline) for s in live}
             for label, fut in futures.items():
                 try:
                     group["rows"][label] = fut.result(timeout=300)
@@ -671,8 +740,11 @@ def scan_log(server, group):
         text = server.logfile.read_text(errors="replace")
     except OSError:
         return
-    hits = [line for line in text.splitlines()
-            if re.search(r"Traceback|Error|CRITICAL|WORKER TIMEOUT|database is locked", line)]
+    hits = [
+        line
+        for line in text.splitlines()
+        if re.search(r"Traceback|Error|CRITICAL|WORKER TIMEOUT|database is locked", line)
+    ]
     if hits:
         group.setdefault("log_findings", {})[server.label] = hits[:20]
 
@@ -697,7 +769,7 @@ def evaluate(results):
         for label in [lb for lb in g["servers"] if lb.startswith("authgate")]:
             config = f"{g['db']}" + (" + redis" if "redis" in label else "")
 
-            def rps(name, who):
+            def rps(name, who, m=m):
                 return m.get(name, {}).get(who, {}).get("rps")
 
             def ratio(a, b):
@@ -732,8 +804,17 @@ def evaluate(results):
                     value = checks[key]
                     ok = None if value is None else value >= thr
                 desc = desc.replace("1000", str(results["options"]["refreshes"]))
-                rows.append({"config": config, "server": label, "target": key, "description": desc,
-                             "value": value, "threshold": thr, "pass": ok})
+                rows.append(
+                    {
+                        "config": config,
+                        "server": label,
+                        "target": key,
+                        "description": desc,
+                        "value": value,
+                        "threshold": thr,
+                        "pass": ok,
+                    }
+                )
     results["targets"] = rows
 
 
@@ -743,8 +824,10 @@ def fmt(v, spec=".2f"):
 
 def tables(results):
     """Markdown tables (also printed)."""
-    lines = ["| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | authgate / simplejwt |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | authgate / simplejwt |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for g in results["groups"]:
         for name in ("public", "protected", "spread", "refresh", "login"):
             per = g["measurements"].get(name)
@@ -753,48 +836,66 @@ def tables(results):
             ref = per.get("simplejwt", {}).get("rps")
             for label, r in per.items():
                 ratio = r["rps"] / ref if (ref and label != "simplejwt") else None
-                lines.append(f"| {g['db']} | {name} | {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
-                             f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
-                             f"{fmt(ratio) + '×' if ratio else ''} |")
+                lines.append(
+                    f"| {g['db']} | {name} | {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
+                    f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
+                    f"{fmt(ratio) + '×' if ratio else ''} |"
+                )
     baseline_rows = []
     for g in results["groups"]:
         for name in ("public", "protected", "refresh", "login"):
             per = g["measurements"].get(name, {})
             base = next((r for label, r in per.items() if label.startswith("baseline@")), None)
             if base and per.get("authgate") and base["rps"]:
-                baseline_rows.append(f"| {g['db']} | {name} | {per['authgate']['rps']:.1f} | {base['rps']:.1f} | "
-                                     f"{per['authgate']['rps'] / base['rps']:.2f}× |")
+                baseline_rows.append(
+                    f"| {g['db']} | {name} | {per['authgate']['rps']:.1f} | {base['rps']:.1f} | "
+                    f"{per['authgate']['rps'] / base['rps']:.2f}× |"
+                )
     if baseline_rows:
         rev = results.get("baseline", {})
-        lines += ["", f"This tree against the baseline {rev.get('rev')} ({rev.get('commit')}), same run, alternated:", "",
-                  "| db | measurement | this tree req/s | baseline req/s | ratio |", "|---|---|---:|---:|---:|",
-                  *baseline_rows]
-    lines += ["", "Stored rows for one session (login, then N sequential refreshes), and logout:", "",
-              "| db | server | after login | after 1 | after 10 | after 1000 | tables | access token after logout |",
-              "|---|---|---:|---:|---:|---:|---|---|"]
+        lines += [
+            "",
+            f"This tree against the baseline {rev.get('rev')} ({rev.get('commit')}), same run, alternated:",
+            "",
+            "| db | measurement | this tree req/s | baseline req/s | ratio |",
+            "|---|---|---:|---:|---:|",
+            *baseline_rows,
+        ]
+    lines += [
+        "",
+        "Stored rows for one session (login, then N sequential refreshes), and logout:",
+        "",
+        "| db | server | after login | after 1 | after 10 | after 1000 | tables | access token after logout |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
     for g in results["groups"]:
         for label, rr in g["rows"].items():
             cps = rr.get("checkpoints", {})
             last = max(cps, key=int) if cps else None
-            cells = [fmt(total_rows(cps.get(k)), "d") if cps.get(k) is not None else "—"
-                     for k in ("0", "1", "10")]
+            cells = [fmt(total_rows(cps.get(k)), "d") if cps.get(k) is not None else "—" for k in ("0", "1", "10")]
             cells.append(f"{total_rows(cps[last])} (n={last})" if last and last not in ("0", "1", "10") else "—")
             tabs = ", ".join(f"{t}={n}" for t, n in (cps.get(last) or {}).items())
             after = rr.get("access_after_logout")
             verdict = {200: "accepted (200)", 401: "refused (401)"}.get(after, str(after))
             lines.append(f"| {g['db']} | {label} | " + " | ".join(cells) + f" | {tabs} | {verdict} |")
-    lines += ["", "Session cache hit rate during the spread measurement, and revocation propagation to "
-              "another process (commit -> gone from its cache; bench/propagation.py):", "",
-              "| db | server | spread: sessions | cache hits / lookups | propagation p50 ms | p99 ms | max ms |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "Session cache hit rate during the spread measurement, and revocation propagation to "
+        "another process (commit -> gone from its cache; bench/propagation.py):",
+        "",
+        "| db | server | spread: sessions | cache hits / lookups | propagation p50 ms | p99 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for g in results["groups"]:
         for label in [lb for lb in g["servers"] if lb.startswith("authgate")]:
             hits = (g.get("cache_hits") or {}).get(label)
             rate = f"{hits['hits'] / hits['lookups']:.1%} of {hits['lookups']}" if hits else "—"
             prop = (g.get("propagation") or {}).get(label) or {}
-            lines.append(f"| {g['db']} | {label} | {results['options'].get('spread', '—')} | {rate} | "
-                         f"{fmt(prop.get('p50_ms'), '.3f')} | {fmt(prop.get('p99_ms'), '.3f')} | "
-                         f"{fmt(prop.get('max_ms'), '.3f')} |")
+            lines.append(
+                f"| {g['db']} | {label} | {results['options'].get('spread', '—')} | {rate} | "
+                f"{fmt(prop.get('p50_ms'), '.3f')} | {fmt(prop.get('p99_ms'), '.3f')} | "
+                f"{fmt(prop.get('max_ms'), '.3f')} |"
+            )
     lines += ["", "| config | target | value | pass |", "|---|---|---|---|"]
     for t in results.get("targets", []):
         v = t["value"]
@@ -825,8 +926,9 @@ def write_results_md(results, table_md):
         f"Load average at start: {m.get('loadavg_at_start')}, at end: {m.get('loadavg_at_end')} (other work on the machine adds noise; "
         f"the servers are measured alternately so it falls on both).",
         "",
-        "Versions: " + "; ".join(f"{who}: " + ", ".join(f"{k} {val}" for k, val in d.items())
-                                  for who, d in v.items()) + ".",
+        "Versions: "
+        + "; ".join(f"{who}: " + ", ".join(f"{k} {val}" for k, val in d.items()) for who, d in v.items())
+        + ".",
         "",
         f"Settings: gunicorn sync workers, `--workers {results['options']['workers']} --threads 1`, "
         f"same for both servers; {results['options']['connections']} connections for GET and refresh, "
@@ -853,9 +955,11 @@ def write_results_md(results, table_md):
             new = re.sub(r"<!-- bench:begin -->.*?<!-- bench:end -->", lambda _: block, old, flags=re.S)
             path.write_text(new)
             return
-    header = ("# Benchmark results: authgate vs djangorestframework-simplejwt\n\n"
-              "Written by `make bench` (bench/run.py); notes outside the bench markers are kept "
-              "when it runs again. What each figure means: bench/README.md.\n\n")
+    header = (
+        "# Benchmark results: authgate vs djangorestframework-simplejwt\n\n"
+        "Written by `make bench` (bench/run.py); notes outside the bench markers are kept "
+        "when it runs again. What each figure means: bench/README.md.\n\n"
+    )
     path.write_text(header + block + "\n")
 
 
@@ -874,9 +978,13 @@ def machine_info():
         mem = f"{kb / 1024 / 1024:.1f} GiB RAM"
     except (OSError, AttributeError):
         pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": mem,
-            "os": f"{platform.system()} {platform.release()}",
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def versions(authgate_ok, pg_version):
@@ -923,9 +1031,12 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
     ap.add_argument("--no-write", action="store_true", help="do not write results.json / RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s, 40 sessions, 50 refreshes")
-    ap.add_argument("--baseline", metavar="REV",
-                    help="also serve authgate at git revision REV (e.g. main, HEAD~3), measured alternately "
-                         "with the working tree: a before/after comparison in one run")
+    ap.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also serve authgate at git revision REV (e.g. main, HEAD~3), measured alternately "
+        "with the working tree: a before/after comparison in one run",
+    )
     opts = ap.parse_args()
     if opts.quick:
         opts.duration, opts.login_duration, opts.rounds, opts.sessions, opts.refreshes = 2, 2, 1, 40, 50
@@ -945,13 +1056,21 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
 
     wanted = [s.strip() for s in opts.servers.split(",") if s.strip()]
-    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "options": vars(opts), "machine": machine_info(), "groups": [], "errors": []}
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "options": vars(opts),
+        "machine": machine_info(),
+        "groups": [],
+        "errors": [],
+    }
 
     authgate_ok = "authgate" in wanted
     if authgate_ok:
-        missing = [p for p in (AUTHGATE_VENV / "bin" / "gunicorn", REPO / "server" / "wsgi.py",
-                               REPO / "manage.py") if not p.exists()]
+        missing = [
+            p
+            for p in (AUTHGATE_VENV / "bin" / "gunicorn", REPO / "server" / "wsgi.py", REPO / "manage.py")
+            if not p.exists()
+        ]
         if missing:
             authgate_ok = False
             msg = "authgate not benchmarked: missing " + ", ".join(str(p.relative_to(REPO)) for p in missing)
@@ -1009,7 +1128,8 @@ def main():
         results["errors"].append(
             f"the machine was busy with other work (load average up to {busy:.1f} on "
             f"{os.cpu_count()} cores): absolute figures are depressed and ratios noisier; "
-            f"run again on an idle machine for the record")
+            f"run again on an idle machine for the record"
+        )
     results["elapsed_seconds"] = round(elapsed(), 1)
     table_md = tables(results)
     print()

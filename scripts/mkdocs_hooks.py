@@ -10,6 +10,7 @@ MkDocs hooks of the docs site (`mkdocs.yml` names this file).
 
 `render_openapi(schema)` is also what the tests call to check the API page.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,7 @@ TAG_ORDER = ("auth", "account", "static tokens", "admin", "oauth")
 
 # -- the OpenAPI schema as Markdown -------------------------------------------------------
 
+
 def load_schema() -> dict:
     """The service's schema, as `manage.py spectacular` prints it (in a child process:
     the docs build must not configure Django inside MkDocs)."""
@@ -39,7 +41,11 @@ def load_schema() -> dict:
     env.pop("REDIS_URL", None)
     out = subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--format", "openapi-json", "--validate"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out)
 
@@ -131,7 +137,9 @@ def render_openapi(schema: dict) -> str:
                 lines += [f"Body ({media}): {_body(request['content'])}.", ""]
             lines += ["| status | body | meaning |", "|---|---|---|"]
             for code, response in op["responses"].items():
-                lines.append(f"| {code} | {_body(response.get('content')) or '—'} | {_cell(response.get('description', ''))} |")
+                lines.append(
+                    f"| {code} | {_body(response.get('content')) or '—'} | {_cell(response.get('description', ''))} |"
+                )
             lines.append("")
     lines += ["## Schemas", ""]
     for name, component in schema.get("components", {}).get("schemas", {}).items():
@@ -140,6 +148,7 @@ def render_openapi(schema: dict) -> str:
 
 
 # -- MkDocs events -------------------------------------------------------------------------
+
 
 def _nav_paths(nav) -> set[str]:
     found = set()
@@ -166,8 +175,9 @@ def on_config(config, **kwargs):
         return config
     listed = _nav_paths(nav)
     docs = Path(config["docs_dir"])
-    missing = sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.md")
-                     if p.relative_to(docs).as_posix() not in listed)
+    missing = sorted(
+        p.relative_to(docs).as_posix() for p in docs.rglob("*.md") if p.relative_to(docs).as_posix() not in listed
+    )
     if missing:
         nav.append({"More": [{_title(docs / m): m} for m in missing]})
     return config

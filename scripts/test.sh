@@ -7,7 +7,7 @@
 #      plus `redis` tests and the `multiprocess` gunicorn tests;
 #   4. node --test tests/js (the JavaScript client);
 #   5. mkdocs build --strict (the docs site; tests/test_docs.py runs its samples in pass 1);
-#   6. quality: `ruff check` (lint) and `mypy` (types of the package), configured in
+#   6. quality: `ruff check` (lint), `ruff format --check` and `mypy` (types of the package), configured in
 #      pyproject.toml; an error fails the run.
 # Browser tests run in pass 1 only. Under CI=true PostgreSQL and Redis are started if
 # needed and must answer (scripts/services.sh); elsewhere a missing service skips its pass,
@@ -134,7 +134,8 @@ if [ $# -eq 0 ]; then
   # The docs site: a broken link, a missing page or an API reference that cannot be
   # generated fails the run. (Its code samples run in tests/test_docs.py, above.)
   run_check "docs: mkdocs" .venv/bin/mkdocs build --strict --quiet --site-dir "$LOG_DIR/site"
-  run_check "quality: ruff" .venv/bin/ruff check src server tests examples scripts
+  run_check "quality: ruff" .venv/bin/ruff check src server tests examples scripts bench
+  run_check "quality: format" .venv/bin/ruff format --check --quiet src server tests examples scripts bench
   # The service's settings (loaded by the django-stubs plugin) warn without a SECRET_KEY.
   run_check "quality: mypy" env SECRET_KEY=type-checking-only .venv/bin/mypy
 fi

@@ -10,6 +10,7 @@ command-line flags still win).
 - LOG_FORMAT=json: gunicorn's own error and access logs as one JSON object per line, like
   the application's (server/logs.py).
 """
+
 import os
 import shutil
 import tempfile
@@ -40,10 +41,18 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
         # writes nothing (the application configures its own loggers, see LOGGING).
         "root": {"level": "WARNING", "handlers": []},
         "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False,
-                               "qualname": "gunicorn.error"},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False,
-                                "qualname": "gunicorn.access"},
+            "gunicorn.error": {
+                "level": "INFO",
+                "handlers": ["error_console"],
+                "propagate": False,
+                "qualname": "gunicorn.error",
+            },
+            "gunicorn.access": {
+                "level": "INFO",
+                "handlers": ["console"],
+                "propagate": False,
+                "qualname": "gunicorn.access",
+            },
         },
         "formatters": {"generic": {"()": "server.logs.JSONFormatter"}},
     }

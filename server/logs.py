@@ -3,6 +3,7 @@ Structured logs for log shippers: `JSONFormatter` writes each record as one JSON
 one line. The service uses it when LOG_FORMAT=json (server/settings.py for the
 application's loggers, server/gunicorn.conf.py for gunicorn's error and access logs).
 """
+
 import json
 import logging
 from datetime import datetime, timezone
@@ -10,8 +11,16 @@ from datetime import datetime, timezone
 # Attributes every LogRecord has: anything else on a record came from `extra=` and is kept.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 # gunicorn passes its access-log atoms as the record's args: the useful ones, named.
-_ACCESS_ATOMS = {"h": "remote_addr", "m": "method", "U": "path", "q": "query", "s": "status",
-                 "B": "bytes", "a": "user_agent", "f": "referer"}
+_ACCESS_ATOMS = {
+    "h": "remote_addr",
+    "m": "method",
+    "U": "path",
+    "q": "query",
+    "s": "status",
+    "B": "bytes",
+    "a": "user_agent",
+    "f": "referer",
+}
 
 
 class JSONFormatter(logging.Formatter):

@@ -4,6 +4,7 @@ Settings of the ready-to-run authgate service, read from the environment (12-fac
 Every value a deployment changes comes from an environment variable; the defaults give
 the embedded SQLite demo that `make run` serves. See docs/settings.md and docs/deployment.md.
 """
+
 import json
 import os
 import sys
@@ -223,8 +224,7 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "authgate <noreply@localhost>")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend"
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 if not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND") and not DEBUG and "pytest" not in sys.modules:
     warnings.warn(
@@ -240,15 +240,33 @@ if os.environ.get("PASSWORD_RESET_TIMEOUT"):
 def _authgate_from_env():
     """AUTHGATE settings from AUTHGATE_* environment variables (lifetimes in seconds)."""
     conf = {}
-    for name in ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_MAX_AGE",
-                 "REFRESH_RETRY_WINDOW", "LEEWAY", "ACTIVITY_RETENTION", "SESSION_CACHE_TTL"):
+    for name in (
+        "ACCESS_TOKEN_LIFETIME",
+        "REFRESH_TOKEN_LIFETIME",
+        "SESSION_MAX_AGE",
+        "REFRESH_RETRY_WINDOW",
+        "LEEWAY",
+        "ACTIVITY_RETENTION",
+        "SESSION_CACHE_TTL",
+    ):
         value = env_seconds(f"AUTHGATE_{name}")
         if value is not None:
             conf[name] = value
-    for name in ("ALGORITHM", "SIGNING_KEY", "ISSUER", "AUDIENCE", "COOKIE_DOMAIN",
-                 "ACCESS_COOKIE_NAME", "REFRESH_COOKIE_NAME",
-                 "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "SIGNING_KEY_ID",
-                 "PASSWORD_RESET_URL", "EMAIL_VERIFY_URL", "LISTEN_DATABASE_URL"):
+    for name in (
+        "ALGORITHM",
+        "SIGNING_KEY",
+        "ISSUER",
+        "AUDIENCE",
+        "COOKIE_DOMAIN",
+        "ACCESS_COOKIE_NAME",
+        "REFRESH_COOKIE_NAME",
+        "SIGNING_KEY_FILE",
+        "SIGNING_KEYS_DIR",
+        "SIGNING_KEY_ID",
+        "PASSWORD_RESET_URL",
+        "EMAIL_VERIFY_URL",
+        "LISTEN_DATABASE_URL",
+    ):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
             conf[name] = value
@@ -260,8 +278,11 @@ def _authgate_from_env():
         if os.environ.get(f"AUTHGATE_{name}"):
             conf[name] = env_bool(f"AUTHGATE_{name}")
     for setting, scopes in (("LOGIN_THROTTLE", ("USER_IP", "IP")), ("MAIL_THROTTLE", ("EMAIL", "IP"))):
-        rates = {name: os.environ[f"AUTHGATE_{setting}_{name}"] for name in scopes
-                 if os.environ.get(f"AUTHGATE_{setting}_{name}")}
+        rates = {
+            name: os.environ[f"AUTHGATE_{setting}_{name}"]
+            for name in scopes
+            if os.environ.get(f"AUTHGATE_{setting}_{name}")
+        }
         if rates:
             conf[setting] = rates
     conf["REDIS_URL"] = REDIS_URL
@@ -279,8 +300,9 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "server.logs.JSONFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler",
-                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain"}
+    },
     "loggers": {
         "authgate": {"handlers": ["console"], "level": os.environ.get("AUTHGATE_LOG_LEVEL", "INFO")},
         "django.request": {"handlers": ["console"], "level": "ERROR"},

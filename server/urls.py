@@ -1,4 +1,5 @@
 """URLs of the ready-to-run authgate service."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,8 +15,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("authgate.urls")),
     # RFC 8414 metadata lives at the site root, not under the app's prefix.
-    path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view(),
-         name="oauth-authorization-server"),
+    path(
+        ".well-known/oauth-authorization-server",
+        AuthorizationServerMetadataView.as_view(),
+        name="oauth-authorization-server",
+    ),
     path("api/protected/", views.ProtectedView.as_view(), name="protected"),
     path("api/public/", views.PublicView.as_view(), name="public"),
     path("api/health/", views.HealthView.as_view(), name="health"),

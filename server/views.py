@@ -2,6 +2,7 @@
 Routes of the ready-to-run service itself: its health check, and two examples — one
 protected, one public (the benchmarks' floor).
 """
+
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
@@ -14,7 +15,9 @@ from authgate.views import AuthgateAPIView, PublicView as AuthgatePublicView
 class ProtectedView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=["examples"], responses={200: inline_serializer("Protected", {"message": serializers.CharField()})})
+    @extend_schema(
+        tags=["examples"], responses={200: inline_serializer("Protected", {"message": serializers.CharField()})}
+    )
     def get(self, request):
         return Response({"message": f"Hello {request.user.get_username()}, you have accessed a protected route!"})
 

@@ -1,4 +1,5 @@
 """WSGI entry point of the authgate service (`gunicorn server.wsgi:application`)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

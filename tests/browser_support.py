@@ -12,6 +12,7 @@ Cookies: with DEBUG off the auth cookies are `Secure`. Chromium treats http://12
 secure context and stores Secure cookies set by it, so the test server runs with the
 production cookie flags (no AUTHGATE_COOKIE_SECURE override).
 """
+
 import contextlib
 import json
 import os
@@ -33,8 +34,13 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("AUTHGATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 PASSWORD = "correct-horse-battery-9"
 SECRET_KEY = "browser-tests-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -108,8 +114,11 @@ class LiveServer:
 
     @property
     def env(self):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("AUTHGATE_") and k not in {"DATABASE_URL", "REDIS_URL"}}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AUTHGATE_") and k not in {"DATABASE_URL", "REDIS_URL"}
+        }
         env.update(
             DJANGO_SETTINGS_MODULE="server.settings",  # pytest-django exported tests.settings
             AUTHGATE_VAR_DIR=str(self.dir),
@@ -122,21 +131,42 @@ class LiveServer:
 
     def start(self):
         subprocess.run(
-            [sys.executable, "-c",
-             "import django; django.setup();"
-             "from django.core.management import call_command as c;"
-             "c('migrate', interactive=False, verbosity=0); c('createcachetable', verbosity=0)"],
-            cwd=REPO, env=self.env, check=True, capture_output=True, timeout=STARTUP_TIMEOUT,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup();"
+                "from django.core.management import call_command as c;"
+                "c('migrate', interactive=False, verbosity=0); c('createcachetable', verbosity=0)",
+            ],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=STARTUP_TIMEOUT,
         )
         for _attempt in range(3):  # another process may grab the port between probe and bind
             port = _free_port()
             self.url = f"http://127.0.0.1:{port}"
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "server.wsgi:application",
-                 "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60",
-                 "--access-logfile", "-"],
-                cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "server.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--timeout",
+                    "60",
+                    "--access-logfile",
+                    "-",
+                ],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )
             log.close()
@@ -195,8 +225,11 @@ class LiveServer:
             return e.code, json.loads(raw) if raw else None
 
     def register(self, username):
-        status, body = self.api("POST", "/api/auth/register/",
-                                {"username": username, "email": f"{username}@example.com", "password": PASSWORD})
+        status, body = self.api(
+            "POST",
+            "/api/auth/register/",
+            {"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+        )
         assert status == 201, body
         return body
 
@@ -216,8 +249,12 @@ def expired_copy(token):
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["exp"] = int(time.time()) - 60  # beyond the default 5 s leeway
     header = jwt.get_unverified_header(token)
-    return jwt.encode(claims, SECRET_KEY, algorithm=header.get("alg", "HS256"),
-                      headers={k: v for k, v in header.items() if k not in {"alg", "typ"}} or None)
+    return jwt.encode(
+        claims,
+        SECRET_KEY,
+        algorithm=header.get("alg", "HS256"),
+        headers={k: v for k, v in header.items() if k not in {"alg", "typ"}} or None,
+    )
 
 
 def screenshot(page, name):
@@ -247,6 +284,7 @@ def stored(page, key):
 
 
 # ---- fixtures (imported by the test modules: one server and one browser per module) ----
+
 
 @pytest.fixture(scope="module")
 def browser():

@@ -1,4 +1,5 @@
 """Shared fixtures: users, an API client, and login helpers that go through the real API."""
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model

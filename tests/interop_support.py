@@ -1,4 +1,5 @@
 """Helpers shared by the tests/test_interop_*.py files: keys made once, settings for them."""
+
 import base64
 import functools
 import json

@@ -1,4 +1,5 @@
 """Test settings: the service's own settings, with a per-process cache so tests start clean."""
+
 from server.settings import *  # noqa: F401,F403
 from server.settings import REDIS_URL
 

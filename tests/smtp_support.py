@@ -10,6 +10,7 @@ run under the test process's GIL, where it would be charged to the requests the 
 tests measure. Mails are sent in the background, so tests wait for them with `wait_for()`
 (it polls the Maildir, with a generous timeout: no test asserts on time).
 """
+
 import email
 import email.policy
 import os
@@ -88,9 +89,19 @@ class SMTPSink:
         for _attempt in range(3):  # another process may take the port between probe and bind
             self.port = free_smtp_port()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
-                 "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)],
-                stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "wb"),
+                [
+                    sys.executable,
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    f"127.0.0.1:{self.port}",
+                    "-c",
+                    "aiosmtpd.handlers.Mailbox",
+                    str(self.maildir),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=open(self.dir / "server.log", "wb"),
                 preexec_fn=_die_with_parent,
             )
             if self._wait_ready():
@@ -165,15 +176,23 @@ class SMTPSink:
                 return found
             if time.monotonic() > deadline:
                 log = (self.dir / "server.log").read_text(errors="replace")[-2000:]
-                raise TimeoutError(f"{count} mail(s) to {address} did not arrive; got {self.mails}; "
-                                   f"server {'running' if self.process.poll() is None else 'exited'}, log: {log}")
+                raise TimeoutError(
+                    f"{count} mail(s) to {address} did not arrive; got {self.mails}; "
+                    f"server {'running' if self.process.poll() is None else 'exited'}, log: {log}"
+                )
             time.sleep(0.02)  # the Maildir has no change notification: poll it
 
     def settings(self):
         """Django settings that send to this server."""
-        return {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": self.port, "EMAIL_USE_TLS": False,
-                "EMAIL_HOST_USER": "", "EMAIL_HOST_PASSWORD": "", "EMAIL_TIMEOUT": 10}
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": self.port,
+            "EMAIL_USE_TLS": False,
+            "EMAIL_HOST_USER": "",
+            "EMAIL_HOST_PASSWORD": "",
+            "EMAIL_TIMEOUT": 10,
+        }
 
     def environment(self):
         """Environment variables that point the service (server/settings.py) at it."""

@@ -4,6 +4,7 @@ failed login, throttled attempt, refresh reuse, each ended session with its reas
 tokens, password change), never per authenticated request; GET /api/auth/activity/ lists
 the user's own events only; the cleanup command enforces ACTIVITY_RETENTION.
 """
+
 from datetime import timedelta
 
 import pytest
@@ -112,9 +113,12 @@ def test_protected_get_issues_no_activity_query(api_client, user, tokens_for):
 
 def test_password_change_records_the_change_and_the_other_sessions_ended(api_client, user, tokens_for):
     here, other = tokens_for(user), tokens_for(user)
-    response = api_client.post("/api/auth/password/change/",
-                               {"old_password": PASSWORD, "new_password": "An0ther-horse-battery"},
-                               format="json", **bearer(here["access"]))
+    response = api_client.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "An0ther-horse-battery"},
+        format="json",
+        **bearer(here["access"]),
+    )
     assert response.status_code == 200
     assert str(Activity.objects.get(kind=Activity.PASSWORD_CHANGED).session_id) == here["session_id"]
     ended = Activity.objects.get(kind=Activity.SESSION_ENDED)
@@ -211,10 +215,12 @@ def test_activity_needs_authentication(api_client, db):
 # -- retention --------------------------------------------------------------------------------
 def test_cleanup_deletes_events_past_the_retention(user, settings):
     now = timezone.now()
-    Activity.objects.bulk_create([
-        Activity(kind=Activity.LOGIN_FAILED, user=user, created_at=now - timedelta(days=91)),
-        Activity(kind=Activity.LOGIN_FAILED, user=user, created_at=now - timedelta(days=89)),
-    ])
+    Activity.objects.bulk_create(
+        [
+            Activity(kind=Activity.LOGIN_FAILED, user=user, created_at=now - timedelta(days=91)),
+            Activity(kind=Activity.LOGIN_FAILED, user=user, created_at=now - timedelta(days=89)),
+        ]
+    )
     call_command("authgate_cleanup", stdout=open("/dev/null", "w"))
     assert Activity.objects.count() == 1
     settings.AUTHGATE = {"ACTIVITY_RETENTION": 3600}
@@ -232,8 +238,9 @@ def test_session_rows_are_not_touched_by_the_trail(api_client, user, tokens_for)
 def test_sessions_deleted_in_the_admin_are_recorded(admin_client, make_user):
     ada = make_user("ada")
     session, _pair = sessions.open_session(ada, ip="192.0.2.4", user_agent="phone")
-    response = admin_client.post("/admin/authgate/session/", {
-        "action": "delete_selected", "_selected_action": [session.pk], "post": "yes"})
+    response = admin_client.post(
+        "/admin/authgate/session/", {"action": "delete_selected", "_selected_action": [session.pk], "post": "yes"}
+    )
     assert response.status_code == 302
     assert not Session.objects.filter(pk=session.pk).exists()
     row = Activity.objects.get(kind=Activity.SESSION_ENDED)

@@ -7,6 +7,7 @@ as server-side SVG, logins, failures, throttled attempts and reuse detections pe
 The last test renders the dashboard in Chromium against the live service and keeps a
 screenshot under test-artifacts/dashboard/.
 """
+
 import re
 import subprocess
 import sys
@@ -27,8 +28,9 @@ CHANGELIST = "/admin/authgate/activity/"
 def seed(user, now):
     rows = [Activity(kind=Activity.LOGIN_SUCCEEDED, user=user, created_at=now - timedelta(hours=h)) for h in (1, 1, 30)]
     rows += [Activity(kind=Activity.LOGIN_FAILED, ip="203.0.113.5", created_at=now - timedelta(hours=2))] * 1
-    rows += [Activity(kind=Activity.LOGIN_FAILED, ip="203.0.113.5", created_at=now - timedelta(minutes=m))
-             for m in range(3)]
+    rows += [
+        Activity(kind=Activity.LOGIN_FAILED, ip="203.0.113.5", created_at=now - timedelta(minutes=m)) for m in range(3)
+    ]
     rows += [Activity(kind=Activity.LOGIN_FAILED, ip="198.51.100.7", created_at=now - timedelta(hours=3))]
     rows += [Activity(kind=Activity.LOGIN_FAILED, ip="198.51.100.8", created_at=now - timedelta(hours=30))]  # > 24 h
     rows += [Activity(kind=Activity.LOGIN_FAILED, ip="198.51.100.9", created_at=now - timedelta(days=8))]  # > 7 days
@@ -145,8 +147,14 @@ def live(chrome):  # after `chrome`: no server start when the browser tests are 
     from tests.browser_support import PASSWORD, REPO, live_server
 
     with live_server() as server:
-        subprocess.run([sys.executable, "-c", SEED.format(password=PASSWORD)], cwd=REPO, env=server.env,
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", SEED.format(password=PASSWORD)],
+            cwd=REPO,
+            env=server.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         yield server
 
 

@@ -7,6 +7,7 @@ Runs against a live gunicorn server (tests/browser_support.py); one server and o
 for the module, since starting them costs more than all the tests. Each test registers its
 own user, so the tests do not depend on each other's sessions.
 """
+
 from urllib.parse import urlparse
 
 import pytest
@@ -107,8 +108,10 @@ def test_two_devices_see_each_other_and_sign_out_everywhere(server, new_context)
 
     # The laptop learns nothing until its next API call: that call fails (its access token
     # is revoked, the refresh too) and the page goes back to sign-in.
-    with laptop.expect_response(lambda r: path_of(r.url) == REFRESH) as refreshed, \
-            laptop.expect_response(lambda r: path_of(r.url) == "/api/auth/sessions/") as listed:
+    with (
+        laptop.expect_response(lambda r: path_of(r.url) == REFRESH) as refreshed,
+        laptop.expect_response(lambda r: path_of(r.url) == "/api/auth/sessions/") as listed,
+    ):
         laptop.locator("#reload-sessions").click()
     assert listed.value.status == 401
     assert listed.value.json()["reason"] == "revoked"
@@ -260,7 +263,9 @@ def test_rotation_is_handed_over_when_storage_lags(server, new_context):
     assert same == [True, True, True]
     assert refreshes == ["POST"]
 
+
 # ---- cookie mode ---------------------------------------------------------------
+
 
 def jar(context):
     return {c["name"]: c for c in context.cookies()}

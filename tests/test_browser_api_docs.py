@@ -6,6 +6,7 @@ files come from drf-spectacular-sidecar, not from a CDN).
 Requests to any other origin are recorded and aborted, so the test proves the page needs
 nothing from outside rather than depending on the machine's network.
 """
+
 from urllib.parse import urlparse
 
 import pytest
@@ -48,8 +49,9 @@ def test_swagger_ui_renders_with_no_request_leaving_the_machine(new_context, ser
     expect(page.locator(".opblock-summary-path", has_text="/api/auth/login/").first).to_be_visible()
     status, schema = server.api("GET", "/api/schema/?format=json")
     assert status == 200
-    expected = sum(1 for item in schema["paths"].values()
-                   for method in ("get", "post", "put", "patch", "delete") if method in item)
+    expected = sum(
+        1 for item in schema["paths"].values() for method in ("get", "post", "put", "patch", "delete") if method in item
+    )
     expect(operations).to_have_count(expected)
 
     assert not foreign, f"requests that left the machine: {foreign}"

@@ -9,6 +9,7 @@ sending its mails to a real SMTP server on loopback (tests/smtp_support.py):
 - email change (password required, the new address unverified and mailed);
 - account deletion (password and confirmation required) signs out every device.
 """
+
 import pytest
 
 from tests.browser_support import (  # noqa: F401  (fixtures)

@@ -1,4 +1,5 @@
 """Cookie mode for browsers: HttpOnly auth cookies, CSRF on unsafe methods."""
+
 import pytest
 from django.conf import settings
 from django.http import HttpResponse
@@ -97,12 +98,15 @@ def test_login_without_cookies_sets_no_auth_cookie(api_client, user):
     assert ACCESS not in response.cookies and REFRESH not in response.cookies
 
 
-@pytest.mark.parametrize("debug, cookie_secure, secure", [
-    (False, None, True),
-    (True, None, False),
-    (False, False, False),
-    (True, True, True),
-])
+@pytest.mark.parametrize(
+    "debug, cookie_secure, secure",
+    [
+        (False, None, True),
+        (True, None, False),
+        (False, False, False),
+        (True, True, True),
+    ],
+)
 def test_secure_flag_follows_debug_and_cookie_secure(debug, cookie_secure, secure):
     conf = {**settings.AUTHGATE, "COOKIE_SECURE": cookie_secure}
     with override_settings(DEBUG=debug, AUTHGATE=conf):
@@ -116,8 +120,12 @@ def test_secure_flag_follows_debug_and_cookie_secure(debug, cookie_secure, secur
 
 
 def test_cookie_names_and_domain_are_configurable(user):
-    conf = {**settings.AUTHGATE, "ACCESS_COOKIE_NAME": "ex_access", "REFRESH_COOKIE_NAME": "ex_refresh",
-            "COOKIE_DOMAIN": ".example.com"}
+    conf = {
+        **settings.AUTHGATE,
+        "ACCESS_COOKIE_NAME": "ex_access",
+        "REFRESH_COOKIE_NAME": "ex_refresh",
+        "COOKIE_DOMAIN": ".example.com",
+    }
     with override_settings(AUTHGATE=conf):
         client = APIClient(enforce_csrf_checks=True)
         jar = set_cookies(cookie_login(client))
@@ -194,8 +202,10 @@ def test_a_wrong_csrf_header_is_403(browser, user):
 
 def test_unsafe_methods_pass_with_the_csrf_header(browser, user):
     cookie_login(browser)
-    assert browser.post("/api/auth/tokens/", {"name": "from browser"}, format="json",
-                        **csrf_headers(browser)).status_code == 201
+    assert (
+        browser.post("/api/auth/tokens/", {"name": "from browser"}, format="json", **csrf_headers(browser)).status_code
+        == 201
+    )
     response = browser.post("/api/auth/logout/all/", **csrf_headers(browser))
     assert response.status_code == 200
     assert response.json()["sessions_ended"] == 1
@@ -225,8 +235,7 @@ def test_refresh_reads_the_cookie_rotates_and_resets_both_cookies(browser, user)
     assert browser.get(PROTECTED).status_code == 200  # with the new access cookie
     # The refresh token the login set is spent: outside the retry window it is reuse.
     with override_settings(AUTHGATE={**settings.AUTHGATE, "REFRESH_RETRY_WINDOW": 0}):
-        spent = APIClient().post("/api/auth/token/refresh/", {"refresh": login_jar[REFRESH]["value"]},
-                                 format="json")
+        spent = APIClient().post("/api/auth/token/refresh/", {"refresh": login_jar[REFRESH]["value"]}, format="json")
     assert spent.status_code == 401 and spent.json()["detail"] == "Token is blacklisted"
 
 
@@ -278,8 +287,12 @@ def test_logout_ends_the_session_clears_both_cookies_and_old_values_fail(browser
     assert rejected.status_code == 401 and rejected.json()["reason"] == "revoked"
     thief.cookies[REFRESH] = login_jar[REFRESH]["value"]
     assert thief.post("/api/auth/token/refresh/", {}, format="json").status_code == 401
-    assert APIClient().post("/api/auth/token/refresh/", {"refresh": login_jar[REFRESH]["value"]},
-                            format="json").status_code == 401
+    assert (
+        APIClient()
+        .post("/api/auth/token/refresh/", {"refresh": login_jar[REFRESH]["value"]}, format="json")
+        .status_code
+        == 401
+    )
 
 
 def test_logout_with_only_the_access_cookie(browser, user):

@@ -4,6 +4,7 @@ register, login (username or email), me, password change (ends the *other* sessi
 sessions list (`current`) and delete, deactivation, the staff endpoints, health, schema
 and docs.
 """
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -14,6 +15,8 @@ from .conftest import PASSWORD, bearer, login
 User = get_user_model()
 PROTECTED = "/api/protected/"
 REFRESH = "/api/auth/token/refresh/"
+
+
 def assert_token_error(response, reason):
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "token_not_valid"
@@ -48,7 +51,8 @@ def test_register_rejects_duplicates_and_weak_passwords(api_client, make_user):
     )
     assert taken_name.status_code == 400 and "username" in taken_name.json()
     taken_email = api_client.post(
-        "/api/auth/register/", {"username": "alice2", "email": "ALICE@example.com", "password": PASSWORD},
+        "/api/auth/register/",
+        {"username": "alice2", "email": "ALICE@example.com", "password": PASSWORD},
         format="json",
     )
     assert taken_email.status_code == 400 and list(taken_email.json()) == ["email"]
@@ -81,14 +85,21 @@ def test_protected_route_greets_the_user(api_client, user, tokens_for):
 def test_password_change_ends_every_other_session_but_not_the_current(api_client, user, tokens_for):
     current = tokens_for(user, device="laptop")
     other = tokens_for(user, device="phone")
-    wrong = api_client.post("/api/auth/password/change/", {"old_password": "nope", "new_password": "n3w-Passphrase!"},
-                            format="json", **bearer(current["access"]))
+    wrong = api_client.post(
+        "/api/auth/password/change/",
+        {"old_password": "nope", "new_password": "n3w-Passphrase!"},
+        format="json",
+        **bearer(current["access"]),
+    )
     assert wrong.status_code == 400 and list(wrong.json()) == ["old_password"]
     assert api_client.get(PROTECTED, **bearer(other["access"])).status_code == 200  # nothing ended
 
-    response = api_client.post("/api/auth/password/change/",
-                               {"old_password": PASSWORD, "new_password": "n3w-Passphrase!"},
-                               format="json", **bearer(current["access"]))
+    response = api_client.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "n3w-Passphrase!"},
+        format="json",
+        **bearer(current["access"]),
+    )
     assert response.status_code == 200
     assert response.json()["sessions_ended"] == 1
     assert api_client.get(PROTECTED, **bearer(current["access"])).status_code == 200
@@ -101,16 +112,25 @@ def test_password_change_ends_every_other_session_but_not_the_current(api_client
 
 def test_password_change_applies_the_password_validators(api_client, user, tokens_for):
     access = tokens_for(user)["access"]
-    response = api_client.post("/api/auth/password/change/", {"old_password": PASSWORD, "new_password": "1234"},
-                               format="json", **bearer(access))
+    response = api_client.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "1234"},
+        format="json",
+        **bearer(access),
+    )
     assert response.status_code == 400 and list(response.json()) == ["new_password"]
 
 
 # -- sessions --------------------------------------------------------------------------------
 def test_sessions_list_marks_the_current_one(api_client, user, tokens_for):
     laptop = tokens_for(user, device="laptop")
-    phone = api_client.post("/api/auth/login/", {"username": "alice", "password": PASSWORD, "device": "phone"},
-                            format="json", HTTP_USER_AGENT="PhoneBrowser/1.0", REMOTE_ADDR="10.1.2.3").json()
+    phone = api_client.post(
+        "/api/auth/login/",
+        {"username": "alice", "password": PASSWORD, "device": "phone"},
+        format="json",
+        HTTP_USER_AGENT="PhoneBrowser/1.0",
+        REMOTE_ADDR="10.1.2.3",
+    ).json()
     ended = tokens_for(user, device="old")
     api_client.post("/api/auth/logout/", **bearer(ended["access"]))
 
@@ -153,8 +173,9 @@ def test_deactivated_user_is_refused_at_once_with_every_credential(api_client, m
     bob = make_user("bob")
     jwt_tokens = tokens_for(alice)
     bobs = tokens_for(bob)
-    key = api_client.post("/api/auth/tokens/", {"name": "ci"}, format="json",
-                          **bearer(jwt_tokens["access"])).json()["token"]
+    key = api_client.post("/api/auth/tokens/", {"name": "ci"}, format="json", **bearer(jwt_tokens["access"])).json()[
+        "token"
+    ]
     assert api_client.get(PROTECTED, HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
 
     alice.is_active = False
@@ -196,8 +217,12 @@ def test_invalidate_all_with_static_tokens(api_client, make_user, tokens_for):
     staff = tokens_for(make_user("root", is_staff=True))
     alice = tokens_for(make_user("alice"))
     key = api_client.post("/api/auth/tokens/", {}, format="json", **bearer(alice["access"])).json()["token"]
-    response = api_client.post("/api/auth/admin/invalidate-all-tokens/", {"include_static_tokens": True},
-                               format="json", **bearer(staff["access"]))
+    response = api_client.post(
+        "/api/auth/admin/invalidate-all-tokens/",
+        {"include_static_tokens": True},
+        format="json",
+        **bearer(staff["access"]),
+    )
     assert response.status_code == 200
     assert response.json()["sessions_ended"] == 2
     assert StaticToken.objects.count() == 0
@@ -239,8 +264,12 @@ def test_schema_and_docs(api_client, db):
     assert schema.status_code == 200
     document = schema.json()
     assert document["openapi"].startswith("3.")
-    for path in ("/api/auth/login/", "/api/auth/token/refresh/", "/api/auth/logout/",
-                 "/api/auth/sessions/{session_id}/"):
+    for path in (
+        "/api/auth/login/",
+        "/api/auth/token/refresh/",
+        "/api/auth/logout/",
+        "/api/auth/sessions/{session_id}/",
+    ):
         assert path in document["paths"]
     docs = api_client.get("/api/docs/")
     assert docs.status_code == 200

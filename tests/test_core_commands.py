@@ -3,6 +3,7 @@ The management commands (invalidate_all_tokens, logout_user, the cleanup
 command) and bounded storage: a session's stored rows do not grow with refreshes, and
 ended/expired sessions are purged.
 """
+
 import subprocess
 import sys
 from datetime import timedelta
@@ -20,6 +21,8 @@ from authgate.models import Session, StaticToken
 from .conftest import bearer
 
 PROTECTED = "/api/protected/"
+
+
 def run(*args):
     out = StringIO()
     call_command(*args, stdout=out)
@@ -50,8 +53,13 @@ def people(make_user):
 # -- invalidate_all_tokens ---------------------------------------------------------------------
 def test_invalidate_all_tokens_refuses_without_confirm_with_a_non_zero_exit(api_client, people):
     # The real command line: it refuses before touching any database.
-    refused = subprocess.run([sys.executable, "manage.py", "invalidate_all_tokens"], cwd=settings.BASE_DIR,
-                             capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "invalidate_all_tokens"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode != 0
     assert "--confirm" in refused.stderr
     with pytest.raises(CommandError, match="--confirm"):
@@ -98,8 +106,10 @@ def test_logout_user_unknown_username(people):
 def test_cleanup_purges_ended_expired_and_idle_sessions_and_expired_static_tokens(api_client, make_user):
     alice = make_user("alice")
     now = timezone.now()
-    opened = {name: sessions.open_session(alice, device=name) for name in
-              ("live", "ended-long-ago", "ended-just-now", "past-cap", "idle")}
+    opened = {
+        name: sessions.open_session(alice, device=name)
+        for name in ("live", "ended-long-ago", "ended-just-now", "past-cap", "idle")
+    }
     long_ago = now - timedelta(hours=2)
     Session.objects.filter(device="ended-long-ago").update(ended_at=long_ago, end_reason="logout")
     sessions.end_sessions(Session.objects.filter(device="ended-just-now"), sessions.LOGOUT)

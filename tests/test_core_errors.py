@@ -5,6 +5,7 @@ The error table, row by row: status, `code`, `reason`, `WWW-Authenticate` on
 
 The logout rows (400 `token_not_valid` / `refresh_required`) live in test_core_logout.py.
 """
+
 import base64
 import json
 import time
@@ -27,8 +28,7 @@ FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def login_from(client, ip, username="alice", password=PASSWORD):
-    return client.post("/api/auth/login/", {"username": username, "password": password},
-                       format="json", REMOTE_ADDR=ip)
+    return client.post("/api/auth/login/", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip)
 
 
 def claims_of(token):

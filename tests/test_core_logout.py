@@ -3,6 +3,7 @@ Instant logout by every credential form — Bearer access token, `refresh` or
 `refresh_token` in the body, static `Token` — while a second device stays signed in; the
 logout rows of the error table; and logout everywhere.
 """
+
 import pytest
 
 from authgate.models import Session, StaticToken
@@ -12,6 +13,8 @@ from .conftest import bearer
 PROTECTED = "/api/protected/"
 LOGOUT = "/api/auth/logout/"
 REFRESH = "/api/auth/token/refresh/"
+
+
 def assert_revoked(response):
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "token_not_valid"

@@ -3,6 +3,7 @@ Property tests (hypothesis) for "never a 500 for bad input": malformed tokens â€
 random text, JWT-shaped junk, and tokens correctly signed with the real key but carrying
 claims of any shape â€” and random JSON bodies always answer a JSON 4xx.
 """
+
 import base64
 import json
 import time
@@ -61,8 +62,9 @@ malformed_tokens = st.one_of(
     signed_claims,
 )
 # What an HTTP header value can carry (latin-1, no line breaks).
-header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                      max_size=300)
+header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=300
+)
 
 
 def assert_json_client_error(response):
@@ -83,6 +85,7 @@ def live_session(user):
 def live_claims(session):
     """Correctly signed tokens naming the live session: every claim is usually plausible
     (so the lifecycle, not just the decoder, is reached) and sometimes random junk."""
+
     def around_now(low, high):  # offsets, not bounds: the strategy must not change with the clock
         return st.integers(low, high).map(lambda offset: int(time.time()) + offset)
 
@@ -106,8 +109,9 @@ def live_claims(session):
 @given(data=st.data())
 def test_malformed_tokens_never_give_a_500(live_session, data):
     session, _ = live_session
-    token = data.draw(st.booleans().flatmap(lambda live: live_claims(session) if live else malformed_tokens),
-                      label="token")
+    token = data.draw(
+        st.booleans().flatmap(lambda live: live_claims(session) if live else malformed_tokens), label="token"
+    )
     client = APIClient()
     for response in (
         client.get("/api/protected/", HTTP_AUTHORIZATION=f"Bearer {token}"),
@@ -140,9 +144,19 @@ ENDPOINTS = [
     "/api/auth/tokens/",
 ]
 login_like = st.fixed_dictionaries(
-    {}, optional={"username": json_values, "password": json_values, "email": json_values, "refresh": json_values,
-                  "refresh_token": json_values, "token": json_values, "device": json_values, "cookies": json_values,
-                  "name": json_values, "expires_in": json_values}
+    {},
+    optional={
+        "username": json_values,
+        "password": json_values,
+        "email": json_values,
+        "refresh": json_values,
+        "refresh_token": json_values,
+        "token": json_values,
+        "device": json_values,
+        "cookies": json_values,
+        "name": json_values,
+        "expires_in": json_values,
+    },
 )
 
 
@@ -156,8 +170,11 @@ def test_random_json_bodies_never_give_a_500(db, path, body):
 
 
 @PROFILE
-@given(path=st.sampled_from(ENDPOINTS), raw=st.binary(max_size=200),
-       content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]))
+@given(
+    path=st.sampled_from(ENDPOINTS),
+    raw=st.binary(max_size=200),
+    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]),
+)
 def test_random_raw_bodies_never_give_a_500(db, path, raw, content_type):
     response = APIClient().post(path, raw, content_type=content_type)
     assert_json_client_error(response)

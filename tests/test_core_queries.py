@@ -4,6 +4,7 @@ asserted; the number is stated in docs/deployment.md). With the default database
 store, an authenticated GET reads the session row joined with its user — one query —
 and writes `last_used_at` at most once per LAST_USED_UPDATE_INTERVAL.
 """
+
 from datetime import timedelta
 
 import pytest

@@ -4,6 +4,7 @@ the just-spent token again inside REFRESH_RETRY_WINDOW returns the byte-identica
 any other reuse ends the whole session (and only that session); concurrent refreshes of
 one token never fork the chain.
 """
+
 import json
 import threading
 import time
@@ -21,6 +22,8 @@ from .conftest import bearer, login
 PROTECTED = "/api/protected/"
 REFRESH = "/api/auth/token/refresh/"
 VERIFY = "/api/auth/token/verify/"
+
+
 def refresh(client, token):
     return client.post(REFRESH, {"refresh": token}, format="json")
 

@@ -3,6 +3,7 @@ The atomic attempt counters (`authgate.counters`): limits, fixed windows, reset 
 release, and exactness when many threads (each with its own database connection) hit one
 key at once — on SQLite and on PostgreSQL, whichever the pass runs on.
 """
+
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -12,6 +12,7 @@ The documentation runs: every code sample in README.md and docs/ is checked by a
 - Every key of `authgate.settings.DEFAULTS` is documented in docs/settings.md, and the API
   reference page renders every operation of the service's OpenAPI schema.
 """
+
 import importlib.util
 import json
 import os
@@ -89,12 +90,17 @@ def project_files(path):
 
 # -- each sample on its own ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def startproject_dir(tmp_path_factory):
     """A brand-new `django-admin startproject mysite`, untouched."""
     root = tmp_path_factory.mktemp("startproject")
-    subprocess.run([sys.executable, "-m", "django", "startproject", PROJECT, str(root)],
-                   check=True, capture_output=True, env=_project_env(root))
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", PROJECT, str(root)],
+        check=True,
+        capture_output=True,
+        env=_project_env(root),
+    )
     return root
 
 
@@ -152,6 +158,7 @@ def test_docs_stand_on_their_own():
 
 # -- reference pages stay complete -------------------------------------------------------
 
+
 def test_every_setting_is_documented():
     text = (REPO / "docs" / "settings.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", text, flags=re.M))
@@ -190,9 +197,13 @@ def test_includes_resolve():
 
 # -- the embedding snippets, pasted into a brand-new project -----------------------------
 
+
 def _project_env(root):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AUTHGATE_", "DJANGO_")) and k not in {"DATABASE_URL", "REDIS_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AUTHGATE_", "DJANGO_")) and k not in {"DATABASE_URL", "REDIS_URL"}
+    }
     env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)  # the project must import authgate as installed, not from the repo
     return env
@@ -221,8 +232,12 @@ class NewProject:
         self.root = root
         self.env = _project_env(root)
         self.proc = None
-        subprocess.run([sys.executable, "-m", "django", "startproject", PROJECT, str(root)],
-                       check=True, capture_output=True, env=self.env)
+        subprocess.run(
+            [sys.executable, "-m", "django", "startproject", PROJECT, str(root)],
+            check=True,
+            capture_output=True,
+            env=self.env,
+        )
         package = root / PROJECT
         for document in documents:
             for name, codes in project_files(document).items():
@@ -234,8 +249,14 @@ class NewProject:
                         (package / name).write_text(code, encoding="utf-8")
 
     def manage(self, *args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=self.root, env=self.env,
-                                capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_TIMEOUT,
+        )
         assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -255,10 +276,26 @@ class NewProject:
         self.log = open(self.root / "server.log", "wb")
         fd = self.sock.fileno()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"fd://{fd}", "--workers", "1",
-             "--timeout", "60", "--access-logfile", "-", "docs_test_wsgi:application"],
-            cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            pass_fds=(fd,), preexec_fn=_die_with_parent,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"fd://{fd}",
+                "--workers",
+                "1",
+                "--timeout",
+                "60",
+                "--access-logfile",
+                "-",
+                "docs_test_wsgi:application",
+            ],
+            cwd=self.root,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(fd,),
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:  # the socket accepts at once; wait for an answer
@@ -300,8 +337,9 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_embedding_in_a_new_project(variant, tmp_path):
     documents = VARIANTS[variant]
-    assert {"settings.py", "urls.py", "views.py"} <= set(project_files(documents[0])), \
+    assert {"settings.py", "urls.py", "views.py"} <= set(project_files(documents[0])), (
         "the README shows the settings, the protected view and the routes"
+    )
     project = NewProject(tmp_path, documents)
     project.manage("check")
     project.manage("migrate", "--noinput")
@@ -326,8 +364,9 @@ def test_embedding_in_a_new_project(variant, tmp_path):
 
 def _seed_flow(project):
     password = "correct-horse-battery-9"
-    status, body = project.call("POST", "/api/auth/register/",
-                                {"username": "ada", "email": "ada@example.com", "password": password})
+    status, body = project.call(
+        "POST", "/api/auth/register/", {"username": "ada", "email": "ada@example.com", "password": password}
+    )
     assert status == 201, (status, body)
     status, body = project.call("POST", "/api/auth/login/", {"username": "ada", "password": password})
     assert status == 200, (status, body)

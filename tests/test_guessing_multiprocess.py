@@ -12,6 +12,7 @@ Redis — hit by many threads at once.
 - deactivation by an SQL UPDATE (what QuerySet.update() sends) and re-activation bring no
   credential back.
 """
+
 import sqlite3
 import time
 import uuid
@@ -75,10 +76,13 @@ def _postgres_sql(url):
     return sql
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param("sqlite", marks=pytest.mark.multiprocess),
-    pytest.param("postgres+redis", marks=[pytest.mark.multiprocess, pytest.mark.postgres, pytest.mark.redis]),
-])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", marks=pytest.mark.multiprocess),
+        pytest.param("postgres+redis", marks=[pytest.mark.multiprocess, pytest.mark.postgres, pytest.mark.redis]),
+    ],
+)
 def cluster(request, tmp_path_factory):
     var = tmp_path_factory.mktemp("var")
     dbname = redis_url = None
@@ -94,8 +98,9 @@ def cluster(request, tmp_path_factory):
         sql = _postgres_sql(database_url)
         redis_url = f"{REDIS_SERVER_URL}/{SERVERS_REDIS_DB}"
         redis.Redis.from_url(redis_url).flushdb()
-    env = server_environment(database_url, redis_url, AUTHGATE_VAR_DIR=str(var),
-                             AUTHGATE_SESSION_CACHE_TTL=str(SESSION_CACHE_TTL))
+    env = server_environment(
+        database_url, redis_url, AUTHGATE_VAR_DIR=str(var), AUTHGATE_SESSION_CACHE_TTL=str(SESSION_CACHE_TTL)
+    )
     servers = []
     try:
         manage(env, "migrate", "--noinput")
@@ -121,8 +126,10 @@ def no_counts(cluster):
 
 
 def register(cluster, username, email=None):
-    return cluster.post("/api/auth/register/", json={
-        "username": username, "email": email or f"{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD})
+    return cluster.post(
+        "/api/auth/register/",
+        json={"username": username, "email": email or f"{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD},
+    )
 
 
 def login(cluster, username, password=PASSWORD, i=0):

@@ -10,6 +10,7 @@ Identities and guessing, through the API and Django as a project uses them:
 - support lists and lifts lockouts (admin, `authgate_lockouts`);
 - accounts that predate the rules: keys rebuilt, clashes reported by a system check.
 """
+
 import subprocess
 import sys
 
@@ -37,13 +38,15 @@ THROTTLE = {"LOGIN_THROTTLE": {"USER_IP": "5/15m", "IP": "50/15m"}}
 
 
 def register(client, username, email=None, password="A-fine-passphrase-77"):
-    return client.post(REGISTER, {"username": username, "email": email or f"{username}@example.org",
-                                  "password": password}, format="json")
+    return client.post(
+        REGISTER,
+        {"username": username, "email": email or f"{username}@example.org", "password": password},
+        format="json",
+    )
 
 
 def login_from(client, username, password=PASSWORD, ip=ATTACKER_IP):
-    return client.post("/api/auth/login/", {"username": username, "password": password},
-                       format="json", REMOTE_ADDR=ip)
+    return client.post("/api/auth/login/", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip)
 
 
 def assert_throttled(response):
@@ -207,8 +210,12 @@ def test_a_new_password_that_fails_validation_does_not_count_as_a_guess(api_clie
     user = make_user("alice")
     access = tokens_for(user)["access"]
     for _ in range(4):
-        response = api_client.post("/api/auth/password/change/", {"old_password": PASSWORD, "new_password": "1"},
-                                   format="json", **bearer(access))
+        response = api_client.post(
+            "/api/auth/password/change/",
+            {"old_password": PASSWORD, "new_password": "1"},
+            format="json",
+            **bearer(access),
+        )
         assert response.status_code == 400 and "new_password" in response.json()
     assert login(api_client, "alice").status_code == 200
 
@@ -216,8 +223,9 @@ def test_a_new_password_that_fails_validation_does_not_count_as_a_guess(api_clie
 # -- deactivation for good -------------------------------------------------------------------
 def _credentials(api_client, tokens_for, user):
     tokens = tokens_for(user)
-    key = api_client.post("/api/auth/tokens/", {"name": "ci"}, format="json",
-                          **bearer(tokens["access"])).json()["token"]
+    key = api_client.post("/api/auth/tokens/", {"name": "ci"}, format="json", **bearer(tokens["access"])).json()[
+        "token"
+    ]
     assert api_client.get(PROTECTED, HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
     return tokens, key
 
@@ -229,8 +237,7 @@ def _assert_nothing_revived(api_client, user, tokens, key):
     response = api_client.get(PROTECTED, **bearer(tokens["access"]))
     # (the ended session's reason, as a shared Redis store remembers it, may be "user_inactive")
     assert response.status_code == 401 and response.json()["reason"] in {"revoked", "user_inactive"}, response.content
-    assert api_client.post("/api/auth/token/refresh/", {"refresh": tokens["refresh"]},
-                           format="json").status_code == 401
+    assert api_client.post("/api/auth/token/refresh/", {"refresh": tokens["refresh"]}, format="json").status_code == 401
     assert api_client.get(PROTECTED, HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
     assert not StaticToken.objects.filter(user=user).exists()
     assert set(Session.objects.filter(user=user).values_list("end_reason", flat=True)) == {"user_inactive"}
@@ -282,8 +289,15 @@ def test_the_django_admin_deactivates_for_good(api_client, make_user, tokens_for
     client = APIClient()
     client.force_login(admin)
     page = client.get(f"/admin/auth/user/{alice.pk}/change/")
-    form = {"username": "alice", "email": alice.email, "is_active": "", "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00", "initial-date_joined_0": "2026-01-01", "initial-date_joined_1": "00:00:00"}
+    form = {
+        "username": "alice",
+        "email": alice.email,
+        "is_active": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "initial-date_joined_0": "2026-01-01",
+        "initial-date_joined_1": "00:00:00",
+    }
     response = client.post(f"/admin/auth/user/{alice.pk}/change/", form)
     assert page.status_code == 200 and response.status_code == 302, response.content[:3000]
     alice.refresh_from_db()
@@ -343,14 +357,17 @@ def test_command_lists_and_lifts_lockouts(api_client, capsys, locked_out):
 # -- accounts from before the rules ----------------------------------------------------------
 def test_rebuild_and_the_check_report_old_case_twins(make_user):
     make_user("alice")
-    User.objects.bulk_create([User(username="ALICE", email="other@example.com"),
-                              User(username="carol", email="carol@example.com")])
+    User.objects.bulk_create(
+        [User(username="ALICE", email="other@example.com"), User(username="carol", email="carol@example.com")]
+    )
     assert not LoginKey.objects.filter(user__username="carol").exists()  # bulk_create skips save()
     clashes = identity.rebuild()
     twin = User.objects.get(username="ALICE")
     assert [(pk, field, value) for pk, field, value, _ in clashes] == [(twin.pk, "username", "ALICE")]
     assert set(LoginKey.objects.filter(user__username="carol").values_list("key", flat=True)) == {
-        "carol", "carol@example.com"}
+        "carol",
+        "carol@example.com",
+    }
     warnings = checks.login_name_clashes(databases=["default"])
     assert [w.id for w in warnings] == ["authgate.W001"]
     assert "ALICE" in warnings[0].msg and "Rename" in warnings[0].hint
@@ -369,6 +386,10 @@ def test_the_check_is_quiet_without_clashes(make_user):
 @pytest.mark.parametrize("debug, secure", [("0", "True"), ("1", "False")])
 def test_csrf_cookie_is_secure_unless_debug(debug, secure):
     code = "import server.settings as s; print(s.CSRF_COOKIE_SECURE)"
-    result = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True,
-                            env={"DEBUG": debug, "PATH": "/usr/bin:/bin", "AUTHGATE_VAR_DIR": "/tmp/authgate-csrf-check"})
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        env={"DEBUG": debug, "PATH": "/usr/bin:/bin", "AUTHGATE_VAR_DIR": "/tmp/authgate-csrf-check"},
+    )
     assert result.stdout.strip() == secure, result.stderr

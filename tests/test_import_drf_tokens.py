@@ -1,4 +1,5 @@
 """`manage.py import_drf_tokens`: moving over from DRF's authtoken keeps clients working."""
+
 from io import StringIO
 
 import pytest

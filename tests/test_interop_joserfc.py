@@ -2,6 +2,7 @@
 Interop proof: authgate's tokens and JWKS, checked by joserfc — a JOSE implementation that
 shares no code with PyJWT — exactly as a resource server in another stack would.
 """
+
 import warnings
 
 import pytest

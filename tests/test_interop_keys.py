@@ -1,4 +1,5 @@
 """Asymmetric signing (RS256, EdDSA), the JWKS, key rotation, and what must never verify."""
+
 import hashlib
 import hmac
 import io
@@ -52,8 +53,9 @@ def test_asymmetric_tokens_mint_verify_and_remint_identically(algorithm, setting
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert _protected(api_client, first.json()["access"]).status_code == 200
-    assert api_client.post("/api/auth/token/verify/", {"token": first.json()["refresh"]},
-                           format="json").status_code == 200
+    assert (
+        api_client.post("/api/auth/token/verify/", {"token": first.json()["refresh"]}, format="json").status_code == 200
+    )
 
 
 def test_signing_key_file_and_explicit_kid(settings, api_client, user, tokens_for, tmp_path):
@@ -68,8 +70,9 @@ def test_signing_key_file_and_explicit_kid(settings, api_client, user, tokens_fo
 
 def test_jwks_has_current_and_previous_keys_and_no_private_member(settings, api_client):
     old = key("RS256", 1)
-    settings.AUTHGATE = asymmetric("RS256", VERIFYING_KEYS={"old-rsa": public_pem(old),
-                                                            "old-ed": public_pem(key("EdDSA", 1))})
+    settings.AUTHGATE = asymmetric(
+        "RS256", VERIFYING_KEYS={"old-rsa": public_pem(old), "old-ed": public_pem(key("EdDSA", 1))}
+    )
     response = api_client.get(JWKS)
     assert response.status_code == 200
     assert response["Cache-Control"] == "public, max-age=300"
@@ -102,8 +105,9 @@ def test_key_rotation_keeps_everyone_logged_in(settings, api_client, user, token
     keys_dir = tmp_path / "keys"
     call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=io.StringIO())
     # Check the directory on every call, as a long-running process would after its interval.
-    settings.AUTHGATE = authgate_settings(ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir),
-                                          SIGNING_KEYS_CHECK_INTERVAL=0)
+    settings.AUTHGATE = authgate_settings(
+        ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir), SIGNING_KEYS_CHECK_INTERVAL=0
+    )
     old_kid = tokens.get_codec().key_id
     before = tokens_for(user)
     expired_before = _expired_access(user)
@@ -141,8 +145,9 @@ def test_staged_key_is_published_before_it_signs(settings, api_client, user, tok
     keys_dir = tmp_path / "keys"
     quiet = io.StringIO()
     call_command("rotate_signing_key", keys_dir=str(keys_dir), algorithm="EdDSA", stdout=quiet)
-    settings.AUTHGATE = authgate_settings(ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir),
-                                          SIGNING_KEYS_CHECK_INTERVAL=0)
+    settings.AUTHGATE = authgate_settings(
+        ALGORITHM="EdDSA", SIGNING_KEYS_DIR=str(keys_dir), SIGNING_KEYS_CHECK_INTERVAL=0
+    )
     current = tokens.get_codec().key_id
     call_command("rotate_signing_key", stage=True, stdout=quiet)
     staged = keys.thumbprint(keys.load_private_key((keys_dir / keys.NEXT).read_bytes()).public_key())
@@ -204,12 +209,15 @@ def test_hs256_token_signed_with_the_rsa_public_key_is_rejected(settings, api_cl
         assert response.json()["reason"] == "malformed"
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"ALGORITHM": "RS256"}, "needs a private key"),
-    ({"ALGORITHM": "ES256"}, "re-minted"),
-    ({"ALGORITHM": "RS256", "SIGNING_KEY": "not a pem"}, "not an unencrypted PEM private key"),
-    ({"ALGORITHM": "RS256", "SIGNING_KEY_FILE": "/nonexistent/key.pem"}, "cannot be read"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ALGORITHM": "RS256"}, "needs a private key"),
+        ({"ALGORITHM": "ES256"}, "re-minted"),
+        ({"ALGORITHM": "RS256", "SIGNING_KEY": "not a pem"}, "not an unencrypted PEM private key"),
+        ({"ALGORITHM": "RS256", "SIGNING_KEY_FILE": "/nonexistent/key.pem"}, "cannot be read"),
+    ],
+)
 def test_bad_key_configuration_is_refused_clearly(settings, overrides, message):
     settings.AUTHGATE = authgate_settings(**overrides)
     with pytest.raises(ImproperlyConfigured, match=message):
@@ -235,4 +243,6 @@ def test_service_reads_keys_from_the_environment(monkeypatch, settings, api_clie
     settings.AUTHGATE = authgate_settings(**conf)
     assert _protected(api_client, tokens_for(user)["access"]).status_code == 200
     assert [k["kid"] for k in api_client.get(JWKS).json()["keys"]] == [
-        keys.thumbprint(key("EdDSA").public_key()), "prev"]
+        keys.thumbprint(key("EdDSA").public_key()),
+        "prev",
+    ]

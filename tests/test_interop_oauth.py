@@ -1,4 +1,5 @@
 """RFC 7662 introspection, RFC 7009 revocation and RFC 8414 metadata, through the API."""
+
 import time
 import uuid
 from urllib.parse import urlencode
@@ -87,13 +88,15 @@ def test_refresh_tokens_are_active_only_while_current(service_client, api_client
     assert (answer["active"], answer["token_type"]) == (True, "refresh_token")
     api_client.post("/api/auth/token/refresh/", {"refresh": body["refresh"]}, format="json")
     # Urlencoded body, as RFC 7662 §2.1 sends it.
-    response = service_client.post(INTROSPECT, f"token={body['refresh']}&token_type_hint=refresh_token",
-                                   content_type=FORM)
+    response = service_client.post(
+        INTROSPECT, f"token={body['refresh']}&token_type_hint=refresh_token", content_type=FORM
+    )
     assert response.json() == {"active": False}
 
 
-def test_revoked_expired_unknown_and_garbage_tokens_are_inactive(service_client, api_client, user, make_user,
-                                                                 tokens_for, settings):
+def test_revoked_expired_unknown_and_garbage_tokens_are_inactive(
+    service_client, api_client, user, make_user, tokens_for, settings
+):
     body = tokens_for(user)
     session, _ = sessions.open_session(user)
     Session.objects.filter(pk=session.pk).update(issued_at=int(time.time()) - 3600)
@@ -137,8 +140,7 @@ def test_revoking_an_access_token_ends_its_session_only(api_client, user, tokens
     assert response["Cache-Control"] == "no-store"
     response = api_client.get("/api/protected/", **bearer(laptop["access"]))
     assert (response.status_code, response.json()["reason"]) == (401, "revoked")
-    assert api_client.post("/api/auth/token/refresh/", {"refresh": laptop["refresh"]},
-                           format="json").status_code == 401
+    assert api_client.post("/api/auth/token/refresh/", {"refresh": laptop["refresh"]}, format="json").status_code == 401
     assert api_client.get("/api/protected/", **bearer(phone["access"])).status_code == 200
     assert Session.objects.get(pk=laptop["session_id"]).end_reason == sessions.LOGOUT
 

@@ -4,6 +4,7 @@ the example Flask resource server (examples/resource_server, gunicorn), on free 
 ports. A logout at authgate must reach the resource server within its documented delay
 (INTROSPECTION_CACHE_SECONDS).
 """
+
 import os
 import signal
 import socket
@@ -24,7 +25,8 @@ PASSWORD = "correct-horse-battery-9"
 CACHE_SECONDS = 1  # the resource server's introspection cache (its documented delay)
 SLACK_SECONDS = 10  # generous room for a loaded machine: a bound for the loop, not a benchmark
 
-SETUP = """
+SETUP = (
+    """
 import io, django
 django.setup()
 from django.contrib.auth import get_user_model
@@ -36,7 +38,9 @@ get_user_model().objects.create_user("alice", "alice@example.com", %r)
 out = io.StringIO()
 call_command("create_introspection_token", "resource-server", stdout=out)
 print(out.getvalue().strip())
-""" % PASSWORD
+"""
+    % PASSWORD
+)
 
 
 def _free_port():
@@ -73,18 +77,21 @@ def _stop(process):
 def stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("interop")
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "server.settings",
-        "AUTHGATE_VAR_DIR": str(work),
-        "DATABASE_URL": f"sqlite:///{work / 'authgate.sqlite3'}",
-        "SECRET_KEY": "interop-test-secret-key-0123456789-abcdefghijklmnop",
-        "DEBUG": "0",
-        "AUTHGATE_ALGORITHM": "RS256",
-        "AUTHGATE_SIGNING_KEYS_DIR": str(work / "keys"),
-        "PYTHONPATH": str(ROOT),
-    })
-    setup = subprocess.run([sys.executable, "-c", SETUP], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=120)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "server.settings",
+            "AUTHGATE_VAR_DIR": str(work),
+            "DATABASE_URL": f"sqlite:///{work / 'authgate.sqlite3'}",
+            "SECRET_KEY": "interop-test-secret-key-0123456789-abcdefghijklmnop",
+            "DEBUG": "0",
+            "AUTHGATE_ALGORITHM": "RS256",
+            "AUTHGATE_SIGNING_KEYS_DIR": str(work / "keys"),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    setup = subprocess.run(
+        [sys.executable, "-c", SETUP], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert setup.returncode == 0, setup.stderr
     service_key = setup.stdout.strip().splitlines()[-1]
 
@@ -93,18 +100,53 @@ def stack(tmp_path_factory):
     processes = []
     try:
         authgate_log = work / "authgate.log"
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "server.wsgi:application", "--bind", f"127.0.0.1:{authgate_port}",
-             "--workers", "1"],
-            cwd=ROOT, env=env, stdout=authgate_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "server.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{authgate_port}",
+                    "--workers",
+                    "1",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=authgate_log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         resource_log = work / "resource.log"
-        resource_env = {**env, "AUTHGATE_URL": authgate_url, "AUTHGATE_INTROSPECTION_TOKEN": service_key,
-                        "INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS)}
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT / "examples" / "resource_server"),
-             "app:create_app()", "--bind", f"127.0.0.1:{resource_port}", "--workers", "1"],
-            cwd=ROOT, env=resource_env, stdout=resource_log.open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True))
+        resource_env = {
+            **env,
+            "AUTHGATE_URL": authgate_url,
+            "AUTHGATE_INTROSPECTION_TOKEN": service_key,
+            "INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS),
+        }
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--chdir",
+                    str(ROOT / "examples" / "resource_server"),
+                    "app:create_app()",
+                    "--bind",
+                    f"127.0.0.1:{resource_port}",
+                    "--workers",
+                    "1",
+                ],
+                cwd=ROOT,
+                env=resource_env,
+                stdout=resource_log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         _wait_ready(f"{authgate_url}/api/health/", processes[0], authgate_log)
         _wait_ready(f"{resource_url}/health", processes[1], resource_log)
         yield {"authgate": authgate_url, "resource": resource_url, "service_key": service_key}
@@ -114,8 +156,11 @@ def stack(tmp_path_factory):
 
 
 def _login(stack, device):
-    response = httpx.post(f"{stack['authgate']}/api/auth/login/",
-                          json={"username": "alice", "password": PASSWORD, "device": device}, timeout=10)
+    response = httpx.post(
+        f"{stack['authgate']}/api/auth/login/",
+        json={"username": "alice", "password": PASSWORD, "device": device},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -151,8 +196,9 @@ def test_logout_at_authgate_is_honoured_by_the_resource_server(stack):
     assert _hello(stack, "not-a-jwt").status_code == 401
     assert _hello(stack, None).status_code == 401
 
-    logout = httpx.post(f"{stack['authgate']}/api/auth/logout/",
-                        headers={"Authorization": f"Bearer {tokens['access']}"}, timeout=10)
+    logout = httpx.post(
+        f"{stack['authgate']}/api/auth/logout/", headers={"Authorization": f"Bearer {tokens['access']}"}, timeout=10
+    )
     assert logout.status_code == 200
     _rejected_within_delay(stack, tokens["access"])
     time.sleep(CACHE_SECONDS + 0.2)  # past any cached answer: still refused, for good
@@ -163,10 +209,17 @@ def test_logout_at_authgate_is_honoured_by_the_resource_server(stack):
 def test_rfc7009_revocation_is_honoured_by_the_resource_server(stack):
     tokens = _login(stack, "tablet")
     assert _hello(stack, tokens["access"]).status_code == 200
-    revoke = httpx.post(f"{stack['authgate']}/api/auth/revoke/",
-                        data={"token": tokens["refresh"], "token_type_hint": "refresh_token"}, timeout=10)
+    revoke = httpx.post(
+        f"{stack['authgate']}/api/auth/revoke/",
+        data={"token": tokens["refresh"], "token_type_hint": "refresh_token"},
+        timeout=10,
+    )
     assert revoke.status_code == 200
     _rejected_within_delay(stack, tokens["access"])
-    introspection = httpx.post(f"{stack['authgate']}/api/auth/introspect/", data={"token": tokens["access"]},
-                               headers={"Authorization": f"Token {stack['service_key']}"}, timeout=10)
+    introspection = httpx.post(
+        f"{stack['authgate']}/api/auth/introspect/",
+        data={"token": tokens["access"]},
+        headers={"Authorization": f"Token {stack['service_key']}"},
+        timeout=10,
+    )
     assert introspection.json() == {"active": False}

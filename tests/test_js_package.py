@@ -6,6 +6,7 @@ them, the packed package installs and imports in node with no TypeScript anywher
 type-check against real use (tsc from tests/js's devDependencies) and cover every method
 a client object has.
 """
+
 import json
 import re
 import shutil
@@ -156,8 +157,13 @@ createClient().login({ user: "ada" });
 """
 TSCONFIG = {
     "compilerOptions": {
-        "strict": True, "noEmit": True, "target": "es2022", "lib": ["es2022", "dom"],
-        "module": "nodenext", "moduleResolution": "nodenext", "skipLibCheck": False,
+        "strict": True,
+        "noEmit": True,
+        "target": "es2022",
+        "lib": ["es2022", "dom"],
+        "module": "nodenext",
+        "moduleResolution": "nodenext",
+        "skipLibCheck": False,
         "types": [],
     },
 }
@@ -171,6 +177,8 @@ def test_the_declarations_type_check(installed):
     # And they do constrain: a wrong mode and wrong login fields are errors.
     (installed / "wrong.ts").write_text(WRONG)
     (installed / "tsconfig.wrong.json").write_text(json.dumps({**TSCONFIG, "files": ["wrong.ts"]}))
-    result = subprocess.run([tsc, "-p", "tsconfig.wrong.json"], cwd=installed, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [tsc, "-p", "tsconfig.wrong.json"], cwd=installed, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode != 0
     assert '"session"' in result.stdout and "user" in result.stdout, result.stdout

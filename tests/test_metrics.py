@@ -7,6 +7,7 @@ otherwise — also when a proxy on the same host forwards an outside client.
 These run in one process (prometheus_client's in-memory values); the several-worker case
 is tests/test_metrics_multiprocess.py.
 """
+
 import json
 import logging
 
@@ -108,13 +109,16 @@ def test_authentication_time_is_observed_per_scheme(api_client, user, tokens_for
 
 
 # -- who may scrape -------------------------------------------------------------------------
-@pytest.mark.parametrize("meta", [
-    {"REMOTE_ADDR": "203.0.113.9"},
-    # A reverse proxy on the same host: the peer is loopback, the client is not.
-    {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"},
-    {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_REAL_IP": "203.0.113.9"},
-    {"REMOTE_ADDR": "127.0.0.1", "HTTP_FORWARDED": "for=203.0.113.9"},
-])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"REMOTE_ADDR": "203.0.113.9"},
+        # A reverse proxy on the same host: the peer is loopback, the client is not.
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_REAL_IP": "203.0.113.9"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_FORWARDED": "for=203.0.113.9"},
+    ],
+)
 def test_metrics_refused_to_other_addresses(api_client, db, meta):
     response = api_client.get(METRICS, **meta)
     assert response.status_code == 403
@@ -131,8 +135,15 @@ def test_metrics_served_to_allowed_networks(api_client, db, settings):
 
 # -- structured logs ------------------------------------------------------------------------
 def test_json_formatter_writes_one_object_per_line():
-    record = logging.LogRecord("authgate.sessions", logging.WARNING, __file__, 1,
-                               "Refresh token reuse detected; ending session %s.", ("abc",), None)
+    record = logging.LogRecord(
+        "authgate.sessions",
+        logging.WARNING,
+        __file__,
+        1,
+        "Refresh token reuse detected; ending session %s.",
+        ("abc",),
+        None,
+    )
     record.session = "abc"
     line = JSONFormatter().format(record)
     assert "\n" not in line
@@ -154,8 +165,17 @@ def test_json_formatter_keeps_a_traceback_on_one_line():
 
 
 def test_json_formatter_names_gunicorn_access_fields():
-    atoms = {"h": "127.0.0.1", "m": "GET", "U": "/api/protected/", "q": "", "s": "200", "B": "64",
-             "a": "wrk", "f": "-", "D": "1234"}
+    atoms = {
+        "h": "127.0.0.1",
+        "m": "GET",
+        "U": "/api/protected/",
+        "q": "",
+        "s": "200",
+        "B": "64",
+        "a": "wrk",
+        "f": "-",
+        "D": "1234",
+    }
     record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(h)s %(m)s %(U)s", (atoms,), None)
     entry = json.loads(JSONFormatter().format(record))
     assert entry["method"] == "GET" and entry["status"] == "200" and entry["duration_ms"] == 1.234

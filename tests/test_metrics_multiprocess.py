@@ -4,6 +4,7 @@ server/gunicorn.conf.py`: prometheus_client's multiprocess mode): after N failed
 successful logins, spread over both workers, a scrape shows exactly those increments —
 summed over the workers, whichever one answers the scrape.
 """
+
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,9 +36,11 @@ def server(tmp_path_factory):
     dbname = create_database("authgate_metrics")
     metrics_dir = tmp_path_factory.mktemp("prometheus")
     env = server_environment(
-        postgres_url(dbname), AUTHGATE_VAR_DIR=str(tmp_path_factory.mktemp("var")),
+        postgres_url(dbname),
+        AUTHGATE_VAR_DIR=str(tmp_path_factory.mktemp("var")),
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),  # set here so the test can look inside
-        AUTHGATE_LOGIN_THROTTLE_USER_IP="1000/15m", AUTHGATE_LOGIN_THROTTLE_IP="1000/15m",
+        AUTHGATE_LOGIN_THROTTLE_USER_IP="1000/15m",
+        AUTHGATE_LOGIN_THROTTLE_IP="1000/15m",
     )
     gunicorn = None
     try:
@@ -76,16 +79,20 @@ def test_login_counters_are_summed_over_the_workers(server):
     base = server.url
     users = [f"metrics-{i}" for i in range(SUCCEEDED)]
     for name in users:
-        response = httpx.post(f"{base}/api/auth/register/", timeout=TIMEOUT,
-                              json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+        response = httpx.post(
+            f"{base}/api/auth/register/",
+            timeout=TIMEOUT,
+            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+        )
         assert response.status_code == 201, response.text
     name = "authgate_login_attempts_total"
     before = scrape(server)
 
     def attempt(i):
         password = PASSWORD if i < SUCCEEDED else "wrong-horse-battery-0"
-        response = httpx.post(f"{base}/api/auth/login/", timeout=TIMEOUT,
-                              json={"username": users[i % SUCCEEDED], "password": password})
+        response = httpx.post(
+            f"{base}/api/auth/login/", timeout=TIMEOUT, json={"username": users[i % SUCCEEDED], "password": password}
+        )
         return response.status_code
 
     # Concurrent, so that both (synchronous) workers take some: one is busy hashing.
@@ -116,10 +123,18 @@ def test_the_config_makes_its_own_directory_when_none_is_given(tmp_path):
     import subprocess
     import sys
 
-    code = ("import runpy, os; c = runpy.run_path('server/gunicorn.conf.py');"
-            "d = os.environ['PROMETHEUS_MULTIPROC_DIR']; print(d); c['on_exit'](None); print(os.path.exists(d))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import runpy, os; c = runpy.run_path('server/gunicorn.conf.py');"
+        "d = os.environ['PROMETHEUS_MULTIPROC_DIR']; print(d); c['on_exit'](None); print(os.path.exists(d))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert out[0].startswith(str(tmp_path)) and out[1] == "False"  # fresh per start, removed at exit
 
 
@@ -127,10 +142,10 @@ def test_json_logs_from_gunicorn_and_the_application(tmp_path):
     """LOG_FORMAT=json: gunicorn's access and error lines are each one JSON object per line."""
     import json
 
-    env = server_environment(f"sqlite:///{tmp_path / 'db.sqlite3'}", AUTHGATE_VAR_DIR=str(tmp_path),
-                             LOG_FORMAT="json")
-    gunicorn = Gunicorn(env, workers=1, log_dir=tmp_path,
-                        args=["-c", "server/gunicorn.conf.py", "--access-logfile", "-"]).start()
+    env = server_environment(f"sqlite:///{tmp_path / 'db.sqlite3'}", AUTHGATE_VAR_DIR=str(tmp_path), LOG_FORMAT="json")
+    gunicorn = Gunicorn(
+        env, workers=1, log_dir=tmp_path, args=["-c", "server/gunicorn.conf.py", "--access-logfile", "-"]
+    ).start()
     lines = []
 
     def access_line_written():

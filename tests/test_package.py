@@ -5,6 +5,7 @@ wheel carries LICENSE and py.typed. Checked offline: the wheel is built from a c
 sources with the build backend installed here, and the app is run with the extras'
 packages made unimportable.
 """
+
 import email
 import os
 import shutil
@@ -38,9 +39,22 @@ def wheel(tmp_path_factory):
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v",
-         "-w", str(out), str(source)],
-        capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-v",
+            "-w",
+            str(out),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert build.returncode == 0, build.stdout + build.stderr
     (path,) = out.glob("authgate-*.whl")
@@ -87,7 +101,8 @@ def test_the_app_works_without_the_extras():
     """register -> login -> protected -> logout -> 401 with redis and drf-spectacular (and
     the service's packages) unimportable and the documented minimal settings."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    run = subprocess.run([sys.executable, "-m", "tests.core_only.flow"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=240)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.core_only.flow"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "core-only flow: ok" in run.stdout

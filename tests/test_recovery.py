@@ -5,6 +5,7 @@ verification, resend, email change, account deletion and REQUIRE_EMAIL_VERIFICAT
 
 Enumeration, throttling and timing of these endpoints: tests/test_security_recovery.py.
 """
+
 from datetime import datetime, timedelta
 from html import escape
 from urllib.parse import parse_qs, urlparse
@@ -41,8 +42,10 @@ def me(client, access):
 
 def assert_invalid_link(response):
     assert response.status_code == 400, response.content
-    assert response.json() == {"detail": "This link is invalid or has expired. Ask for a new one.",
-                               "code": "invalid_link"}
+    assert response.json() == {
+        "detail": "This link is invalid or has expired. Ask for a new one.",
+        "code": "invalid_link",
+    }
 
 
 # -- password reset ------------------------------------------------------------------------
@@ -52,8 +55,9 @@ def test_reset_mail_link_sets_the_password_once_and_ends_every_session(api_clien
 
     response = reset(api_client, "ALICE@example.com")  # any case of the address
     assert response.status_code == 202
-    assert response.json() == {"detail": "If an active account has this email address, "
-                                         "a link to reset its password is on its way."}
+    assert response.json() == {
+        "detail": "If an active account has this email address, a link to reset its password is on its way."
+    }
     [message] = smtp.wait_for("alice@example.com")
     assert message.subject == "Reset your password on testserver"
     url = urlparse(message.link)
@@ -64,8 +68,7 @@ def test_reset_mail_link_sets_the_password_once_and_ends_every_session(api_clien
 
     response = confirm(api_client, link)
     assert response.status_code == 200, response.content
-    assert response.json() == {"detail": "Your password has been reset. Sign in with the new one.",
-                               "sessions_ended": 2}
+    assert response.json() == {"detail": "Your password has been reset. Sign in with the new one.", "sessions_ended": 2}
     # Every old token of the user is refused on the very next request.
     for tokens in (laptop, phone):
         answer = api_client.get("/api/protected/", **bearer(tokens["access"]))
@@ -123,8 +126,9 @@ def test_a_reset_link_dies_when_the_account_is_deactivated(api_client, user, smt
 
 # -- email verification --------------------------------------------------------------------
 def register(client, username="carol", email="carol@example.com", password=PASSWORD):
-    response = client.post("/api/auth/register/", {"username": username, "email": email, "password": password},
-                           format="json")
+    response = client.post(
+        "/api/auth/register/", {"username": username, "email": email, "password": password}, format="json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -150,8 +154,9 @@ def test_a_verification_link_dies_when_the_address_changes(api_client, user, tok
     access = tokens_for(user)["access"]
     assert api_client.post("/api/auth/email/verify/resend/", **bearer(access)).status_code == 202
     link = smtp.wait_for(user.email)[0].uid_and_token
-    response = api_client.patch("/api/auth/me/", {"email": "alice@elsewhere.example", "password": PASSWORD},
-                                format="json", **bearer(access))
+    response = api_client.patch(
+        "/api/auth/me/", {"email": "alice@elsewhere.example", "password": PASSWORD}, format="json", **bearer(access)
+    )
     assert response.status_code == 200
     assert_invalid_link(verify(api_client, link))
     assert me(api_client, access).json()["email_verified"] is False
@@ -227,8 +232,9 @@ def test_email_change_needs_the_password_and_a_free_address(api_client, make_use
 @override_settings(AUTHGATE={"LOGIN_THROTTLE": {"USER_IP": "2/15m", "IP": "50/15m"}})
 def test_a_wrong_password_on_email_change_or_deletion_counts_as_a_failed_login(api_client, user, tokens_for):
     access = tokens_for(user)["access"]
-    api_client.patch("/api/auth/me/", {"email": "x@example.com", "password": "wrong-1"}, format="json",
-                     **bearer(access))
+    api_client.patch(
+        "/api/auth/me/", {"email": "x@example.com", "password": "wrong-1"}, format="json", **bearer(access)
+    )
     api_client.delete("/api/auth/me/", {"password": "wrong-2"}, format="json", **bearer(access))
     response = api_client.delete("/api/auth/me/", {"password": PASSWORD}, format="json", **bearer(access))
     assert response.status_code == 429 and response.json()["code"] == "throttled"
@@ -238,9 +244,12 @@ def test_a_wrong_password_on_email_change_or_deletion_counts_as_a_failed_login(a
 # -- account deletion ----------------------------------------------------------------------
 def test_deleting_the_account_ends_every_session_and_static_token(api_client, user, tokens_for):
     laptop, phone = tokens_for(user), tokens_for(user)
-    key = api_client.post("/api/auth/tokens/", {"name": "ci"}, format="json", **bearer(laptop["access"])).json()["token"]
-    response = api_client.delete("/api/auth/me/", {"password": "wrong-password"}, format="json",
-                                 **bearer(phone["access"]))
+    key = api_client.post("/api/auth/tokens/", {"name": "ci"}, format="json", **bearer(laptop["access"])).json()[
+        "token"
+    ]
+    response = api_client.delete(
+        "/api/auth/me/", {"password": "wrong-password"}, format="json", **bearer(phone["access"])
+    )
     assert response.status_code == 400 and set(response.json()) == {"password"}
     assert api_client.delete("/api/auth/me/", format="json", **bearer(phone["access"])).status_code == 400
 
@@ -262,8 +271,10 @@ def test_required_verification_refuses_login_only_after_the_right_password(api_c
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
     response = login(api_client, "alice")
     assert response.status_code == 403
-    assert response.json() == {"detail": "Verify your email address before signing in: follow the link we sent you.",
-                               "code": "email_unverified"}
+    assert response.json() == {
+        "detail": "Verify your email address before signing in: follow the link we sent you.",
+        "code": "email_unverified",
+    }
     assert not user.authgate_sessions.exists()
     recovery.mark_verified(user)
     assert login(api_client, "alice").status_code == 200
@@ -274,13 +285,20 @@ def test_verification_is_not_required_by_default(api_client, user):
 
 
 # -- links ---------------------------------------------------------------------------------
-@override_settings(AUTHGATE={"PASSWORD_RESET_URL": "https://app.example/reset/{uid}/{token}?uid={uid}&token={token}",
-                             "EMAIL_VERIFY_URL": "/#/verify?uid={uid}&token={token}"})
+@override_settings(
+    AUTHGATE={
+        "PASSWORD_RESET_URL": "https://app.example/reset/{uid}/{token}?uid={uid}&token={token}",
+        "EMAIL_VERIFY_URL": "/#/verify?uid={uid}&token={token}",
+    }
+)
 def test_link_templates_are_settings(api_client, user, smtp):
     reset(api_client, user.email)
     [message] = smtp.wait_for(user.email)
     link = message.uid_and_token
-    assert message.link == f"https://app.example/reset/{link['uid']}/{link['token']}?uid={link['uid']}&token={link['token']}"
+    assert (
+        message.link
+        == f"https://app.example/reset/{link['uid']}/{link['token']}?uid={link['uid']}&token={link['token']}"
+    )
     register(api_client, "dave", "dave@example.com")
     [message] = smtp.wait_for("dave@example.com")
     assert message.link.startswith("http://testserver/#/verify?uid=")
@@ -313,9 +331,12 @@ def test_the_admin_lists_verified_addresses_and_support_can_vouch_for_one(client
     page = client.get("/admin/authgate/emailaddress/")
     assert page.status_code == 200
     assert b"alice@example.com" in page.content
-    response = client.post("/admin/authgate/emailaddress/", {
-        "action": "mark_current_addresses_verified",
-        "_selected_action": [str(alice.authgate_email.pk)],
-    })
+    response = client.post(
+        "/admin/authgate/emailaddress/",
+        {
+            "action": "mark_current_addresses_verified",
+            "_selected_action": [str(alice.authgate_email.pk)],
+        },
+    )
     assert response.status_code == 302
     assert recovery.is_email_verified(get_user_model().objects.get(pk=alice.pk))

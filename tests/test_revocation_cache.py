@@ -9,6 +9,7 @@ The per-process caches of the hot path, in one process:
 - `PreparedGet`, which uses Django internals: equal to the ORM's `.get()`, and the ORM
   itself when those internals do not fit.
 """
+
 import dataclasses
 import time
 
@@ -91,8 +92,9 @@ def test_session_cache_bound_ttl_and_epoch():
 
 # -- the SQLite same-host bus ---------------------------------------------------------------------
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite bus")
-def test_a_change_in_one_process_empties_the_others_cache(api_client, user, tmp_path,
-                                                          django_capture_on_commit_callbacks):
+def test_a_change_in_one_process_empties_the_others_cache(
+    api_client, user, tmp_path, django_capture_on_commit_callbacks
+):
     # Two "processes": two stores on the same file, as two workers beside one database.
     path = str(tmp_path / "db.sqlite3-revocations")
     here, there = CachingRevocationStore(FileBus(path)), CachingRevocationStore(FileBus(path))

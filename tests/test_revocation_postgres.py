@@ -7,6 +7,7 @@ The PostgreSQL LISTEN bus, in one process, on the real server:
 - a server-side kill (`pg_terminate_backend`) is a failure at once, whatever libpq's
   status still says.
 """
+
 import select
 import time
 

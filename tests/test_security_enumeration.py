@@ -13,6 +13,7 @@ lane: ~0.05 s) rather than Django's default (100 MiB, 8 lanes: up to 0.6 s on a 
 2-core machine): the same algorithm and code paths, at a cost that lets the timing test
 make 60 logins. Throttle limits are lowered where only the mechanism matters.
 """
+
 import statistics
 import time
 
@@ -39,14 +40,15 @@ def _argon2_at_owasp_minimum(settings):
 
 
 def login_from(client, ip, username="alice", password=PASSWORD):
-    return client.post("/api/auth/login/", {"username": username, "password": password},
-                       format="json", REMOTE_ADDR=ip)
+    return client.post("/api/auth/login/", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip)
 
 
 def assert_invalid_credentials(response):
     assert response.status_code == 401, response.content
-    assert response.json() == {"detail": "No active account found with the given credentials.",
-                               "code": "invalid_credentials"}
+    assert response.json() == {
+        "detail": "No active account found with the given credentials.",
+        "code": "invalid_credentials",
+    }
 
 
 def assert_throttled(response):
@@ -104,8 +106,9 @@ def test_static_token_creation_by_password_does_not_reveal_the_username(api_clie
 
 # -- register: "taken", and nothing more -----------------------------------------------
 def register(client, username, email, password="An0ther-good-passphrase"):
-    return client.post("/api/auth/register/", {"username": username, "email": email, "password": password},
-                       format="json")
+    return client.post(
+        "/api/auth/register/", {"username": username, "email": email, "password": password}, format="json"
+    )
 
 
 def test_register_says_taken_and_nothing_more(api_client, make_user):
@@ -123,8 +126,10 @@ def test_register_says_taken_and_nothing_more(api_client, make_user):
             assert set(response.json()) == {"username"}
             bodies.add(response.content)
     assert len(bodies) == 1
-    email_answers = {register(api_client, "newcomer", email).content
-                     for email in ("alice@example.com", "ALICE@example.COM", "sleepy@example.com")}
+    email_answers = {
+        register(api_client, "newcomer", email).content
+        for email in ("alice@example.com", "ALICE@example.COM", "sleepy@example.com")
+    }
     assert len(email_answers) == 1
     assert set(register(api_client, "newcomer", "alice@example.com").json()) == {"email"}
 
@@ -136,14 +141,20 @@ def test_password_change_wrong_old_password_is_throttled_like_a_login(api_client
     guessing the password: wrong old passwords count as failed logins."""
     access = tokens_for(user)["access"]
     for i in range(3):
-        response = api_client.post("/api/auth/password/change/",
-                                   {"old_password": f"{WRONG}{i}", "new_password": "Brand-new-passphrase-42"},
-                                   format="json", **bearer(access))
+        response = api_client.post(
+            "/api/auth/password/change/",
+            {"old_password": f"{WRONG}{i}", "new_password": "Brand-new-passphrase-42"},
+            format="json",
+            **bearer(access),
+        )
         assert response.status_code == 400
         assert "old_password" in response.json()
-    response = api_client.post("/api/auth/password/change/",
-                               {"old_password": PASSWORD, "new_password": "Brand-new-passphrase-42"},
-                               format="json", **bearer(access))
+    response = api_client.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "Brand-new-passphrase-42"},
+        format="json",
+        **bearer(access),
+    )
     assert_throttled(response)
     user.refresh_from_db()
     assert user.check_password(PASSWORD)  # nothing changed while throttled
@@ -217,8 +228,18 @@ def test_a_spoofed_forwarding_header_does_not_escape_the_throttle(api_client, ma
     rotating X-Forwarded-For values is still one IP."""
     make_user("alice")
     for i in range(2):
-        api_client.post("/api/auth/login/", {"username": "alice", "password": WRONG}, format="json",
-                        REMOTE_ADDR=ATTACKER_IP, **{header: f"10.0.0.{i}"})
-    response = api_client.post("/api/auth/login/", {"username": "alice", "password": PASSWORD}, format="json",
-                               REMOTE_ADDR=ATTACKER_IP, **{header: "10.0.0.99"})
+        api_client.post(
+            "/api/auth/login/",
+            {"username": "alice", "password": WRONG},
+            format="json",
+            REMOTE_ADDR=ATTACKER_IP,
+            **{header: f"10.0.0.{i}"},
+        )
+    response = api_client.post(
+        "/api/auth/login/",
+        {"username": "alice", "password": PASSWORD},
+        format="json",
+        REMOTE_ADDR=ATTACKER_IP,
+        **{header: "10.0.0.99"},
+    )
     assert_throttled(response)

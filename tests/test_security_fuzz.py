@@ -17,6 +17,7 @@ JSON error contract.
 Passwords are hashed with MD5 here: hashing is not what is fuzzed, and Argon2 would make
 every login example cost ~0.1 s.
 """
+
 import base64
 import hashlib
 import hmac
@@ -39,11 +40,12 @@ from authgate import sessions, static_tokens, tokens
 from authgate.tokens import ACCESS, REFRESH, TokenError
 
 REASONS = {"malformed", "expired", "revoked", "wrong_type", "user_inactive"}
+
+
 def fuzz(max_examples):
     """Hypothesis settings of this module: bounded, no deadline (the machine is shared), no
     example database written into the work tree."""
-    return settings(max_examples=max_examples, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+    return settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +59,7 @@ def b64url(data):
 
 
 json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=64)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=64)
 )
 json_values = st.recursive(
     json_scalars,
@@ -69,10 +70,15 @@ jwt_like = st.builds(
     lambda header, payload, signature: ".".join(
         [b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(signature)]
     ),
-    json_values, json_values, st.binary(max_size=64),
+    json_values,
+    json_values,
+    st.binary(max_size=64),
 )
-segments = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+/",
-                            max_size=40), min_size=1, max_size=6).map(".".join)
+segments = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+/", max_size=40),
+    min_size=1,
+    max_size=6,
+).map(".".join)
 token_strings = st.one_of(st.text(max_size=300), jwt_like, segments, st.just("A" * 5000))
 
 # Placeholders replaced, per example, with a real credential of the fuzzing user.
@@ -88,7 +94,8 @@ class Credentials:
         self.user = django_user_model.objects.filter(username="fuzzer").first()
         if self.user is None:
             self.user = django_user_model.objects.create_user(
-                "fuzzer", "fuzzer@example.com", "fuzz-Passphrase-1234", is_staff=True)
+                "fuzzer", "fuzzer@example.com", "fuzz-Passphrase-1234", is_staff=True
+            )
         session, pair = sessions.open_session(self.user)
         self.values = {
             "<access>": pair.access,
@@ -124,9 +131,11 @@ class Credentials:
 AUTH_KINDS = ["none", "bearer", "static", "cookie", "refresh-as-bearer"]
 auth_headers = st.one_of(
     st.sampled_from(AUTH_KINDS),
-    st.builds(lambda scheme, value: ("raw", f"{scheme}{value}"),
-              st.sampled_from(["Bearer ", "bearer ", "Token ", "Basic ", "", "Bearer  ", "JWT "]),
-              token_strings.filter(lambda s: "\n" not in s and "\r" not in s)),
+    st.builds(
+        lambda scheme, value: ("raw", f"{scheme}{value}"),
+        st.sampled_from(["Bearer ", "bearer ", "Token ", "Basic ", "", "Bearer  ", "JWT "]),
+        token_strings.filter(lambda s: "\n" not in s and "\r" not in s),
+    ),
 )
 
 
@@ -171,7 +180,7 @@ def test_decoding_arbitrary_strings_only_raises_token_error(raw, expected):
     assert caught.value.reason in REASONS
 
 
-claim_values = st.one_of(json_values, st.integers(min_value=-2**63, max_value=2**63), st.text(max_size=40))
+claim_values = st.one_of(json_values, st.integers(min_value=-(2**63), max_value=2**63), st.text(max_size=40))
 
 
 @pytest.mark.django_db
@@ -188,8 +197,12 @@ def test_correctly_signed_arbitrary_claims_never_crash_authentication(data, djan
             claims.pop(name, None)
         else:
             claims[name] = data.draw(claim_values)
-    header = data.draw(st.fixed_dictionaries({"alg": st.just("HS256")}, optional={
-        "kid": json_values, "typ": json_values, "jku": st.text(max_size=30), "crit": json_values}))
+    header = data.draw(
+        st.fixed_dictionaries(
+            {"alg": st.just("HS256")},
+            optional={"kid": json_values, "typ": json_values, "jku": st.text(max_size=30), "crit": json_values},
+        )
+    )
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     key = tokens.get_codec().signing_key.encode()
     raw = f"{signing_input}.{b64url(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())}"
@@ -248,24 +261,36 @@ def _path_value(schema):
 
 
 def _bodies(fields):
-    named = (st.fixed_dictionaries({}, optional={f: field_values for f in fields}) if fields
-             else st.dictionaries(st.text(max_size=12), field_values, max_size=3))
-    return st.one_of(named, json_values,
-                     st.dictionaries(st.sampled_from(fields or ["x"]) | st.text(max_size=12), field_values, max_size=5))
+    named = (
+        st.fixed_dictionaries({}, optional={f: field_values for f in fields})
+        if fields
+        else st.dictionaries(st.text(max_size=12), field_values, max_size=3)
+    )
+    return st.one_of(
+        named,
+        json_values,
+        st.dictionaries(st.sampled_from(fields or ["x"]) | st.text(max_size=12), field_values, max_size=5),
+    )
 
 
 def test_the_schema_lists_the_operations_we_fuzz():
     paths = {path for _, path, _, _ in OPERATIONS}
-    assert {"/api/auth/login/", "/api/auth/token/refresh/", "/api/auth/logout/", "/api/auth/register/",
-            "/api/auth/password/change/", "/api/auth/tokens/", "/api/protected/"} <= paths
+    assert {
+        "/api/auth/login/",
+        "/api/auth/token/refresh/",
+        "/api/auth/logout/",
+        "/api/auth/register/",
+        "/api/auth/password/change/",
+        "/api/auth/tokens/",
+        "/api/protected/",
+    } <= paths
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("method,path,fields,params", OPERATIONS, ids=[f"{m.upper()} {p}" for m, p, _, _ in OPERATIONS])
 @fuzz(20)
 @given(data=st.data())
-def test_every_operation_answers_any_json_body_with_the_contract(data, method, path, fields, params,
-                                                                 django_user_model):
+def test_every_operation_answers_any_json_body_with_the_contract(data, method, path, fields, params, django_user_model):
     credentials = Credentials(django_user_model)
     client = APIClient()
     url = path
@@ -277,27 +302,43 @@ def test_every_operation_answers_any_json_body_with_the_contract(data, method, p
     assert_contract(response, (method, url, body))
 
 
-CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
-                 "multipart/form-data; boundary=xyz", "application/xml", "application/json; charset=latin-1", ""]
+CONTENT_TYPES = [
+    "application/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/xml",
+    "application/json; charset=latin-1",
+    "",
+]
 BODY_OPERATIONS = [(m, p) for m, p, fields, params in OPERATIONS if fields and not params]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("method,path", BODY_OPERATIONS, ids=[f"{m.upper()} {p}" for m, p in BODY_OPERATIONS])
 @fuzz(10)
-@given(raw=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
-                     st.just(b"{" * 5000), st.just(b'{"a":' * 2000)),
-       content_type=st.sampled_from(CONTENT_TYPES))
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.just(b"{" * 5000),
+        st.just(b'{"a":' * 2000),
+    ),
+    content_type=st.sampled_from(CONTENT_TYPES),
+)
 def test_every_operation_answers_any_raw_body_with_the_contract(raw, content_type, method, path, django_user_model):
     credentials = Credentials(django_user_model)
     client = APIClient()
-    response = client.generic(method.upper(), path, raw, content_type=content_type, **credentials.auth("bearer", client))
+    response = client.generic(
+        method.upper(), path, raw, content_type=content_type, **credentials.auth("bearer", client)
+    )
     assert_contract(response, (method, path, content_type, raw[:60]))
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/api/auth/login/", "/api/auth/register/", "/api/auth/token/refresh/",
-                                  "/api/auth/revoke/"])
+@pytest.mark.parametrize(
+    "path", ["/api/auth/login/", "/api/auth/register/", "/api/auth/token/refresh/", "/api/auth/revoke/"]
+)
 @pytest.mark.parametrize("nesting", [b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" * 100_000 + b"]" * 100_000])
 def test_deeply_nested_json_is_a_400_not_a_500(api_client, path, nesting):
     """Found by the fuzzer: DRF's JSON parser let Python's RecursionError escape as a 500
@@ -319,8 +360,13 @@ api_schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", _wsgi_ap
 # documented leniency: `{"username": 123}` is the username "123"), which that check
 # counts as schema-invalid data accepted. Nor `positive_data_acceptance`: schema-valid is
 # not acceptable when Django's password validators or a uniqueness rule say no.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture

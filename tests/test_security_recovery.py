@@ -11,6 +11,7 @@ Threats to account recovery and verification (SECURITY.md, "Account recovery"):
 
 Mail goes through a real SMTP server on loopback (tests/smtp_support.py).
 """
+
 import statistics
 import time
 
@@ -44,8 +45,10 @@ def assert_throttled(response):
 def test_reset_answers_the_same_for_known_inactive_and_unknown_addresses(api_client, make_user, smtp):
     make_user("alice")
     make_user("sleepy", is_active=False)
-    answers = [reset(api_client, email) for email in
-               ("alice@example.com", "sleepy@example.com", "nobody@example.com", "ALICE@EXAMPLE.COM")]
+    answers = [
+        reset(api_client, email)
+        for email in ("alice@example.com", "sleepy@example.com", "nobody@example.com", "ALICE@EXAMPLE.COM")
+    ]
     assert {r.status_code for r in answers} == {202}
     assert len({(r.content, r.get("Content-Type")) for r in answers}) == 1
     assert len(smtp.wait_for("alice@example.com", 2)) == 2
@@ -53,8 +56,10 @@ def test_reset_answers_the_same_for_known_inactive_and_unknown_addresses(api_cli
     assert smtp.to("sleepy@example.com") == [] and smtp.to("nobody@example.com") == []
 
 
-@override_settings(PASSWORD_HASHERS=["tests.test_security_enumeration.OwaspArgon2PasswordHasher"],
-                   AUTHGATE={"MAIL_THROTTLE": {"EMAIL": "1000/1h", "IP": "1000/1h"}})
+@override_settings(
+    PASSWORD_HASHERS=["tests.test_security_enumeration.OwaspArgon2PasswordHasher"],
+    AUTHGATE={"MAIL_THROTTLE": {"EMAIL": "1000/1h", "IP": "1000/1h"}},
+)
 def test_reset_timing_does_not_reveal_whether_the_address_is_known(api_client, make_user, smtp, capsys):
     """Statistical property, not a speed limit, measured as the login timing is: over 100
     pairs of a reset request for a known and for an unknown address, sent back to back
@@ -84,9 +89,11 @@ def test_reset_timing_does_not_reveal_whether_the_address_is_known(api_client, m
     typical = statistics.median(samples["known"] + samples["unknown"])
     paired = statistics.median(k - u for k, u in zip(samples["known"], samples["unknown"]))
     with capsys.disabled():
-        print(f"\npassword reset request, {ROUNDS} pairs: median known {known * 1000:.2f} ms, "
-              f"unknown {unknown * 1000:.2f} ms; median paired difference {paired * 1000:+.2f} ms "
-              f"({paired / typical:+.1%} of the median request)")
+        print(
+            f"\npassword reset request, {ROUNDS} pairs: median known {known * 1000:.2f} ms, "
+            f"unknown {unknown * 1000:.2f} ms; median paired difference {paired * 1000:+.2f} ms "
+            f"({paired / typical:+.1%} of the median request)"
+        )
     assert abs(paired) / typical <= 0.20, (known, unknown, paired)
 
 
@@ -136,18 +143,21 @@ def test_verification_resends_and_email_changes_are_throttled_too(api_client, us
     # An account must not become a way to flood someone else's inbox by changing to it.
     for i in range(2):
         for address in ("victim@example.com", f"mine{i}@example.com"):
-            response = api_client.patch("/api/auth/me/", {"email": address, "password": PASSWORD},
-                                        format="json", **bearer(access))
+            response = api_client.patch(
+                "/api/auth/me/", {"email": address, "password": PASSWORD}, format="json", **bearer(access)
+            )
             assert response.status_code == 200
-    response = api_client.patch("/api/auth/me/", {"email": "victim@example.com", "password": PASSWORD},
-                                format="json", **bearer(access))
+    response = api_client.patch(
+        "/api/auth/me/", {"email": "victim@example.com", "password": PASSWORD}, format="json", **bearer(access)
+    )
     assert_throttled(response)
     user.refresh_from_db()
     assert user.email == "mine1@example.com"  # throttled before anything changed
     # The notices to the address left behind are limited as well.
     for _ in range(2):
-        api_client.patch("/api/auth/me/", {"email": "victim@example.com", "password": PASSWORD},
-                         format="json", **bearer(access))
+        api_client.patch(
+            "/api/auth/me/", {"email": "victim@example.com", "password": PASSWORD}, format="json", **bearer(access)
+        )
     outbox.flush()
     subjects = sorted(m.subject.split(" ")[0] for m in smtp.to("victim@example.com"))
     assert subjects == ["Confirm", "Confirm", "Your", "Your"]  # two links, two notices
@@ -170,8 +180,10 @@ def test_a_forged_host_header_gets_no_link_sent(api_client, user, smtp):
 def test_a_verification_link_cannot_verify_another_user_or_another_address(api_client, make_user, smtp):
     mallory, victim = make_user("mallory"), make_user("victim")
     link = {"uid": recovery.encode_uid(mallory), "token": recovery.verification_token_generator.make_token(mallory)}
-    for forged in ({**link, "uid": recovery.encode_uid(victim)},
-                   {**link, "token": recovery.reset_token_generator.make_token(victim)}):
+    for forged in (
+        {**link, "uid": recovery.encode_uid(victim)},
+        {**link, "token": recovery.reset_token_generator.make_token(victim)},
+    ):
         response = api_client.post("/api/auth/email/verify/", forged, format="json")
         assert response.status_code == 400 and response.json()["code"] == "invalid_link"
     mallory.email = "victim-address@example.com"  # a link for the old address proves nothing

@@ -8,6 +8,7 @@ The "representative flow" below walks every credential-handling path once — re
 login (body and cookie mode), a failed login, refresh, reuse detection, verify, static
 token creation and use, password change, logout — and returns every secret it saw.
 """
+
 import logging
 import time
 
@@ -42,8 +43,7 @@ def representative_flow(client):
     def post(path, data=None, **extra):
         return client.post(path, data or {}, format="json", **extra)
 
-    _ok(post("/api/auth/register/", {"username": "carol", "email": "carol@example.com", "password": PASSWORD_1}),
-        201)
+    _ok(post("/api/auth/register/", {"username": "carol", "email": "carol@example.com", "password": PASSWORD_1}), 201)
     assert post("/api/auth/login/", {"username": "carol", "password": WRONG_PASSWORD}).status_code == 401
     first = _ok(post("/api/auth/login/", {"username": "carol", "password": PASSWORD_1, "device": "laptop"})).json()
     secrets += [first["access"], first["refresh"]]
@@ -54,8 +54,11 @@ def representative_flow(client):
 
     # Cookie mode: the tokens travel in cookies.
     cookie_client = type(client)()
-    _ok(cookie_client.post("/api/auth/login/", {"username": "carol", "password": PASSWORD_1, "cookies": True},
-                           format="json"))
+    _ok(
+        cookie_client.post(
+            "/api/auth/login/", {"username": "carol", "password": PASSWORD_1, "cookies": True}, format="json"
+        )
+    )
     cookie_access = cookie_client.cookies["authgate_access"].value
     secrets += [cookie_access, cookie_client.cookies["authgate_refresh"].value]
     _ok(cookie_client.get("/api/auth/me/"))
@@ -76,8 +79,13 @@ def representative_flow(client):
     assert client.get("/api/protected/", **bearer(fourth["access"])).status_code == 401
 
     # Password change ends the other sessions; their tokens are then presented and refused.
-    _ok(post("/api/auth/password/change/", {"old_password": PASSWORD_1, "new_password": PASSWORD_2},
-             **bearer(second["access"])))
+    _ok(
+        post(
+            "/api/auth/password/change/",
+            {"old_password": PASSWORD_1, "new_password": PASSWORD_2},
+            **bearer(second["access"]),
+        )
+    )
     assert client.get("/api/protected/", **bearer(cookie_access)).status_code == 401
     _ok(post("/api/auth/logout/", {"refresh": second["refresh"]}))
     assert post("/api/auth/token/refresh/", {"refresh": second["refresh"]}).status_code == 401
@@ -135,8 +143,11 @@ def test_no_refresh_token_static_key_or_password_stored_in_plaintext(api_client)
         for table in connection.introspection.table_names():
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
-                dump.append(" ".join(v.hex() if isinstance(v, (bytes, memoryview)) and hasattr(v, "hex")
-                                     else str(v) for v in row))
+                dump.append(
+                    " ".join(
+                        v.hex() if isinstance(v, (bytes, memoryview)) and hasattr(v, "hex") else str(v) for v in row
+                    )
+                )
     dump = "\n".join(dump)
     assert "carol" in dump and StaticToken.objects.count() == 1  # the dump did see the data
     assert _find(_needles(secrets), dump) == []
@@ -188,8 +199,9 @@ def test_account_page_security_headers(api_client):
 
 @pytest.mark.django_db
 def test_token_answers_are_not_cacheable(api_client, user):
-    response = api_client.post("/api/auth/login/", {"username": "alice", "password": "correct-horse-battery-9"},
-                               format="json")
+    response = api_client.post(
+        "/api/auth/login/", {"username": "alice", "password": "correct-horse-battery-9"}, format="json"
+    )
     assert response.status_code == 200 and "access" in response.json()
     assert response["Cache-Control"] == "no-store"
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -205,8 +217,12 @@ APP = "https://app.example.test"
 
 
 def _preflight(client, origin, path="/api/auth/login/"):
-    return client.options(path, HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-                          HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type")
+    return client.options(
+        path,
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ do, and what a Redis outage changes. Each test plays the attacker and the victim
 the real API and asserts the control of SECURITY.md (and, where one remains, shows the
 residual risk as it is, so that a change to it is noticed).
 """
+
 import socket
 import time
 
@@ -41,8 +42,9 @@ def _back_date_rotation(session_id, seconds=30):
 
 
 # -- stolen access token ---------------------------------------------------------------------
-@pytest.mark.parametrize("how", ["logout by refresh token", "logout everywhere", "password change",
-                                 "sign out that device", "deactivation"])
+@pytest.mark.parametrize(
+    "how", ["logout by refresh token", "logout everywhere", "password change", "sign out that device", "deactivation"]
+)
 def test_stolen_access_token_is_refused_once_the_owner_acts(api_client, user, tokens_for, how):
     stolen = tokens_for(user, device="laptop")  # the thief copied this laptop's access token
     other = tokens_for(user, device="phone")  # the owner, on another device
@@ -53,9 +55,12 @@ def test_stolen_access_token_is_refused_once_the_owner_acts(api_client, user, to
     elif how == "logout everywhere":
         assert api_client.post("/api/auth/logout/all/", **bearer(other["access"])).status_code == 200
     elif how == "password change":
-        response = api_client.post("/api/auth/password/change/",
-                                   {"old_password": PASSWORD, "new_password": "Fresh-passphrase-2024"},
-                                   format="json", **bearer(other["access"]))
+        response = api_client.post(
+            "/api/auth/password/change/",
+            {"old_password": PASSWORD, "new_password": "Fresh-passphrase-2024"},
+            format="json",
+            **bearer(other["access"]),
+        )
         assert response.status_code == 200
     elif how == "sign out that device":
         response = api_client.delete(f"/api/auth/sessions/{stolen['session_id']}/", **bearer(other["access"]))
@@ -75,12 +80,16 @@ def test_a_stolen_access_token_cannot_mint_anything(api_client, user, tokens_for
     stolen = tokens_for(user)
     response = refresh(api_client, stolen["access"])
     assert response.status_code == 401 and response.json()["reason"] == "wrong_type"
-    response = api_client.post("/api/auth/password/change/",
-                               {"old_password": "guess-1-guess", "new_password": "Fresh-passphrase-2024"},
-                               format="json", **bearer(stolen["access"]))
+    response = api_client.post(
+        "/api/auth/password/change/",
+        {"old_password": "guess-1-guess", "new_password": "Fresh-passphrase-2024"},
+        format="json",
+        **bearer(stolen["access"]),
+    )
     assert response.status_code == 400
-    key = api_client.post("/api/auth/tokens/", {"name": "thief"}, format="json",
-                          **bearer(stolen["access"])).json()["token"]
+    key = api_client.post("/api/auth/tokens/", {"name": "thief"}, format="json", **bearer(stolen["access"])).json()[
+        "token"
+    ]
     listed = api_client.get("/api/auth/tokens/", **bearer(tokens_for(user)["access"])).json()
     assert [t["name"] for t in listed] == ["thief"]  # the owner sees it, and can revoke it
     user.is_active = False
@@ -90,7 +99,8 @@ def test_a_stolen_access_token_cannot_mint_anything(api_client, user, tokens_for
 
 # -- stolen refresh token --------------------------------------------------------------------
 def test_stolen_refresh_token_used_by_the_thief_first_ends_the_session_when_the_owner_refreshes(
-        api_client, user, tokens_for):
+    api_client, user, tokens_for
+):
     owner = tokens_for(user)
     thief = refresh(APIClient(), owner["refresh"]).json()  # the thief rotates first
     assert api_client.get(PROTECTED, **bearer(thief["access"])).status_code == 200
@@ -146,15 +156,19 @@ def test_a_cross_site_form_cannot_act_in_cookie_mode(user):
     attempts = [
         ("/api/auth/logout/", "application/x-www-form-urlencoded", b""),
         ("/api/auth/logout/all/", "application/x-www-form-urlencoded", b""),
-        ("/api/auth/password/change/", "application/x-www-form-urlencoded",
-         b"old_password=x&new_password=Evil-passphrase-1"),
+        (
+            "/api/auth/password/change/",
+            "application/x-www-form-urlencoded",
+            b"old_password=x&new_password=Evil-passphrase-1",
+        ),
         ("/api/auth/token/refresh/", "text/plain", b"{}"),
         ("/api/auth/tokens/", "multipart/form-data; boundary=b", b"--b--"),
         ("/api/auth/logout/all/", "application/json", b"{}"),
     ]
     for path, content_type, body in attempts:
-        response = browser.generic("POST", path, body, content_type=content_type,
-                                   HTTP_ORIGIN="https://evil.example.test")
+        response = browser.generic(
+            "POST", path, body, content_type=content_type, HTTP_ORIGIN="https://evil.example.test"
+        )
         assert response.status_code in (403, 415), (path, response.status_code)
         assert "authgate_access" not in response.cookies
     session.refresh_from_db()
@@ -189,8 +203,7 @@ def test_redis_outage_never_accepts_a_revoked_token(api_client, user, tokens_for
 
 
 # -- leaked signing key ------------------------------------------------------------------------
-def test_rotating_the_signing_key_and_invalidating_all_recovers_from_a_leak(api_client, user, staff_user,
-                                                                             tokens_for):
+def test_rotating_the_signing_key_and_invalidating_all_recovers_from_a_leak(api_client, user, staff_user, tokens_for):
     """After a leak: a new SIGNING_KEY makes every token signed with the old one `malformed`
     at once; invalidate-all also ends every session (so tokens the attacker minted for
     known session ids stay dead even if the old key were put back)."""

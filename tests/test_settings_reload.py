@@ -3,6 +3,7 @@ Settings changes (`override_settings`, Django's `setting_changed`) reach every m
 built state from them, each through its own receiver: `authgate.settings` imports none of
 authgate's other modules, so there is no import cycle.
 """
+
 import ast
 from pathlib import Path
 

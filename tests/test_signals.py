@@ -3,6 +3,7 @@ Signals: Django's own auth signals (`user_logged_in` keeps `last_login`, `user_l
 `user_login_failed` with the password cleansed) and authgate's `session_opened`,
 `session_ended` (after commit, with the reason) and `refresh_reuse_detected`.
 """
+
 import contextlib
 
 import pytest

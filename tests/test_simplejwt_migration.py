@@ -4,6 +4,7 @@ Moving over from djangorestframework-simplejwt: a refresh token minted by simple
 while the migration is on and before its end date; blacklisted, expired, foreign-key,
 access and spent tokens are refused.
 """
+
 from datetime import date, timedelta
 
 import jwt

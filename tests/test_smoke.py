@@ -1,4 +1,5 @@
 """The seed flow (register, login, protected, refresh, logout), end to end through the API."""
+
 from .conftest import bearer, login
 
 

@@ -1,4 +1,5 @@
 """Static API tokens, `Authorization: Token <key>`, through the real API."""
+
 from datetime import timedelta
 
 import pytest
@@ -71,11 +72,16 @@ def test_create_with_bearer_shows_the_key_once_and_it_authenticates(api_client, 
 
     listed = api_client.get(TOKENS, **token_auth(body["token"]))
     assert listed.status_code == 200
-    assert listed.json() == [{
-        "id": body["id"], "name": "ci", "prefix": body["token"][:8],
-        "created_at": listed.json()[0]["created_at"], "last_used_at": listed.json()[0]["last_used_at"],
-        "expires_at": None,
-    }]
+    assert listed.json() == [
+        {
+            "id": body["id"],
+            "name": "ci",
+            "prefix": body["token"][:8],
+            "created_at": listed.json()[0]["created_at"],
+            "last_used_at": listed.json()[0]["last_used_at"],
+            "expires_at": None,
+        }
+    ]
     assert body["token"] not in listed.content.decode()
 
 
@@ -101,8 +107,10 @@ def test_create_with_wrong_credentials_is_401_and_creates_nothing(api_client, ma
     make_user()
     response = create(api_client, {"username": username, "password": "wrong-password-1"})
     assert response.status_code == 401
-    assert response.json() == {"detail": "No active account found with the given credentials.",
-                               "code": "invalid_credentials"}
+    assert response.json() == {
+        "detail": "No active account found with the given credentials.",
+        "code": "invalid_credentials",
+    }
     assert not StaticToken.objects.exists()
 
 
@@ -119,14 +127,17 @@ def test_create_unauthenticated_is_401(api_client, db):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"username": "alice"}, "password"),
-    ({"password": PASSWORD}, "username"),
-    ({"expires_in": 0}, "expires_in"),
-    ({"expires_in": -5}, "expires_in"),
-    ({"expires_in": "soon"}, "expires_in"),
-    ({"name": "x" * 101}, "name"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"username": "alice"}, "password"),
+        ({"password": PASSWORD}, "username"),
+        ({"expires_in": 0}, "expires_in"),
+        ({"expires_in": -5}, "expires_in"),
+        ({"expires_in": "soon"}, "expires_in"),
+        ({"name": "x" * 101}, "name"),
+    ],
+)
 def test_create_validation_errors_are_400_field_shape(api_client, user, body, field):
     response = create(api_client, body, **bearer(jwt_access(user)))
     assert response.status_code == 400
@@ -283,20 +294,23 @@ def test_deactivated_users_static_token_is_rejected_for_good(api_client, user):
 
 
 # -- the Authorization header --------------------------------------------------------------
-@pytest.mark.parametrize("header, code, reason", [
-    ("Basic xyz", "not_authenticated", None),
-    ("Tokenx abc", "not_authenticated", None),
-    ("Bearerx abc", "not_authenticated", None),
-    ("Bearer", "token_not_valid", "malformed"),
-    ("Bearer ", "token_not_valid", "malformed"),
-    ("Token", "token_not_valid", "malformed"),
-    ("Token a b", "token_not_valid", "malformed"),
-    ("Token " + "a" * 500, "token_not_valid", "malformed"),
-    ("Token unknown-key", "token_not_valid", "revoked"),
-    ("Token \u00e9\u00e8\u2603", "token_not_valid", "revoked"),
-    ("token unknown-key", "token_not_valid", "revoked"),  # the scheme word is case-insensitive
-    ("Bearer not.a.jwt", "token_not_valid", "malformed"),
-])
+@pytest.mark.parametrize(
+    "header, code, reason",
+    [
+        ("Basic xyz", "not_authenticated", None),
+        ("Tokenx abc", "not_authenticated", None),
+        ("Bearerx abc", "not_authenticated", None),
+        ("Bearer", "token_not_valid", "malformed"),
+        ("Bearer ", "token_not_valid", "malformed"),
+        ("Token", "token_not_valid", "malformed"),
+        ("Token a b", "token_not_valid", "malformed"),
+        ("Token " + "a" * 500, "token_not_valid", "malformed"),
+        ("Token unknown-key", "token_not_valid", "revoked"),
+        ("Token \u00e9\u00e8\u2603", "token_not_valid", "revoked"),
+        ("token unknown-key", "token_not_valid", "revoked"),  # the scheme word is case-insensitive
+        ("Bearer not.a.jwt", "token_not_valid", "malformed"),
+    ],
+)
 def test_wrong_or_broken_authorization_is_401_json(api_client, db, header, code, reason):
     response = api_client.get(PROTECTED, HTTP_AUTHORIZATION=header)
     assert response.status_code == 401, response.content
@@ -341,8 +355,9 @@ def test_admin_lists_tokens_and_revokes_them(user):
         assert token.name in html and token.prefix in html
     assert revoked_key not in html and kept_key not in html
 
-    response = client.post("/admin/authgate/statictoken/",
-                           {"action": "revoke_selected", "_selected_action": [revoked.pk]})
+    response = client.post(
+        "/admin/authgate/statictoken/", {"action": "revoke_selected", "_selected_action": [revoked.pk]}
+    )
     assert response.status_code == 302
     assert list(StaticToken.objects.values_list("name", flat=True)) == ["build server"]
     api = APIClient()

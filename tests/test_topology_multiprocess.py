@@ -9,6 +9,7 @@ database, started as subprocesses with the service's own settings.
   user give 50 distinct sessions;
 - the database unreachable: JSON 503 `database_unavailable`, not a 500 or HTML.
 """
+
 import uuid
 
 import httpx
@@ -55,12 +56,15 @@ def cluster(tmp_path_factory):
     redis_url = f"{REDIS_SERVER_URL}/{SERVERS_REDIS_DB}"
     redis.Redis.from_url(redis_url).flushdb()
     env = server_environment(
-        postgres_url(dbname), redis_url,
-        DJANGO_SUPERUSER_USERNAME=STAFF[0], DJANGO_SUPERUSER_PASSWORD=STAFF[1],
+        postgres_url(dbname),
+        redis_url,
+        DJANGO_SUPERUSER_USERNAME=STAFF[0],
+        DJANGO_SUPERUSER_PASSWORD=STAFF[1],
         AUTHGATE_VAR_DIR=str(tmp_path_factory.mktemp("var")),
         # 50 logins from one address in a test: not what the failed-login throttle is about
         # (each password check in flight holds a place in both counts until it succeeds).
-        AUTHGATE_LOGIN_THROTTLE_USER_IP="1000/15m", AUTHGATE_LOGIN_THROTTLE_IP="1000/15m",
+        AUTHGATE_LOGIN_THROTTLE_USER_IP="1000/15m",
+        AUTHGATE_LOGIN_THROTTLE_IP="1000/15m",
     )
     servers = []
     try:
@@ -90,8 +94,10 @@ def get(url, **kwargs):
 
 
 def register(server, username):
-    response = post(f"{server.url}/api/auth/register/",
-                          json={"username": username, "email": f"{username}@example.com", "password": PASSWORD})
+    response = post(
+        f"{server.url}/api/auth/register/",
+        json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -198,7 +204,9 @@ def test_fifty_concurrent_logins_of_one_user_give_fifty_sessions(cluster):
     assert len({body["refresh"] for body in bodies}) == 50
     (count,) = cluster.sql(
         "SELECT count(*) FROM authgate_session s JOIN auth_user u ON u.id = s.user_id "
-        "WHERE u.username = %s AND s.ended_at IS NULL", username)[0]
+        "WHERE u.username = %s AND s.ended_at IS NULL",
+        username,
+    )[0]
     assert count == 50
     for body in bodies[:4]:
         assert protected(cluster.b, body["access"]).status_code == 200

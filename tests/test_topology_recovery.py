@@ -11,6 +11,7 @@ driven over HTTP.
 - twelve reset requests for one address deliver five mails, with the default limits;
 - DELETE me/ ends every session and static token.
 """
+
 import uuid
 
 import httpx
@@ -29,8 +30,9 @@ TIMEOUT = 60  # generous: under load an Argon2 login can take seconds
 @pytest.fixture(scope="module")
 def service(smtp_server, tmp_path_factory):  # noqa: F811
     dbname = create_database("authgate_recovery")
-    env = server_environment(postgres_url(dbname), AUTHGATE_VAR_DIR=str(tmp_path_factory.mktemp("var")),
-                             **smtp_server.environment())
+    env = server_environment(
+        postgres_url(dbname), AUTHGATE_VAR_DIR=str(tmp_path_factory.mktemp("var")), **smtp_server.environment()
+    )
     server = None
     try:
         manage(env, "migrate", "--noinput")
@@ -56,12 +58,14 @@ def assert_refused_everywhere(server, tokens, static_key=None):
     """Several requests each, so that both workers answer some."""
     for _ in range(4):
         for pair in tokens:
-            response = httpx.get(f"{server.url}/api/protected/", headers={"Authorization": f"Bearer {pair['access']}"},
-                                 timeout=TIMEOUT)
+            response = httpx.get(
+                f"{server.url}/api/protected/", headers={"Authorization": f"Bearer {pair['access']}"}, timeout=TIMEOUT
+            )
             assert response.status_code == 401, response.text
         if static_key:
-            response = httpx.get(f"{server.url}/api/protected/", headers={"Authorization": f"Token {static_key}"},
-                                 timeout=TIMEOUT)
+            response = httpx.get(
+                f"{server.url}/api/protected/", headers={"Authorization": f"Token {static_key}"}, timeout=TIMEOUT
+            )
             assert response.status_code == 401, response.text
     for pair in tokens:
         assert call(server, "POST", "token/refresh/", json={"refresh": pair["refresh"]}).status_code == 401
@@ -92,18 +96,25 @@ def test_verification_then_reset_ends_every_session_and_works_once(service, smtp
     [reset_mail] = smtp_server.wait_for(email, 2)[1:]
     assert reset_mail.link.startswith(f"{service.url}/?")  # the account page of the service's own origin
 
-    response = call(service, "POST", "password/reset/confirm/", json={**reset_mail.uid_and_token, "new_password": "short"})
+    response = call(
+        service, "POST", "password/reset/confirm/", json={**reset_mail.uid_and_token, "new_password": "short"}
+    )
     assert response.status_code == 400 and "new_password" in response.json()
-    response = call(service, "POST", "password/reset/confirm/",
-                    json={**reset_mail.uid_and_token, "new_password": NEW_PASSWORD})
+    response = call(
+        service, "POST", "password/reset/confirm/", json={**reset_mail.uid_and_token, "new_password": NEW_PASSWORD}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["sessions_ended"] == 2
 
     assert_refused_everywhere(service, [first, second])
     assert login(service, name).status_code == 401
     assert login(service, name, NEW_PASSWORD).status_code == 200
-    again = call(service, "POST", "password/reset/confirm/",
-                 json={**reset_mail.uid_and_token, "new_password": "Another-passphrase-43"})
+    again = call(
+        service,
+        "POST",
+        "password/reset/confirm/",
+        json={**reset_mail.uid_and_token, "new_password": "Another-passphrase-43"},
+    )
     assert again.status_code == 400 and again.json()["code"] == "invalid_link"
     assert smtp_server.to(f"nobody-{name}@example.com") == []
 

@@ -9,6 +9,7 @@ that these tests start on spare ports (so that they can kill them):
 - forged tokens (a session that never existed, another user's session, a revoked session
   spelled with dashes) are refused as on the database path.
 """
+
 import logging
 import time
 import uuid

@@ -11,6 +11,7 @@ each bus must survive without ever accepting a revoked token:
 
 The number of rounds is AUTHGATE_TEST_NEXT_REQUEST_ROUNDS (default 1000).
 """
+
 import json
 import os
 import signal

@@ -6,6 +6,7 @@ Tests marked `postgres` or `redis` need those servers. When one is unreachable t
 skipped with the reason — except under `CI=true`, where CI promises the services
 (`.ci/run` starts them), so an unreachable one fails the test instead of hiding it.
 """
+
 import os
 import shutil
 import signal
@@ -178,9 +179,22 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--loglevel", "warning", *self.extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "warning",
+                *self.extra_args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_until(self._answers, 10, f"redis-server on port {self.port} answering")
         return self
@@ -229,7 +243,11 @@ def server_environment(database_url, redis_url=None, secret_key="topology-test-s
 def manage(env, *args, timeout=120):
     result = subprocess.run(
         [str(VENV_BIN / "python"), str(ROOT / "manage.py"), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -255,10 +273,25 @@ class Gunicorn:
     def start(self):
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "server.wsgi:application", "-b", f"127.0.0.1:{self.port}",
-             "-w", str(self.workers), "--threads", str(self.threads), "--timeout", "60",
-             "--graceful-timeout", "5", *self.args],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                str(VENV_BIN / "gunicorn"),
+                "server.wsgi:application",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+                *self.args,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         wait_until(self._answers, 30, f"gunicorn on port {self.port} answering")
         return self

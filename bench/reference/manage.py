@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Management entry point of the simplejwt reference server (benchmark only)."""
+
 import os
 import sys
 

@@ -24,6 +24,7 @@ Configuration (environment, or a dict passed to `create_app`):
 
 Run: gunicorn --chdir examples/resource_server 'app:create_app()' --bind 127.0.0.1:9000
 """
+
 import hashlib
 import os
 import threading
@@ -64,15 +65,20 @@ class TokenChecker:
 
     def __init__(self, config):
         self.config = config
-        self.jwks = jwt.PyJWKClient(config["AUTHGATE_URL"] + JWKS_PATH, lifespan=config["JWKS_CACHE_SECONDS"],
-                                    timeout=5)
+        self.jwks = jwt.PyJWKClient(
+            config["AUTHGATE_URL"] + JWKS_PATH, lifespan=config["JWKS_CACHE_SECONDS"], timeout=5
+        )
         self.http = httpx.Client(base_url=config["AUTHGATE_URL"], timeout=5)
         ttl = config["INTROSPECTION_CACHE_SECONDS"]
         # Keyed by a hash so the cache holds no usable token; failures are not cached.
         self._introspect = (
-            cachetools.cached(cachetools.TTLCache(maxsize=10_000, ttl=ttl), lock=threading.Lock(),
-                              key=lambda token: hashlib.sha256(token.encode()).hexdigest())(self._ask)
-            if ttl > 0 else self._ask
+            cachetools.cached(
+                cachetools.TTLCache(maxsize=10_000, ttl=ttl),
+                lock=threading.Lock(),
+                key=lambda token: hashlib.sha256(token.encode()).hexdigest(),
+            )(self._ask)
+            if ttl > 0
+            else self._ask
         )
 
     def _ask(self, token):
@@ -140,8 +146,9 @@ def create_app(config=None):
         except Unavailable:
             return _error(503, "The authentication service is unavailable.", "auth_unavailable")
         except jwt.InvalidTokenError:
-            return _error(401, "Token is invalid, expired or revoked.", "token_not_valid",
-                          'Bearer error="invalid_token"')
+            return _error(
+                401, "Token is invalid, expired or revoked.", "token_not_valid", 'Bearer error="invalid_token"'
+            )
         return None
 
     @app.get("/health")
@@ -151,7 +158,8 @@ def create_app(config=None):
     @app.get("/hello")
     def hello():
         username = g.introspection.get("username", g.claims["sub"])
-        return jsonify({"message": f"Hello {username}, from the resource server!",
-                        "sub": g.claims["sub"], "sid": g.claims["sid"]})
+        return jsonify(
+            {"message": f"Hello {username}, from the resource server!", "sub": g.claims["sub"], "sid": g.claims["sid"]}
+        )
 
     return app

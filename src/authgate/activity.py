@@ -14,6 +14,7 @@ authgate's `session_opened` (which names the session a login opened).
 
 `purge()` enforces `ACTIVITY_RETENTION`; the `authgate_cleanup` command calls it.
 """
+
 import hashlib
 import uuid
 from datetime import timedelta, timezone as dt_timezone
@@ -60,8 +61,9 @@ def _valid_ip(ip):
         return None
 
 
-def record(kind, user=None, request=None, session_id=None, *, username=None, ip=None,
-           user_agent=None, reason="", **details):
+def record(
+    kind, user=None, request=None, session_id=None, *, username=None, ip=None, user_agent=None, reason="", **details
+):
     """Record one event of `kind` (an `Activity` kind); returns the row, or None when the
     trail is off. `details` must be small and JSON-serialisable, and never a secret."""
     metrics.count_event(kind, reason)
@@ -97,19 +99,33 @@ def record_sessions_ended(rows, reason, ended_at=None):
     ended_at = ended_at or timezone.now()
     written = 0
     for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
-        devices = {pk: (ip, agent) for pk, ip, agent in
-                   Session.objects.filter(pk__in=[sid for sid, _uid in chunk]).values_list("pk", "ip", "user_agent")}
-        names = dict(user_model._default_manager.filter(pk__in={uid for _sid, uid in chunk})
-                     .values_list("pk", user_model.USERNAME_FIELD))
+        chunk = rows[start : start + BATCH]
+        devices = {
+            pk: (ip, agent)
+            for pk, ip, agent in Session.objects.filter(pk__in=[sid for sid, _uid in chunk]).values_list(
+                "pk", "ip", "user_agent"
+            )
+        }
+        names = dict(
+            user_model._default_manager.filter(pk__in={uid for _sid, uid in chunk}).values_list(
+                "pk", user_model.USERNAME_FIELD
+            )
+        )
         events = []
         for session_id, user_id in chunk:
             ip, agent = devices.get(session_id, (None, ""))
-            events.append(Activity(
-                kind=Activity.SESSION_ENDED, created_at=ended_at, reason=reason, session_id=session_id,
-                user_id=user_id if user_id in names else None, username=(names.get(user_id) or "")[:_USERNAME_MAX],
-                ip=ip, user_agent=(agent or "")[:_USER_AGENT_MAX],
-            ))
+            events.append(
+                Activity(
+                    kind=Activity.SESSION_ENDED,
+                    created_at=ended_at,
+                    reason=reason,
+                    session_id=session_id,
+                    user_id=user_id if user_id in names else None,
+                    username=(names.get(user_id) or "")[:_USERNAME_MAX],
+                    ip=ip,
+                    user_agent=(agent or "")[:_USER_AGENT_MAX],
+                )
+            )
         written += len(Activity.objects.bulk_create(events, batch_size=BATCH))
     return written
 
@@ -125,9 +141,16 @@ def record_tokens_revoked(tokens):
     if not api_settings.ACTIVITY_TRAIL or not tokens:
         return 0
     now = timezone.now()
-    rows = [Activity(kind=Activity.STATIC_TOKEN_REVOKED, created_at=now, user_id=user_id,
-                     username=(username or "")[:_USERNAME_MAX], details={"token_id": pk, "name": name})
-            for pk, user_id, username, name in tokens]
+    rows = [
+        Activity(
+            kind=Activity.STATIC_TOKEN_REVOKED,
+            created_at=now,
+            user_id=user_id,
+            username=(username or "")[:_USERNAME_MAX],
+            details={"token_id": pk, "name": name},
+        )
+        for pk, user_id, username, name in tokens
+    ]
     return len(Activity.objects.bulk_create(rows, batch_size=BATCH))
 
 
@@ -172,9 +195,12 @@ def hourly_counts(kinds, hours=24 * 7, now=None):
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     starts = [end - timedelta(hours=hours - i) for i in range(hours)]
     counts = {kind: [0] * hours for kind in kinds}
-    rows = (Activity.objects.filter(kind__in=kinds, created_at__gte=starts[0], created_at__lt=end)
-            .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
-            .values_list("kind", "hour").annotate(n=Count("id")))
+    rows = (
+        Activity.objects.filter(kind__in=kinds, created_at__gte=starts[0], created_at__lt=end)
+        .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
+        .values_list("kind", "hour")
+        .annotate(n=Count("id"))
+    )
     for kind, hour, n in rows:
         index = int((hour - starts[0]).total_seconds() // 3600)
         if 0 <= index < hours:
@@ -186,7 +212,9 @@ def top_failing_ips(since, limit=10):
     """[(ip, failed logins)] since `since`, most first."""
     return list(
         Activity.objects.filter(kind=Activity.LOGIN_FAILED, created_at__gte=since, ip__isnull=False)
-        .values_list("ip").annotate(n=Count("id")).order_by("-n", "ip")[:limit]
+        .values_list("ip")
+        .annotate(n=Count("id"))
+        .order_by("-n", "ip")[:limit]
     )
 
 
@@ -212,8 +240,7 @@ def _remember_opened_session(sender, session, request=None, **kwargs):
 
 @receiver(user_logged_in, dispatch_uid="authgate.activity.user_logged_in")
 def _login_succeeded(sender, request=None, user=None, **kwargs):
-    record(Activity.LOGIN_SUCCEEDED, user=user, request=request,
-           session_id=getattr(request, _SESSION_ATTRIBUTE, None))
+    record(Activity.LOGIN_SUCCEEDED, user=user, request=request, session_id=getattr(request, _SESSION_ATTRIBUTE, None))
 
 
 @receiver(user_login_failed, dispatch_uid="authgate.activity.user_login_failed")

@@ -1,6 +1,7 @@
 """Django admin: sessions and static tokens listed and revocable (through the lifecycle);
 the security activity trail listed, with an activity dashboard (charts drawn as SVG); the
 current lockouts listed, liftable; verified email addresses listed."""
+
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -14,8 +15,13 @@ from .models import Activity, EmailAddress, Lockout, MigratedToken, Session, Sta
 
 # Search by the user's login name and email, whatever the (custom) user model calls them.
 _User = get_user_model()
-USER_SEARCH = tuple(dict.fromkeys(f"user__{name}" for name in (_User.USERNAME_FIELD, _User.get_email_field_name())
-                                  if any(f.name == name for f in _User._meta.fields)))
+USER_SEARCH = tuple(
+    dict.fromkeys(
+        f"user__{name}"
+        for name in (_User.USERNAME_FIELD, _User.get_email_field_name())
+        if any(f.name == name for f in _User._meta.fields)
+    )
+)
 
 
 @admin.register(Session)
@@ -137,8 +143,11 @@ class ActivityAdmin(admin.ModelAdmin):
             "now": now,
             "active_sessions": Session.objects.active(now).count(),
             "charts": [
-                {"kind": kind, "title": title,
-                 "svg": charts.hourly_bars(counts[kind], hours, title=f"{title} per hour", color=color)}
+                {
+                    "kind": kind,
+                    "title": title,
+                    "svg": charts.hourly_bars(counts[kind], hours, title=f"{title} per hour", color=color),
+                }
                 for kind, title, color in self.charted
             ],
             "failing_ips": failing,

@@ -1,5 +1,6 @@
 """Django app configuration: connects the signal receivers, the system checks, the
 optional OpenAPI extensions, and the deactivation trigger's installation after migrate."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 

@@ -9,6 +9,7 @@ DRF authentication classes.
 Both can sit side by side in DEFAULT_AUTHENTICATION_CLASSES; put the JWT class first so
 401 answers carry `WWW-Authenticate: Bearer`.
 """
+
 from time import perf_counter
 from typing import Any
 

@@ -5,6 +5,7 @@ email, resolved by `identity.resolve()` — the same answer the login throttle u
 Like Django's ModelBackend, an unknown login still runs the password hasher once, so
 unknown user, wrong password and inactive user take similar time.
 """
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 

@@ -3,6 +3,7 @@ Charts for the admin's activity dashboard, drawn on the server as inline SVG: no
 JavaScript library, no network access, nothing to vendor. Each function returns markup
 that is safe to insert (every text in it is escaped).
 """
+
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -43,8 +44,7 @@ def hourly_bars(counts, hours, *, title, color, width=760, height=150):
         x = left + i * bar_w
         if hour.hour == 0:
             parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="#ccc"/>')
-            parts.append(f'<text x="{x + 2:.1f}" y="{height - 4}" {FONT} fill="currentColor">'
-                         f'{hour:%a %d}</text>')
+            parts.append(f'<text x="{x + 2:.1f}" y="{height - 4}" {FONT} fill="currentColor">{hour:%a %d}</text>')
         if count:
             bar_h = max(plot_h * count / peak, 1.5)
             parts.append(
@@ -72,8 +72,9 @@ def ranked_bars(items, *, title, color, width=760, row=22):
     for i, (label, count) in enumerate(items):
         y = top + i * row
         bar_w = max(bar_span * count / peak, 2)
-        parts.append(f'<text x="{label_w}" y="{y + 14}" {FONT} text-anchor="end" fill="currentColor">'
-                     f'{escape(label)}</text>')
+        parts.append(
+            f'<text x="{label_w}" y="{y + 14}" {FONT} text-anchor="end" fill="currentColor">{escape(label)}</text>'
+        )
         parts.append(f'<rect x="{bar_x}" y="{y + 3}" width="{bar_w:.1f}" height="{row - 8}" fill="{color}"/>')
         parts.append(f'<text x="{bar_x + bar_w + 6:.1f}" y="{y + 14}" {FONT} fill="currentColor">{count}</text>')
     parts.append("</svg>")

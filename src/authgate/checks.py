@@ -9,6 +9,7 @@ accounts whose username or email is, ignoring case and width, another account's 
 name — left over from before login names were canonical. Each still logs in with its
 exact username, but the shared name logs in the older account only.
 """
+
 from importlib import import_module
 from typing import Any
 
@@ -38,11 +39,13 @@ def is_installed(module: str) -> bool:
 def settings_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     if api_settings.REDIS_URL and not is_installed(EXTRAS["redis"]):
-        errors.append(Error(
-            "AUTHGATE['REDIS_URL'] is set, but the redis package is not installed.",
-            hint=install_hint("redis"),
-            id="authgate.E001",
-        ))
+        errors.append(
+            Error(
+                "AUTHGATE['REDIS_URL'] is set, but the redis package is not installed.",
+                hint=install_hint("redis"),
+                id="authgate.E001",
+            )
+        )
     try:
         MigrationSettings()
     except ImproperlyConfigured as exc:
@@ -67,13 +70,18 @@ def login_name_clashes(app_configs: Any = None, databases: Any = None, **kwargs:
         return []  # tables not migrated yet
     if not clashes:
         return []
-    listed = "; ".join(f"account {pk} ({field} {value!r}) vs account {holder}"
-                       for pk, field, value, holder in clashes[:SHOWN_CLASHES])
+    listed = "; ".join(
+        f"account {pk} ({field} {value!r}) vs account {holder}" for pk, field, value, holder in clashes[:SHOWN_CLASHES]
+    )
     more = f" and {len(clashes) - SHOWN_CLASHES} more" if len(clashes) > SHOWN_CLASHES else ""
-    return [Warning(
-        f"{len(clashes)} login name(s) clash with an older account's, ignoring case and width: {listed}{more}.",
-        hint=("Such a name logs in the older account; the newer one logs in only with its exact username "
-              "(or not by that email). Rename the newer account or change its email (in the admin, or with "
-              "save()); its login names are rebuilt on save. Merge or deactivate accounts that are one person."),
-        id="authgate.W001",
-    )]
+    return [
+        Warning(
+            f"{len(clashes)} login name(s) clash with an older account's, ignoring case and width: {listed}{more}.",
+            hint=(
+                "Such a name logs in the older account; the newer one logs in only with its exact username "
+                "(or not by that email). Rename the newer account or change its email (in the admin, or with "
+                "save()); its login names are rebuilt on save. Merge or deactivate accounts that are one person."
+            ),
+            id="authgate.W001",
+        )
+    ]

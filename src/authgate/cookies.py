@@ -1,4 +1,5 @@
 """Cookie mode: setting, reading and clearing the auth cookies."""
+
 from django.conf import settings
 
 from .settings import api_settings

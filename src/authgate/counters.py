@@ -26,6 +26,7 @@ are the caller's strings, `scope:identity`; the part before the first colon is t
 shown in the admin. A key longer than the column is stored as its scope plus a hash.
 `label` and `ip` are only for people reading the list.
 """
+
 import hashlib
 import ipaddress
 import math
@@ -127,11 +128,20 @@ def _upsert(connection, key, limit, now, ends, label, ip):
     """The window end when a slot was taken, else None (the key is at its limit)."""
     quote = connection.ops.quote_name
     meta = AttemptCounter._meta
-    sql = _UPSERT.format(table=quote(meta.db_table), **{
-        name: quote(meta.get_field(field).column)
-        for name, field in [("key", "key"), ("count", "count"), ("limit", "limit"), ("ends", "window_ends"),
-                            ("label", "label"), ("ip", "ip")]
-    })
+    sql = _UPSERT.format(
+        table=quote(meta.db_table),
+        **{
+            name: quote(meta.get_field(field).column)
+            for name, field in [
+                ("key", "key"),
+                ("count", "count"),
+                ("limit", "limit"),
+                ("ends", "window_ends"),
+                ("label", "label"),
+                ("ip", "ip"),
+            ]
+        },
+    )
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(sql, [key, limit, adapt(ends), label, ip, adapt(now), adapt(now), adapt(now), limit])
@@ -168,8 +178,7 @@ def _hit_portably(key, limit, now, window, label, ip):
             continue  # created, restarted or expired by another process meanwhile: again
         try:
             with transaction.atomic():
-                AttemptCounter.objects.create(key=key, count=1, limit=limit, window_ends=ends,
-                                              label=label, ip=ip)
+                AttemptCounter.objects.create(key=key, count=1, limit=limit, window_ends=ends, label=label, ip=ip)
             return ends
         except IntegrityError:
             continue  # another process created it first: count against its row
@@ -181,9 +190,9 @@ def release(key, hit_result):
     unless its window has already been replaced by a new one."""
     if hit_result is None or not hit_result.allowed:
         return
-    AttemptCounter.objects.filter(
-        key=storage_key(key), window_ends=hit_result.window_ends, count__gt=0
-    ).update(count=F("count") - 1)
+    AttemptCounter.objects.filter(key=storage_key(key), window_ends=hit_result.window_ends, count__gt=0).update(
+        count=F("count") - 1
+    )
 
 
 def reset(key):

@@ -3,6 +3,7 @@ The error contract: every error is JSON `{"detail", "code"}` (token errors add
 `"reason"`), validation errors keep DRF's `{"field": [...]}` shape, and nothing a client
 sends produces an HTML page or a 500.
 """
+
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -130,5 +131,3 @@ def handler500(request: HttpRequest) -> JsonResponse:
 
 def database_unavailable_response() -> JsonResponse:
     return json_error(503, ServiceUnavailable.default_detail, ServiceUnavailable.default_code)
-
-

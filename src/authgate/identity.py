@@ -22,6 +22,7 @@ Works with any user model: only `get_user_model()`, `USERNAME_FIELD` and the ema
 that change a username or email bypass `save()` and leave the keys stale (see SECURITY.md);
 saving the user again rebuilds them.
 """
+
 import hashlib
 import unicodedata
 

@@ -16,6 +16,7 @@ Asymmetric signing keys: where they come from, what they publish, how they rotat
 Only deterministic signature schemes are allowed (RSA PKCS#1 v1.5 and Ed25519): the
 retry window re-mints a session's pair and must get the very same bytes.
 """
+
 import base64
 import hashlib
 import json
@@ -136,8 +137,9 @@ def public_pem(key):
 
 
 def private_pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def generate_private_key(algorithm):
@@ -163,8 +165,7 @@ def read_keys_dir(path):
     current_file = path / CURRENT
     if not current_file.is_file():
         raise ImproperlyConfigured(
-            f"AUTHGATE SIGNING_KEYS_DIR {str(path)!r} has no {CURRENT}: "
-            "create one with `manage.py rotate_signing_key`."
+            f"AUTHGATE SIGNING_KEYS_DIR {str(path)!r} has no {CURRENT}: create one with `manage.py rotate_signing_key`."
         )
     current = load_private_key(current_file.read_bytes(), source=str(current_file))
     next_file = path / NEXT
@@ -240,8 +241,9 @@ def rotate_keys_dir(path, algorithm, *, stage=False, keep_previous_for=None, now
         else:
             staged = generate_private_key(algorithm)
             _write_atomically(next_file, private_pem(staged), 0o600)
-        result = RotationResult(signing_kid=thumbprint(current.public_key()),
-                                staged_kid=thumbprint(staged.public_key()))
+        result = RotationResult(
+            signing_kid=thumbprint(current.public_key()), staged_kid=thumbprint(staged.public_key())
+        )
     else:
         old = load_private_key(current_file.read_bytes(), source=str(current_file))
         if next_file.is_file():

@@ -12,6 +12,7 @@ starts once the response is out: no request waits on an SMTP server, and an answ
 the same time whether or not a mail goes out. A failed delivery is logged, never shown to the person who asked: the answer
 must not depend on it.
 """
+
 import logging
 import threading
 import time
@@ -138,8 +139,13 @@ class Outbox:
                 if attempt == self.attempts:
                     logger.exception("Could not send %d mail(s); giving up.", len(messages))
                     return
-                logger.warning("Could not send %d mail(s) (%s: %s); trying again in %s s.",
-                               len(messages), exc.__class__.__name__, exc, delay)
+                logger.warning(
+                    "Could not send %d mail(s) (%s: %s); trying again in %s s.",
+                    len(messages),
+                    exc.__class__.__name__,
+                    exc,
+                    delay,
+                )
             time.sleep(delay)  # in the sender thread, never in a request
             delay *= 2
 

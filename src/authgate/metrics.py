@@ -12,6 +12,7 @@ keeps each process's values in a file there, and a scrape sums them
 `MetricsView` serves the text format to the addresses of METRICS_ALLOWED_IPS only
 (loopback by default).
 """
+
 import ipaddress
 import os
 
@@ -34,15 +35,12 @@ REFRESH_OUTCOMES = ("rotated", "retried", "reuse_detected", "invalid")
 AUTH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 if prometheus_client is not None:
-    LOGIN_ATTEMPTS = prometheus_client.Counter(
-        "authgate_login_attempts", "Password logins by outcome.", ["outcome"])
-    REFRESH = prometheus_client.Counter(
-        "authgate_refresh", "Refresh token presentations by outcome.", ["outcome"])
-    SESSIONS_ENDED = prometheus_client.Counter(
-        "authgate_sessions_ended", "Sessions ended, by reason.", ["reason"])
+    LOGIN_ATTEMPTS = prometheus_client.Counter("authgate_login_attempts", "Password logins by outcome.", ["outcome"])
+    REFRESH = prometheus_client.Counter("authgate_refresh", "Refresh token presentations by outcome.", ["outcome"])
+    SESSIONS_ENDED = prometheus_client.Counter("authgate_sessions_ended", "Sessions ended, by reason.", ["reason"])
     AUTHENTICATION_SECONDS = prometheus_client.Histogram(
-        "authgate_authentication_seconds", "Time to check a request's credential.", ["scheme"],
-        buckets=AUTH_BUCKETS)
+        "authgate_authentication_seconds", "Time to check a request's credential.", ["scheme"], buckets=AUTH_BUCKETS
+    )
     # Label children bound once: the hot path must not look them up per request.
     _login = {kind: LOGIN_ATTEMPTS.labels(outcome) for kind, outcome in LOGIN_OUTCOMES.items()}
     _refresh = {outcome: REFRESH.labels(outcome) for outcome in REFRESH_OUTCOMES}
@@ -132,10 +130,17 @@ class MetricsView(View):
 
     def get(self, request):
         if prometheus_client is None:
-            return JsonResponse({"detail": str(_("Metrics are not available: prometheus_client is not installed.")),
-                                 "code": "not_found"}, status=404)
+            return JsonResponse(
+                {
+                    "detail": str(_("Metrics are not available: prometheus_client is not installed.")),
+                    "code": "not_found",
+                },
+                status=404,
+            )
         if not address_allowed(request):
-            return JsonResponse({"detail": str(_("Metrics are not served to this address.")),
-                                 "code": "permission_denied"}, status=403)
-        return HttpResponse(prometheus_client.generate_latest(_Scrape()),
-                            content_type=prometheus_client.CONTENT_TYPE_LATEST)
+            return JsonResponse(
+                {"detail": str(_("Metrics are not served to this address.")), "code": "permission_denied"}, status=403
+            )
+        return HttpResponse(
+            prometheus_client.generate_latest(_Scrape()), content_type=prometheus_client.CONTENT_TYPE_LATEST
+        )

@@ -2,6 +2,7 @@
 Middleware: a database outage answers a JSON 503, wherever it surfaces —
 including Django's own session and CSRF machinery, outside DRF's exception handler.
 """
+
 import logging
 
 from django.db import InterfaceError, OperationalError

@@ -7,6 +7,7 @@ A session row holds everything needed to validate and re-mint its tokens (the re
 chain's generation and the issue time of the current pair), so its size is constant
 however many times it is refreshed: no token is ever stored, in plaintext or otherwise.
 """
+
 import uuid
 
 from django.conf import settings
@@ -29,9 +30,7 @@ class Session(models.Model):
     """One login on one device. Its tokens live and die with it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_sessions"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_sessions")
     device = models.CharField(max_length=200, blank=True, default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True, default="")
@@ -71,9 +70,7 @@ class StaticTokenQuerySet(models.QuerySet):
 class StaticToken(models.Model):
     """A named, long-lived API key (DRF TokenAuthentication parity), stored as a keyed hash."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_static_tokens"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_static_tokens")
     name = models.CharField(max_length=100, blank=True, default="")
     digest = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a key.")
@@ -135,7 +132,10 @@ class Activity(models.Model):
     # The account, when known; kept as a name too, so the trail outlives a deleted account
     # (and a failed login for an unknown name still says which name was tried).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="authgate_activity",
     )
     username = models.CharField(max_length=150, blank=True, default="")
@@ -170,9 +170,7 @@ class EmailAddress(models.Model):
     change of address — through the API, the admin or `save()` — unverifies it by itself.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_email"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_email")
     email = models.EmailField(max_length=254, blank=True, default="")
     verified_at = models.DateTimeField(null=True, blank=True)
 

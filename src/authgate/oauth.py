@@ -15,6 +15,7 @@ What other services need to accept authgate's tokens, as OAuth standards:
 Views only shape HTTP: whether a token is live is `sessions.verify`'s answer, and a
 session is ended by `sessions` (its `end_sessions`), never here.
 """
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions, serializers
@@ -66,8 +67,10 @@ def _token_from(request):
 
 @extend_schema(tags=["oauth"])
 class JWKSView(PublicView):
-    @extend_schema(operation_id="api_auth_jwks_retrieve", responses={
-        200: inline_serializer("JWKS", {"keys": serializers.ListField(child=serializers.DictField())})})
+    @extend_schema(
+        operation_id="api_auth_jwks_retrieve",
+        responses={200: inline_serializer("JWKS", {"keys": serializers.ListField(child=serializers.DictField())})},
+    )
     def get(self, request):
         return Response(get_codec().jwks(), headers=_cache_headers())
 
@@ -88,10 +91,15 @@ class IntrospectView(AuthgateAPIView):
     def get_authenticate_header(self, request):
         return f'{api_settings.STATIC_TOKEN_HEADER_TYPE} realm="api"'
 
-    @extend_schema(request=TokenRequestSerializer,
-                   responses={200: IntrospectionSerializer, 400: OpenApiResponse(description="No token given."),
-                              401: OpenApiResponse(description="No service credential."),
-                              403: OpenApiResponse(description="The credential lacks authgate.introspect_token.")})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: IntrospectionSerializer,
+            400: OpenApiResponse(description="No token given."),
+            401: OpenApiResponse(description="No service credential."),
+            403: OpenApiResponse(description="The credential lacks authgate.introspect_token."),
+        },
+    )
     def post(self, request):
         raw = _token_from(request)
         try:
@@ -119,9 +127,10 @@ class IntrospectView(AuthgateAPIView):
 class RevokeView(PublicView):
     parser_classes = [FormParser, JSONParser]
 
-    @extend_schema(request=TokenRequestSerializer,
-                   responses={200: inline_serializer("Revoked", {}),
-                              400: OpenApiResponse(description="No token given.")})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: inline_serializer("Revoked", {}), 400: OpenApiResponse(description="No token given.")},
+    )
     def post(self, request):
         raw = _token_from(request)
         try:
@@ -138,11 +147,20 @@ class RevokeView(PublicView):
 class AuthorizationServerMetadataView(PublicView):
     """RFC 8414 metadata; mount at the site root: `/.well-known/oauth-authorization-server`."""
 
-    @extend_schema(operation_id="oauth_authorization_server_retrieve",
-                   responses={200: inline_serializer("AuthorizationServerMetadata", {
-        "issuer": serializers.CharField(), "jwks_uri": serializers.URLField(),
-        "introspection_endpoint": serializers.URLField(), "revocation_endpoint": serializers.URLField(),
-    })})
+    @extend_schema(
+        operation_id="oauth_authorization_server_retrieve",
+        responses={
+            200: inline_serializer(
+                "AuthorizationServerMetadata",
+                {
+                    "issuer": serializers.CharField(),
+                    "jwks_uri": serializers.URLField(),
+                    "introspection_endpoint": serializers.URLField(),
+                    "revocation_endpoint": serializers.URLField(),
+                },
+            )
+        },
+    )
     def get(self, request):
         issuer = api_settings.ISSUER or request.build_absolute_uri("/").rstrip("/")
         body = {

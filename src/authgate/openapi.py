@@ -9,6 +9,7 @@ can import every module. The security schemes, registered when `AuthgateConfig.r
 `bearerAuth` (JWT in the Authorization header) or `accessCookie` (cookie mode), and
 `tokenAuth` (`Authorization: Token <key>`).
 """
+
 from typing import Any
 
 from .settings import api_settings

@@ -1,4 +1,5 @@
 """The account page: plain HTML served by Django, driven by authgate.js."""
+
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 

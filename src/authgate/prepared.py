@@ -7,6 +7,7 @@ compiles the same queryset once per database alias and then reuses Django's own 
 for the rest — parameter adaptation, value converters, model and related-model
 construction (what `ModelIterable` does) — so the result is exactly what `.get()` returns.
 """
+
 import logging
 import threading
 
@@ -38,8 +39,9 @@ class PreparedGet:
         try:
             return self._compile_with_django_internals(alias)
         except Exception as exc:  # noqa: BLE001 — any mismatch: the ORM, correct if slower
-            logger.warning("PreparedGet(%s) falls back to the ORM: %s: %s", self.model.__name__,
-                           exc.__class__.__name__, exc)
+            logger.warning(
+                "PreparedGet(%s) falls back to the ORM: %s: %s", self.model.__name__, exc.__class__.__name__, exc
+            )
             return None
 
     def _compile_with_django_internals(self, alias):
@@ -58,7 +60,7 @@ class PreparedGet:
         compiled.converters = compiler.get_converters([column[0] for column in select])
         fields = klass_info["select_fields"]
         compiled.start, compiled.end = fields[0], fields[-1] + 1
-        compiled.init_list = [column[0].target.attname for column in select[compiled.start:compiled.end]]
+        compiled.init_list = [column[0].target.attname for column in select[compiled.start : compiled.end]]
         compiled.populators = get_related_populators(klass_info, select, alias)
         return compiled
 
@@ -81,7 +83,7 @@ class PreparedGet:
             return None
         if compiled.converters:
             row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
-        instance = self.model.from_db(alias, compiled.init_list, row[compiled.start:compiled.end])
+        instance = self.model.from_db(alias, compiled.init_list, row[compiled.start : compiled.end])
         for populator in compiled.populators:
             populator.populate(row, instance)
         return instance

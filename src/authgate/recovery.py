@@ -15,6 +15,7 @@ Views call these functions; ending sessions goes through `sessions`, the one pla
 sessions end. Each step is written to the activity trail; other apps can listen to the
 signals below.
 """
+
 import logging
 
 from django.contrib.auth import get_user_model
@@ -62,7 +63,8 @@ def is_email_verified(user):
 
 def mark_verified(user):
     record, _ = EmailAddress.objects.update_or_create(
-        user=user, defaults={"email": email_of(user), "verified_at": timezone.now()})
+        user=user, defaults={"email": email_of(user), "verified_at": timezone.now()}
+    )
     return record
 
 
@@ -99,8 +101,7 @@ def user_for_uid(uid):
     try:
         pk = force_str(urlsafe_base64_decode(uid))
         return get_user_model()._default_manager.get(pk=pk)
-    except (TypeError, ValueError, OverflowError, UnicodeDecodeError, ValidationError,
-            get_user_model().DoesNotExist):
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError, ValidationError, get_user_model().DoesNotExist):
         return None
 
 

@@ -30,6 +30,7 @@ subscribed again and has heard its own echo. The buses:
 The process that ends a session drops it from its own cache at once; the others are told
 after the commit. deployment docs: docs/deployment-scaling.md.
 """
+
 import logging
 import os
 import select
@@ -250,7 +251,9 @@ class PushBus:
         if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
             return
         with self._lock:
-            if self._stop.is_set() or (self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()):
+            if self._stop.is_set() or (
+                self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()
+            ):
                 return
             self._pid = os.getpid()
             self._started_at = time.monotonic()
@@ -275,8 +278,9 @@ class PushBus:
                         with self._lock:
                             self._heartbeat()
                         next_heartbeat = now + self.HEARTBEAT
-                    readable = select.select([self._fileno(), self._wake_r], [], [],
-                                             max(0.0, next_heartbeat - time.monotonic()))[0]
+                    readable = select.select(
+                        [self._fileno(), self._wake_r], [], [], max(0.0, next_heartbeat - time.monotonic())
+                    )[0]
                     if self._wake_r in readable:
                         os.read(self._wake_r, 4096)
                     if self._fileno() in readable:
@@ -338,8 +342,9 @@ class PushBus:
         now = time.monotonic()
         if now - self._last_warning > 5:
             self._last_warning = now
-            logger.warning("%s unavailable (%s: %s); authenticating from the database.",
-                           self.label, exc.__class__.__name__, exc)
+            logger.warning(
+                "%s unavailable (%s: %s); authenticating from the database.", self.label, exc.__class__.__name__, exc
+            )
 
     def _safe_disconnect(self):
         try:
@@ -405,7 +410,16 @@ class RedisBus(PushBus):
 
     def __init__(self, url, prefix="authgate"):
         super().__init__()
-        import redis
+        try:
+            import redis
+        except ImportError as exc:
+            from django.core.exceptions import ImproperlyConfigured
+
+            from .checks import install_hint
+
+            raise ImproperlyConfigured(
+                f"REDIS_URL is set but the redis package is not installed: {install_hint('redis')}"
+            ) from exc
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
@@ -413,8 +427,9 @@ class RedisBus(PushBus):
         self.url = url
         self.channel = f"{prefix}:revocation"
         # Short timeouts and no retries: when Redis is slow or gone, the database answers.
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25,
-                                           retry=Retry(NoBackoff(), 0))
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=0.25, socket_timeout=0.25, retry=Retry(NoBackoff(), 0)
+        )
         self._pubsub = self._sub_client = None
         self._outbox = []
 
@@ -424,8 +439,9 @@ class RedisBus(PushBus):
         from redis.retry import Retry
 
         # Its own client: never silently reconnected (and resubscribed) by redis-py.
-        self._sub_client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5,
-                                                retry=Retry(NoBackoff(), 0))
+        self._sub_client = redis.Redis.from_url(
+            self.url, socket_connect_timeout=1, socket_timeout=5, retry=Retry(NoBackoff(), 0)
+        )
         self._pubsub = self._sub_client.pubsub()
         self._pubsub.subscribe(self.channel)
 
@@ -470,13 +486,19 @@ class RedisBus(PushBus):
                 messages = [FLUSH]
             self.client.publish(self.channel, " ".join(messages))
             if not self.wait_for_fence(lambda payload: self.client.publish(self.channel, payload)):
-                logger.warning("Not every server process acknowledged a revocation: those that did "
-                               "not have stopped trusting their cache.")
+                logger.warning(
+                    "Not every server process acknowledged a revocation: those that did "
+                    "not have stopped trusting their cache."
+                )
         except self._errors as exc:
             # The database holds the change; other processes forget their entry within the TTL
             # (and at once if they lost Redis too: a broken subscription empties the cache).
-            logger.warning("Redis unavailable while publishing a revocation (%s: %s); other processes "
-                           "drop it within SESSION_CACHE_TTL.", exc.__class__.__name__, exc)
+            logger.warning(
+                "Redis unavailable while publishing a revocation (%s: %s); other processes "
+                "drop it within SESSION_CACHE_TTL.",
+                exc.__class__.__name__,
+                exc,
+            )
 
     def health(self):
         try:
@@ -507,11 +529,27 @@ class PostgresBus(PushBus):
         if self.conninfo:
             return {"conninfo": self.conninfo}
         settings_dict = connections[self.alias].settings_dict
-        params = {key: value for key, value in (settings_dict.get("OPTIONS") or {}).items()
-                  if key not in {"pool", "server_side_binding", "isolation_level", "assume_role",
-                                 "cursor_factory", "context", "prepare_threshold"}}
-        for key, name in (("NAME", "dbname"), ("USER", "user"), ("PASSWORD", "password"),
-                          ("HOST", "host"), ("PORT", "port")):
+        params = {
+            key: value
+            for key, value in (settings_dict.get("OPTIONS") or {}).items()
+            if key
+            not in {
+                "pool",
+                "server_side_binding",
+                "isolation_level",
+                "assume_role",
+                "cursor_factory",
+                "context",
+                "prepare_threshold",
+            }
+        }
+        for key, name in (
+            ("NAME", "dbname"),
+            ("USER", "user"),
+            ("PASSWORD", "password"),
+            ("HOST", "host"),
+            ("PORT", "port"),
+        ):
             if settings_dict.get(key):
                 params[name] = settings_dict[key]
         params.setdefault("connect_timeout", 5)
@@ -601,14 +639,17 @@ class PostgresBus(PushBus):
         """The triggers sent the messages at commit. Make the answer to a logout wait until
         every listening process has applied them: a fence NOTIFY, sent after the commit,
         reaches each listener after them, and each acknowledges it (see `wait_for_fence`)."""
+
         def send(payload):
             with connections[self.alias].cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
 
         try:
             if not self.wait_for_fence(send):
-                logger.warning("Not every server process acknowledged a revocation: those that did "
-                               "not have stopped trusting their cache.")
+                logger.warning(
+                    "Not every server process acknowledged a revocation: those that did "
+                    "not have stopped trusting their cache."
+                )
         except Exception as exc:  # noqa: BLE001 — the change is committed; this was only the wait
             logger.warning("Could not wait for the revocation notification: %s", exc)
 

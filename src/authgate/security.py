@@ -11,6 +11,7 @@ HTTP-level hardening that is not about one view: response headers and JSON parsi
   RecursionError escape as a 500. authgate's views use it; set it in
   `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]` for the project's own views too.
 """
+
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 

@@ -7,6 +7,7 @@ username) works as it is. The login, register and user serializers can be replac
 setting (`AUTHGATE["LOGIN_SERIALIZER"]`, `"REGISTER_SERIALIZER"`, `"USER_SERIALIZER"`);
 subclass the ones below.
 """
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,7 +56,9 @@ class UserSerializer(serializers.ModelSerializer):
     username = _read_only(User.USERNAME_FIELD, "username")
     email = _read_only(_EMAIL, "email") if _EMAIL else serializers.SerializerMethodField()
     email_verified = serializers.SerializerMethodField()
-    is_staff = _read_only("is_staff", "is_staff") if _has_field(User, "is_staff") else serializers.SerializerMethodField()
+    is_staff = (
+        _read_only("is_staff", "is_staff") if _has_field(User, "is_staff") else serializers.SerializerMethodField()
+    )
 
     class Meta:
         model = User
@@ -89,8 +92,9 @@ class RegisterSerializer(serializers.ModelSerializer):
     case), the user model's REQUIRED_FIELDS, and a password that AUTH_PASSWORD_VALIDATORS
     accept."""
 
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096,
-                                     style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=4096, style={"input_type": "password"}
+    )
 
     class Meta:
         model = User
@@ -159,8 +163,9 @@ class LoginResponseSerializer(serializers.Serializer):
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField(required=False, max_length=8192,
-                                    help_text=_("Optional in cookie mode (read from the refresh cookie)."))
+    refresh = serializers.CharField(
+        required=False, max_length=8192, help_text=_("Optional in cookie mode (read from the refresh cookie).")
+    )
 
 
 class VerifySerializer(serializers.Serializer):
@@ -169,8 +174,9 @@ class VerifySerializer(serializers.Serializer):
 
 class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField(required=False, max_length=8192)
-    refresh_token = serializers.CharField(required=False, max_length=8192,
-                                          help_text=_("Alias of `refresh`, as some clients send it."))
+    refresh_token = serializers.CharField(
+        required=False, max_length=8192, help_text=_("Alias of `refresh`, as some clients send it.")
+    )
 
 
 class DetailSerializer(serializers.Serializer):
@@ -276,8 +282,13 @@ class InvalidateAllSerializer(serializers.Serializer):
 
 class StaticTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
-    expires_in = serializers.IntegerField(required=False, min_value=1, max_value=10 * 365 * 86400,
-                                          allow_null=True, help_text=_("Seconds until the key expires."))
+    expires_in = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10 * 365 * 86400,
+        allow_null=True,
+        help_text=_("Seconds until the key expires."),
+    )
     username = serializers.CharField(required=False, max_length=254)
     password = serializers.CharField(required=False, trim_whitespace=False, max_length=4096)
 
@@ -309,6 +320,16 @@ class ActivitySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Activity
-        fields = ["id", "kind", "kind_display", "created_at", "reason", "ip", "user_agent", "session_id",
-                  "username", "details"]
+        fields = [
+            "id",
+            "kind",
+            "kind_display",
+            "created_at",
+            "reason",
+            "ip",
+            "user_agent",
+            "session_id",
+            "username",
+            "details",
+        ]
         read_only_fields = fields

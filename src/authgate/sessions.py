@@ -6,6 +6,7 @@ request), and end (logout, logout everywhere, password change, deactivation, adm
 in the database (the record) and tells the revocation store, so every server process
 refuses the session's tokens on its next request.
 """
+
 import logging
 import time
 import uuid
@@ -53,8 +54,9 @@ def _now_seconds():
 
 
 # -- open ----------------------------------------------------------------------------------
-def open_session(user: Any, *, device: str = "", ip: str | None = None, user_agent: str = "",
-                 request: "HttpRequest | None" = None) -> tuple[Session, TokenPair]:
+def open_session(
+    user: Any, *, device: str = "", ip: str | None = None, user_agent: str = "", request: "HttpRequest | None" = None
+) -> tuple[Session, TokenPair]:
     """Start a session for `user` (a login); returns (session, TokenPair).
     `request` (the Django HttpRequest, if any) is passed on to `session_opened` receivers."""
     now = timezone.now()
@@ -291,7 +293,7 @@ def purge(now: datetime | None = None) -> int:
     deleted = 0
     ids = list(dead.values_list("pk", flat=True))
     for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
+        chunk = ids[start : start + 1000]
         with transaction.atomic():
             deleted += Session.objects.filter(pk__in=chunk).delete()[0]
             get_store().changed([f"s:{sid.hex}" for sid in chunk])

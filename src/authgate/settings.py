@@ -7,6 +7,7 @@ the meaning is the same, so moving from `SIMPLE_JWT` is a rename. Durations acce
 `timedelta` or a number of seconds. The object reloads itself when a test overrides
 `AUTHGATE` (Django's `setting_changed` signal).
 """
+
 from datetime import timedelta
 from typing import Any
 

@@ -27,6 +27,7 @@ Receivers here, on the user model:
   so re-activating the user later brings no credential back. `QuerySet.update()` and raw
   SQL skip these receivers; the database trigger of `authgate.triggers` does the same there.
 """
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,8 +47,9 @@ def _touches(update_fields: Iterable[str] | None, fields: Iterable[str]) -> bool
 # identity, sessions and static_tokens import modules that send this module's signals:
 # the receivers import them lazily.
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
-def refuse_a_taken_login_name(sender: type, instance: Any, raw: bool = False,
-                              update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+def refuse_a_taken_login_name(
+    sender: type, instance: Any, raw: bool = False, update_fields: frozenset[str] | None = None, **kwargs: Any
+) -> None:
     from . import identity
 
     if not raw and _touches(update_fields, identity.identity_fields(sender)):
@@ -55,8 +57,14 @@ def refuse_a_taken_login_name(sender: type, instance: Any, raw: bool = False,
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
-def keep_login_keys(sender: type, instance: Any, created: bool, raw: bool = False,
-                    update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+def keep_login_keys(
+    sender: type,
+    instance: Any,
+    created: bool,
+    raw: bool = False,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
     from . import identity
 
     if not raw and _touches(update_fields, identity.identity_fields(sender)):
@@ -64,8 +72,9 @@ def keep_login_keys(sender: type, instance: Any, created: bool, raw: bool = Fals
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
-def revoke_credentials_of_deactivated_user(sender: type, instance: Any, raw: bool = False,
-                                           update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+def revoke_credentials_of_deactivated_user(
+    sender: type, instance: Any, raw: bool = False, update_fields: frozenset[str] | None = None, **kwargs: Any
+) -> None:
     if raw or instance._state.adding or getattr(instance, "is_active", True):
         return
     if not _touches(update_fields, ["is_active"]):

@@ -13,6 +13,7 @@ refused, and it is blacklisted in simplejwt's tables too when they exist.
 simplejwt's settings are read from the project's `SIMPLE_JWT` dict when it is still
 there; a key in `SIMPLEJWT_MIGRATION` overrides it.
 """
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ the lookup is one indexed equality on the digest. Keys hashed under a key listed
 SECRET_KEY_FALLBACKS keep working and are re-hashed under the current SECRET_KEY on use,
 so rotating SECRET_KEY the Django way does not cut off every script.
 """
+
 import secrets
 from datetime import timedelta
 
@@ -48,8 +49,12 @@ def create_token(user, name="", expires_in=None, key=None, created_at=None, requ
     now = timezone.now()
     expires_at = now + timedelta(seconds=expires_in) if expires_in else None
     token = StaticToken.objects.create(
-        user=user, name=name or "", digest=digest(key), prefix=key[:8],
-        created_at=created_at or now, expires_at=expires_at,
+        user=user,
+        name=name or "",
+        digest=digest(key),
+        prefix=key[:8],
+        created_at=created_at or now,
+        expires_at=expires_at,
     )
     activity.record(Activity.STATIC_TOKEN_CREATED, user=user, request=request, token_id=token.pk, name=token.name)
     return token, key
@@ -85,8 +90,7 @@ def revoke(token, request=None):
     """Delete `token`: the lookup is by digest on every request, so it fails at once."""
     token_id = token.pk
     token.delete()
-    activity.record(Activity.STATIC_TOKEN_REVOKED, user=token.user, request=request, token_id=token_id,
-                    name=token.name)
+    activity.record(Activity.STATIC_TOKEN_REVOKED, user=token.user, request=request, token_id=token_id, name=token.name)
 
 
 def _delete(queryset):

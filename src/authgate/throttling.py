@@ -15,6 +15,7 @@ case or width, or email (`authgate.identity`) — or the canonical name when non
 
 `MailThrottle` limits the mails asked for (reset, verification) on the same counters.
 """
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import Throttled
 
@@ -64,8 +65,9 @@ class LoginThrottle:
             limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
             if limit is None:
                 continue
-            hit = counters.hit(self.keys[scope], limit, window,
-                               label=self.label if scope == "USER_IP" else "", ip=self.ip)
+            hit = counters.hit(
+                self.keys[scope], limit, window, label=self.label if scope == "USER_IP" else "", ip=self.ip
+            )
             if not hit.allowed:
                 self.cancel()
                 from . import activity
@@ -103,8 +105,7 @@ class MailThrottle:
     def __init__(self, request, email, purpose):
         address = identity.canonical((email or "").strip())
         self.ip = client_ip(request)
-        self.counts = (("EMAIL", f"mail-email:{purpose}|{address}", address),
-                       ("IP", f"mail-ip:{self.ip}", ""))
+        self.counts = (("EMAIL", f"mail-email:{purpose}|{address}", address), ("IP", f"mail-ip:{self.ip}", ""))
 
     def check(self):
         """Count this request; raise 429 (counting nothing) when a limit is already reached."""

@@ -7,6 +7,7 @@ Tokens are deterministic functions of their session's row (id, user, generation,
 time): re-minting the current pair gives byte-identical strings, which is how the retry
 window answers with "exactly the same pair" without storing any token.
 """
+
 import logging
 import threading
 import time
@@ -125,8 +126,9 @@ class TokenCodec:
         else:
             self._load_asymmetric_keys()
         self.headers = {"kid": self.key_id} if self.key_id else None
-        self._decode_options = {"require": _REQUIRED_CLAIMS + (["iss"] if self.issuer else [])
-                                + (["aud"] if self.audience else [])}
+        self._decode_options = {
+            "require": _REQUIRED_CLAIMS + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])
+        }
         self.verified = VerifiedTokens(api_settings.TOKEN_CACHE_SIZE)
 
     def _load_hmac_keys(self):
@@ -178,10 +180,12 @@ class TokenCodec:
 
     def jwks(self):
         """The public JWK Set (RFC 7517): current, staged and previous keys; empty for HMAC."""
-        return {"keys": [
-            {"kid": kid, "use": "sig", "alg": self.verifying_keys[kid][0], **keys.public_jwk(public)}
-            for kid, public in self.public_keys.items()
-        ]}
+        return {
+            "keys": [
+                {"kid": kid, "use": "sig", "alg": self.verifying_keys[kid][0], **keys.public_jwk(public)}
+                for kid, public in self.public_keys.items()
+            ]
+        }
 
     def keys_changed(self):
         return self.keys_dir is not None and keys.keys_dir_state(self.keys_dir) != self.keys_state
@@ -217,7 +221,9 @@ class TokenCodec:
             if claims.expires_at <= time.time() - self.leeway:  # PyJWT's own rule
                 raise TokenError("expired", _("Token has expired."))
             if claims.token_type != expected_type:
-                raise TokenError("wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
+                raise TokenError(
+                    "wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type}
+                )
             return claims
         try:
             algorithm, key = self._key_for(token)
@@ -238,7 +244,9 @@ class TokenCodec:
         if token_type not in (ACCESS, REFRESH):
             raise TokenError("malformed", _("Token is invalid."))
         if token_type != expected_type:
-            raise TokenError("wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
+            raise TokenError(
+                "wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type}
+            )
         try:
             claims = Claims(
                 token_type=token_type,
@@ -274,9 +282,7 @@ class TokenCodec:
         return self.encode(self._claims_for(session, ACCESS, issued_at, api_settings.ACCESS_TOKEN_LIFETIME))
 
     def refresh_for(self, session):
-        return self.encode(
-            self._claims_for(session, REFRESH, session.issued_at, api_settings.REFRESH_TOKEN_LIFETIME)
-        )
+        return self.encode(self._claims_for(session, REFRESH, session.issued_at, api_settings.REFRESH_TOKEN_LIFETIME))
 
     def pair_for(self, session):
         """The session's current pair; the same bytes every time for the same row state."""

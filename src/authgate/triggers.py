@@ -17,6 +17,7 @@ table's triggers whenever a migration rebuilds the table. SQLite and PostgreSQL 
 other databases, and for user models without an `is_active` field, nothing is installed
 and only the `save()` path applies (see SECURITY.md).
 """
+
 from django.contrib.auth import get_user_model
 
 from .models import Session, StaticToken

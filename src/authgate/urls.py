@@ -1,4 +1,5 @@
 """URLs of the authgate API; include under `api/auth/`."""
+
 from django.urls import path
 
 from . import oauth, views

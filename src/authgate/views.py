@@ -3,6 +3,7 @@ The HTTP API: thin DRF views over the session lifecycle (`sessions`), the
 static tokens (`static_tokens`) and the cookie helpers. No view decides what a token
 means or how a session ends; each one validates input, calls the lifecycle, shapes output.
 """
+
 from django.conf import settings as django_settings
 from django.db import connections, transaction
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
@@ -116,8 +117,10 @@ def _logged_out(request, user):
 
 @extend_schema(tags=["auth"])
 class RegisterView(PublicView):
-    @extend_schema(request=api_settings.REGISTER_SERIALIZER,
-                   responses={201: serializers.RegisteredUserSerializer, 400: ERRORS[400]})
+    @extend_schema(
+        request=api_settings.REGISTER_SERIALIZER,
+        responses={201: serializers.RegisteredUserSerializer, 400: ERRORS[400]},
+    )
     def post(self, request):
         serializer = api_settings.REGISTER_SERIALIZER(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -170,9 +173,16 @@ def _send_verification_mail(request, user, quietly_throttled=False):
 
 @extend_schema(tags=["auth"])
 class LoginView(PublicView):
-    @extend_schema(request=api_settings.LOGIN_SERIALIZER,
-                   responses={200: serializers.LoginResponseSerializer, 400: ERRORS[400], 401: ERRORS[401],
-                              403: serializers.ErrorSerializer, 429: serializers.ErrorSerializer})
+    @extend_schema(
+        request=api_settings.LOGIN_SERIALIZER,
+        responses={
+            200: serializers.LoginResponseSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            403: serializers.ErrorSerializer,
+            429: serializers.ErrorSerializer,
+        },
+    )
     def post(self, request):
         data = _validated(api_settings.LOGIN_SERIALIZER, request)
         user = _check_password_login(request, data["username"], data["password"])
@@ -184,7 +194,10 @@ class LoginView(PublicView):
             request=request._request,
         )
         _logged_in(request, user)
-        body = {"session_id": str(session.pk), "user": api_settings.USER_SERIALIZER(user, context={"request": request}).data}
+        body = {
+            "session_id": str(session.pk),
+            "user": api_settings.USER_SERIALIZER(user, context={"request": request}).data,
+        }
         if data["cookies"]:
             response = Response(body)
             cookies.set_auth_cookies(response, pair)
@@ -198,16 +211,17 @@ class LoginView(PublicView):
 def _count_refused_refresh(request, error):
     if isinstance(error, sessions.ReuseDetected):  # theft: who presented it, from where
         session = error.session
-        activity.record(Activity.REFRESH_REUSE_DETECTED, user=session.user, request=request,
-                        session_id=session.pk)
+        activity.record(Activity.REFRESH_REUSE_DETECTED, user=session.user, request=request, session_id=session.pk)
     else:
         metrics.count_refresh("invalid")
 
 
 @extend_schema(tags=["auth"])
 class RefreshView(PublicView):
-    @extend_schema(request=serializers.RefreshSerializer,
-                   responses={200: serializers.TokenPairSerializer, 400: ERRORS[400], 401: ERRORS[401]})
+    @extend_schema(
+        request=serializers.RefreshSerializer,
+        responses={200: serializers.TokenPairSerializer, 400: ERRORS[400], 401: ERRORS[401]},
+    )
     def post(self, request):
         data = _validated(serializers.RefreshSerializer, request)
         raw = data.get("refresh")
@@ -245,8 +259,10 @@ class RefreshView(PublicView):
 
 @extend_schema(tags=["auth"])
 class VerifyView(PublicView):
-    @extend_schema(request=serializers.VerifySerializer,
-                   responses={200: inline_serializer("Empty", {}), 400: ERRORS[400], 401: ERRORS[401]})
+    @extend_schema(
+        request=serializers.VerifySerializer,
+        responses={200: inline_serializer("Empty", {}), 400: ERRORS[400], 401: ERRORS[401]},
+    )
     def post(self, request):
         data = _validated(serializers.VerifySerializer, request)
         try:
@@ -266,9 +282,10 @@ class LogoutView(AuthgateAPIView):
     def perform_authentication(self, request):
         pass  # lazily: a refresh token in the body must win over a stale header
 
-    @extend_schema(request=serializers.LogoutSerializer,
-                   responses={200: serializers.DetailSerializer, 400: ERRORS[400],
-                              401: ERRORS[401]})
+    @extend_schema(
+        request=serializers.LogoutSerializer,
+        responses={200: serializers.DetailSerializer, 400: ERRORS[400], 401: ERRORS[401]},
+    )
     def post(self, request):
         data = _validated(serializers.LogoutSerializer, request)
         raw_refresh = data.get("refresh") or data.get("refresh_token")
@@ -322,11 +339,17 @@ class MeView(AuthgateAPIView):
     def get(self, request):
         return Response(api_settings.USER_SERIALIZER(request.user, context={"request": request}).data)
 
-    @extend_schema(request=serializers.EmailChangeSerializer,
-                   responses={200: serializers.UserSerializer, 400: ERRORS[400], 401: ERRORS[401],
-                              429: serializers.ErrorSerializer},
-                   description="Change the email address (the current password is required). The new "
-                               "address is unverified until the link mailed to it is used.")
+    @extend_schema(
+        request=serializers.EmailChangeSerializer,
+        responses={
+            200: serializers.UserSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            429: serializers.ErrorSerializer,
+        },
+        description="Change the email address (the current password is required). The new "
+        "address is unverified until the link mailed to it is used.",
+    )
     def patch(self, request):
         data = _validated(serializers.EmailChangeSerializer, request)
         _check_current_password(request, data["password"])
@@ -343,10 +366,12 @@ class MeView(AuthgateAPIView):
             mail.outbox.send(messages)
         return Response(serializers.UserSerializer(user).data)
 
-    @extend_schema(request=serializers.AccountDeleteSerializer,
-                   responses={204: None, 400: ERRORS[400], 401: ERRORS[401], 429: serializers.ErrorSerializer},
-                   description="Delete the account (the current password is required): every session "
-                               "ends and every static token is deleted.")
+    @extend_schema(
+        request=serializers.AccountDeleteSerializer,
+        responses={204: None, 400: ERRORS[400], 401: ERRORS[401], 429: serializers.ErrorSerializer},
+        description="Delete the account (the current password is required): every session "
+        "ends and every static token is deleted.",
+    )
     def delete(self, request):
         data = _validated(serializers.AccountDeleteSerializer, request)
         _check_current_password(request, data["password"])
@@ -365,8 +390,10 @@ class PasswordResetView(PublicView):
     """Mails a reset link. The answer, and the time it takes, are the same whether or not
     an account has the address: the mail is composed either way and sent in the background."""
 
-    @extend_schema(request=serializers.PasswordResetSerializer,
-                   responses={202: serializers.DetailSerializer, 400: ERRORS[400], 429: serializers.ErrorSerializer})
+    @extend_schema(
+        request=serializers.PasswordResetSerializer,
+        responses={202: serializers.DetailSerializer, 400: ERRORS[400], 429: serializers.ErrorSerializer},
+    )
     def post(self, request):
         email = _validated(serializers.PasswordResetSerializer, request)["email"]
         MailThrottle(request, email, mail.PASSWORD_RESET).check()
@@ -380,24 +407,26 @@ class PasswordResetView(PublicView):
 
 @extend_schema(tags=["account recovery"])
 class PasswordResetConfirmView(PublicView):
-    @extend_schema(request=serializers.PasswordResetConfirmSerializer,
-                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400]},
-                   description="Set a new password from a reset link; every session of the user ends. "
-                               "A weak password is a field error and leaves the link usable; an invalid, "
-                               "expired or used link is 400 `invalid_link`.")
+    @extend_schema(
+        request=serializers.PasswordResetConfirmSerializer,
+        responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400]},
+        description="Set a new password from a reset link; every session of the user ends. "
+        "A weak password is a field error and leaves the link usable; an invalid, "
+        "expired or used link is 400 `invalid_link`.",
+    )
     def post(self, request):
         data = _validated(serializers.PasswordResetConfirmSerializer, request)
         user = recovery.user_for_reset_link(data["uid"], data["token"])
         serializers.validate_new_password(data["new_password"], user)
         ended = recovery.reset_password(user, data["new_password"], request=request)
-        return Response({"detail": _("Your password has been reset. Sign in with the new one."),
-                         "sessions_ended": ended})
+        return Response(
+            {"detail": _("Your password has been reset. Sign in with the new one."), "sessions_ended": ended}
+        )
 
 
 @extend_schema(tags=["account recovery"])
 class EmailVerifyView(PublicView):
-    @extend_schema(request=serializers.LinkSerializer,
-                   responses={200: serializers.DetailSerializer, 400: ERRORS[400]})
+    @extend_schema(request=serializers.LinkSerializer, responses={200: serializers.DetailSerializer, 400: ERRORS[400]})
     def post(self, request):
         data = _validated(serializers.LinkSerializer, request)
         user = recovery.user_for_verification_link(data["uid"], data["token"])
@@ -409,8 +438,9 @@ class EmailVerifyView(PublicView):
 class EmailVerifyResendView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None,
-                   responses={202: serializers.DetailSerializer, 401: ERRORS[401], 429: serializers.ErrorSerializer})
+    @extend_schema(
+        request=None, responses={202: serializers.DetailSerializer, 401: ERRORS[401], 429: serializers.ErrorSerializer}
+    )
     def post(self, request):
         if recovery.is_email_verified(request.user):
             return Response({"detail": _("Your email address is already verified.")}, status=status.HTTP_202_ACCEPTED)
@@ -422,9 +452,15 @@ class EmailVerifyResendView(AuthgateAPIView):
 class PasswordChangeView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=serializers.PasswordChangeSerializer,
-                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400], 401: ERRORS[401],
-                              429: serializers.ErrorSerializer})
+    @extend_schema(
+        request=serializers.PasswordChangeSerializer,
+        responses={
+            200: serializers.SessionsEndedSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            429: serializers.ErrorSerializer,
+        },
+    )
     def post(self, request):
         # A wrong old password is a failed login: otherwise a stolen access token would
         # allow unthrottled guessing of the password here.
@@ -442,12 +478,13 @@ class PasswordChangeView(AuthgateAPIView):
         user = request.user
         user.set_password(data["new_password"])
         user.save(update_fields=["password"])
-        activity.record(Activity.PASSWORD_CHANGED, user=user, request=request,
-                        session_id=_current_session_id(request))
-        ended = sessions.end_user_sessions(user, sessions.PASSWORD_CHANGED,
-                                           keep_session_id=_current_session_id(request))
-        return Response({"detail": _("Password changed. Your other sessions were signed out."),
-                         "sessions_ended": ended})
+        activity.record(Activity.PASSWORD_CHANGED, user=user, request=request, session_id=_current_session_id(request))
+        ended = sessions.end_user_sessions(
+            user, sessions.PASSWORD_CHANGED, keep_session_id=_current_session_id(request)
+        )
+        return Response(
+            {"detail": _("Password changed. Your other sessions were signed out."), "sessions_ended": ended}
+        )
 
 
 @extend_schema(tags=["account"])
@@ -489,8 +526,13 @@ class ActivityView(AuthgateAPIView, generics.ListAPIView):
     def get_queryset(self):
         return activity.recent_for(self.request.user)
 
-    @extend_schema(responses={200: serializers.ActivitySerializer(many=True), 401: ERRORS[401],
-                              404: OpenApiResponse(serializers.ErrorSerializer, description="No such page.")})
+    @extend_schema(
+        responses={
+            200: serializers.ActivitySerializer(many=True),
+            401: ERRORS[401],
+            404: OpenApiResponse(serializers.ErrorSerializer, description="No such page."),
+        }
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -508,9 +550,15 @@ class StaticTokenListView(AuthgateAPIView):
             raise NotAuthenticated()
         return Response(serializers.StaticTokenSerializer(request.user.authgate_static_tokens.all(), many=True).data)
 
-    @extend_schema(request=serializers.StaticTokenCreateSerializer,
-                   responses={201: serializers.StaticTokenCreatedSerializer, 400: ERRORS[400], 401: ERRORS[401],
-                              429: serializers.ErrorSerializer})
+    @extend_schema(
+        request=serializers.StaticTokenCreateSerializer,
+        responses={
+            201: serializers.StaticTokenCreatedSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            429: serializers.ErrorSerializer,
+        },
+    )
     def post(self, request):
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
@@ -519,12 +567,15 @@ class StaticTokenListView(AuthgateAPIView):
             user = request.user
         else:
             raise NotAuthenticated()
-        token, key = static_tokens.create_token(user, name=data.get("name", ""), expires_in=data.get("expires_in"),
-                                                 request=request)
+        token, key = static_tokens.create_token(
+            user, name=data.get("name", ""), expires_in=data.get("expires_in"), request=request
+        )
         if "username" in data:  # a password login that yields a static token instead of a session
             _logged_in(request, user)
-        return Response({"id": token.pk, "token": key, "name": token.name, "expires_at": token.expires_at},
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": token.pk, "token": key, "name": token.name, "expires_at": token.expires_at},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 @extend_schema(tags=["static tokens"])
@@ -542,9 +593,15 @@ class StaticTokenDetailView(AuthgateAPIView):
 class InvalidateAllView(AuthgateAPIView):
     permission_classes = [permissions.IsAdminUser]
 
-    @extend_schema(request=serializers.InvalidateAllSerializer,
-                   responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400], 401: ERRORS[401],
-                              403: serializers.ErrorSerializer})
+    @extend_schema(
+        request=serializers.InvalidateAllSerializer,
+        responses={
+            200: serializers.SessionsEndedSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            403: serializers.ErrorSerializer,
+        },
+    )
     def post(self, request):
         data = _validated(serializers.InvalidateAllSerializer, request)
         ended = sessions.end_all_sessions()
@@ -558,9 +615,21 @@ class InvalidateAllView(AuthgateAPIView):
 class AdminUserLogoutView(AuthgateAPIView):
     permission_classes = [permissions.IsAdminUser]
 
-    @extend_schema(request=None, responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401],
-                                            403: serializers.ErrorSerializer, 404: serializers.ErrorSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: serializers.SessionsEndedSerializer,
+            401: ERRORS[401],
+            403: serializers.ErrorSerializer,
+            404: serializers.ErrorSerializer,
+        },
+    )
     def post(self, request, user_id):
         user = get_object_or_404(get_user_model(), pk=user_id)
         ended = sessions.end_user_sessions(user, sessions.ADMIN)
-        return Response({"detail": _("All sessions of %(username)s ended.") % {"username": user.get_username()}, "sessions_ended": ended})
+        return Response(
+            {
+                "detail": _("All sessions of %(username)s ended.") % {"username": user.get_username()},
+                "sessions_ended": ended,
+            }
+        )

@@ -1,11 +1,21 @@
 """Makes the optional extras' packages unimportable, as if they were not installed."""
+
 import importlib.abc
 import sys
 
 # What the extras (redis, openapi, server) bring; the app must not need any of them.
 BLOCKED = (
-    "redis", "drf_spectacular", "drf_spectacular_sidecar", "argon2", "whitenoise", "corsheaders",
-    "dj_database_url", "psycopg", "gunicorn", "prometheus_client", "server",
+    "redis",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "argon2",
+    "whitenoise",
+    "corsheaders",
+    "dj_database_url",
+    "psycopg",
+    "gunicorn",
+    "prometheus_client",
+    "server",
 )
 
 

@@ -4,6 +4,7 @@ the documented minimal settings, authgate passes register -> login -> protected 
 logout -> 401, and `manage.py check` reports what to install for a setting that needs an
 extra. Prints "core-only flow: ok" and exits 0, or fails with a traceback.
 """
+
 import os
 import sys
 
@@ -28,8 +29,9 @@ def main():
     call_command("migrate", verbosity=0)
     client = APIClient()
     password = "correct-horse-battery-9"
-    registered = client.post("/api/auth/register/", {"username": "alice", "email": "alice@example.com",
-                                                     "password": password}, format="json")
+    registered = client.post(
+        "/api/auth/register/", {"username": "alice", "email": "alice@example.com", "password": password}, format="json"
+    )
     assert registered.status_code == 201, registered.content
     login = client.post("/api/auth/login/", {"username": "alice", "password": password}, format="json")
     assert login.status_code == 200, login.content

@@ -1,4 +1,5 @@
 """The documented minimum for embedding authgate in a project, and nothing else."""
+
 SECRET_KEY = "core-only-test-secret-key-0123456789abcdef-0123456789"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver"]

@@ -2,6 +2,7 @@
 authgate with a user model that logs in by email and has no `username` field (run with
 `--ds=tests.custom_user.settings`; see tests/test_custom_user_model.py).
 """
+
 import pytest
 from django.contrib.auth import get_user_model, user_logged_in
 from django.core import mail
@@ -40,25 +41,34 @@ def test_register_asks_for_the_models_fields(client, db):
     missing = client.post("/api/auth/register/", {"password": PASSWORD}, format="json")
     assert missing.status_code == 400
     assert set(missing.json()) == {"email", "full_name"}
-    created = client.post("/api/auth/register/", {"email": "Grace@Example.com", "full_name": "Grace Hopper",
-                                                  "password": PASSWORD}, format="json")
+    created = client.post(
+        "/api/auth/register/",
+        {"email": "Grace@Example.com", "full_name": "Grace Hopper", "password": PASSWORD},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body == {"id": body["id"], "username": "Grace@example.com", "email": "Grace@example.com"}
     user = User.objects.get(pk=body["id"])
     assert user.full_name == "Grace Hopper" and user.check_password(PASSWORD)
-    again = client.post("/api/auth/register/", {"email": "grace@EXAMPLE.com", "full_name": "G",
-                                                "password": PASSWORD}, format="json")
+    again = client.post(
+        "/api/auth/register/", {"email": "grace@EXAMPLE.com", "full_name": "G", "password": PASSWORD}, format="json"
+    )
     assert again.status_code == 400
     assert set(again.json()) == {"email"}
-    weak = client.post("/api/auth/register/", {"email": "x@example.com", "full_name": "X", "password": "x"},
-                       format="json")
+    weak = client.post(
+        "/api/auth/register/", {"email": "x@example.com", "full_name": "X", "password": "x"}, format="json"
+    )
     assert weak.status_code in (201, 400)  # no AUTH_PASSWORD_VALIDATORS here: accepted or refused, never a 500
 
 
 def test_seed_flow_register_login_protected_refresh_logout(client, db):
-    assert client.post("/api/auth/register/", {"email": "ada@example.com", "full_name": "Ada",
-                                               "password": PASSWORD}, format="json").status_code == 201
+    assert (
+        client.post(
+            "/api/auth/register/", {"email": "ada@example.com", "full_name": "Ada", "password": PASSWORD}, format="json"
+        ).status_code
+        == 201
+    )
     # Login by the username under authgate's name, or under the model's own field name.
     first = login(client, username="ada@example.com")
     assert first.status_code == 200, first.content
@@ -105,9 +115,12 @@ def test_login_keeps_last_login_and_sends_user_logged_in(client, ada):
 
 def test_password_change_ends_the_other_sessions(client, ada):
     laptop, phone = login(client, email="ada@example.com").json(), login(client, email="ada@example.com").json()
-    response = client.post("/api/auth/password/change/", {"old_password": PASSWORD,
-                                                          "new_password": "another-horse-battery-7"},
-                           format="json", **bearer(laptop["access"]))
+    response = client.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "another-horse-battery-7"},
+        format="json",
+        **bearer(laptop["access"]),
+    )
     assert response.status_code == 200, response.content
     assert client.get("/api/protected/", **bearer(phone["access"])).status_code == 401
     assert client.get("/api/protected/", **bearer(laptop["access"])).status_code == 200
@@ -122,8 +135,9 @@ def test_deactivating_the_user_ends_their_sessions(client, ada):
 
 
 def test_static_token_with_the_password(client, ada):
-    created = client.post("/api/auth/tokens/", {"username": "ada@example.com", "password": PASSWORD, "name": "ci"},
-                          format="json")
+    created = client.post(
+        "/api/auth/tokens/", {"username": "ada@example.com", "password": PASSWORD, "name": "ci"}, format="json"
+    )
     assert created.status_code == 201, created.content
     client.credentials(HTTP_AUTHORIZATION=f"Token {created.json()['token']}")
     assert client.get("/api/protected/").json() == {"user": "ada@example.com"}
@@ -140,8 +154,11 @@ def test_admin_lists_and_searches_sessions(client, ada, db):
     login(client, email="ada@example.com")
     admin = APIClient()
     assert admin.login(username="root@example.com", password=PASSWORD)
-    for url in ("/admin/authgate/session/?q=ada", "/admin/authgate/statictoken/?q=ada",
-                "/admin/authgate/migratedtoken/?q=ada"):
+    for url in (
+        "/admin/authgate/session/?q=ada",
+        "/admin/authgate/statictoken/?q=ada",
+        "/admin/authgate/migratedtoken/?q=ada",
+    ):
         assert admin.get(url).status_code == 200, url
 
 
@@ -150,8 +167,10 @@ def test_a_simplejwt_token_is_exchanged_without_simplejwts_blacklist_app(client,
 
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    settings.AUTHGATE = {**settings.AUTHGATE,
-                         "SIMPLEJWT_MIGRATION": {"ENABLED": True, "UNTIL": date.today() + timedelta(days=1)}}
+    settings.AUTHGATE = {
+        **settings.AUTHGATE,
+        "SIMPLEJWT_MIGRATION": {"ENABLED": True, "UNTIL": date.today() + timedelta(days=1)},
+    }
     legacy = str(RefreshToken.for_user(ada))
     first = client.post("/api/auth/token/refresh/", {"refresh": legacy}, format="json")
     assert first.status_code == 200, first.content

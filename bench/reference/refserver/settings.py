@@ -2,6 +2,7 @@
 token_blacklist app, configured as close as possible to authgate's server
 (same Django, same hasher list, same database settings) so that the only
 difference measured is the authentication layer."""
+
 import os
 from datetime import timedelta
 from pathlib import Path

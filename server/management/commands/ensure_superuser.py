@@ -1,4 +1,5 @@
 """`manage.py ensure_superuser` (the service's own): create the DJANGO_SUPERUSER_* staff user when absent (make run)."""
+
 import os
 
 from django.contrib.auth import get_user_model

@@ -15,6 +15,7 @@ the query's own error (a JSON 503) cover it, as before.
 Use it with ENGINE = "authgate.db.postgresql" (the service does when DATABASE_URL is
 PostgreSQL).
 """
+
 import select
 
 from django.db.backends.postgresql import base

@@ -1,20 +1,26 @@
 """`manage.py authgate_cleanup`: purge dead sessions, expired static tokens, activity
 events older than ACTIVITY_RETENTION and attempt counters whose window ended (cron-safe)."""
+
 from django.core.management.base import BaseCommand
 
 from authgate import activity, counters, sessions, static_tokens
 
 
 class Command(BaseCommand):
-    help = ("Delete sessions that can no longer authenticate anything (ended, expired or idle past "
-            "their refresh lifetime), expired static tokens, and security activity older than "
-            "ACTIVITY_RETENTION, and attempt counters (failed logins, mails) whose window has ended. Safe to run at any time, e.g. from cron.")
+    help = (
+        "Delete sessions that can no longer authenticate anything (ended, expired or idle past "
+        "their refresh lifetime), expired static tokens, and security activity older than "
+        "ACTIVITY_RETENTION, and attempt counters (failed logins, mails) whose window has ended. Safe to run at any time, e.g. from cron."
+    )
 
     def handle(self, *args, **options):
         purged = sessions.purge()
         tokens = static_tokens.purge_expired()
         events = activity.purge()
         windows = counters.purge()
-        self.stdout.write(self.style.SUCCESS(
-            f"Purged {purged} session(s), {tokens} expired static token(s), {events} activity event(s) "
-            f"and {windows} ended attempt counter(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Purged {purged} session(s), {tokens} expired static token(s), {events} activity event(s) "
+                f"and {windows} ended attempt counter(s)."
+            )
+        )

@@ -1,4 +1,5 @@
 """`manage.py authgate_lockouts`: list the current lockouts, or lift some (`--lift`)."""
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
@@ -7,8 +8,10 @@ from authgate.throttling import IP_SCOPE, USER_IP_SCOPE, subject
 
 
 class Command(BaseCommand):
-    help = ("List who is locked out (failed logins and other attempt limits), from which IP and "
-            "until when; with --lift, lift the lockouts selected by --user/--ip (or --all).")
+    help = (
+        "List who is locked out (failed logins and other attempt limits), from which IP and "
+        "until when; with --lift, lift the lockouts selected by --user/--ip (or --all)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--user", help="a login name (username or email, any case): its account's lockouts")
@@ -30,8 +33,10 @@ class Command(BaseCommand):
             if not rows:
                 self.stdout.write("No current lockouts.")
             for row in rows:
-                self.stdout.write(f"{row.scope:16} {row.label or '-':30} {row.ip or '-':39} "
-                                  f"{row.count}/{row.limit} until {row.window_ends.isoformat(timespec='seconds')}")
+                self.stdout.write(
+                    f"{row.scope:16} {row.label or '-':30} {row.ip or '-':39} "
+                    f"{row.count}/{row.limit} until {row.window_ends.isoformat(timespec='seconds')}"
+                )
             return
         for row in rows:
             counters.reset(row.key)

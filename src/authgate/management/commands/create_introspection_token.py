@@ -4,6 +4,7 @@ server uses to call the introspection endpoint. Creates the user if absent (with
 usable password: it is not a person), grants it `authgate.introspect_token`, creates a
 static token and prints its key — the only time the key is shown.
 """
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand

@@ -1,4 +1,5 @@
 """`manage.py import_drf_tokens`: move rest_framework.authtoken keys to hashed static tokens."""
+
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -8,12 +9,17 @@ from authgate.models import StaticToken
 
 
 class Command(BaseCommand):
-    help = ("Import DRF authtoken keys as authgate static tokens (stored hashed), so existing clients "
-            "keep working with 'Authorization: Token <key>'. Idempotent.")
+    help = (
+        "Import DRF authtoken keys as authgate static tokens (stored hashed), so existing clients "
+        "keep working with 'Authorization: Token <key>'. Idempotent."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--delete-originals", action="store_true",
-                            help="Delete the plaintext rows from rest_framework.authtoken afterwards.")
+        parser.add_argument(
+            "--delete-originals",
+            action="store_true",
+            help="Delete the plaintext rows from rest_framework.authtoken afterwards.",
+        )
 
     def handle(self, *args, delete_originals=False, **options):
         if not apps.is_installed("rest_framework.authtoken"):
@@ -27,8 +33,9 @@ class Command(BaseCommand):
                 if StaticToken.objects.filter(digest=static_tokens.digest(legacy.key)).exists():
                     skipped += 1
                     continue
-                static_tokens.create_token(legacy.user, name="imported from DRF authtoken", key=legacy.key,
-                                           created_at=legacy.created)
+                static_tokens.create_token(
+                    legacy.user, name="imported from DRF authtoken", key=legacy.key, created_at=legacy.created
+                )
                 imported += 1
             if delete_originals:
                 Token.objects.all().delete()

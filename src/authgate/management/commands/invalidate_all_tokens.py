@@ -1,4 +1,5 @@
 """`manage.py invalidate_all_tokens --confirm`: end every session of every user."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from authgate import sessions, static_tokens
@@ -9,8 +10,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--confirm", action="store_true", help="Really do it.")
-        parser.add_argument("--include-static-tokens", action="store_true",
-                            help="Also delete every static API token.")
+        parser.add_argument("--include-static-tokens", action="store_true", help="Also delete every static API token.")
 
     def handle(self, *args, confirm=False, include_static_tokens=False, **options):
         if not confirm:

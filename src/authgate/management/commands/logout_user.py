@@ -1,4 +1,5 @@
 """`manage.py logout_user <username>`: end every session of one user."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 

@@ -10,6 +10,7 @@ without logging anyone out (see docs/interop.md, "Key rotation without logging a
 Retired public keys are deleted once every token they signed has expired. Running
 server processes notice the change within SIGNING_KEYS_CHECK_INTERVAL (no restart).
 """
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,10 +23,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--keys-dir", help="Directory of keys (default: AUTHGATE['SIGNING_KEYS_DIR']).")
-        parser.add_argument("--algorithm", choices=[*keys.RSA_ALGORITHMS, "EdDSA"],
-                            help="Kind of key to generate (default: AUTHGATE['ALGORITHM']).")
-        parser.add_argument("--stage", action="store_true",
-                            help="Only create next.pem (published, not signing); run again without it to switch.")
+        parser.add_argument(
+            "--algorithm",
+            choices=[*keys.RSA_ALGORITHMS, "EdDSA"],
+            help="Kind of key to generate (default: AUTHGATE['ALGORITHM']).",
+        )
+        parser.add_argument(
+            "--stage",
+            action="store_true",
+            help="Only create next.pem (published, not signing); run again without it to switch.",
+        )
 
     def handle(self, *args, keys_dir, algorithm, stage, **options):
         keys_dir = keys_dir or api_settings.SIGNING_KEYS_DIR
@@ -37,8 +44,9 @@ class Command(BaseCommand):
         # A retired key is needed as long as a token it signed can still be valid.
         longest = max(api_settings.ACCESS_TOKEN_LIFETIME, api_settings.REFRESH_TOKEN_LIFETIME)
         try:
-            result = keys.rotate_keys_dir(keys_dir, algorithm, stage=stage,
-                                          keep_previous_for=longest + api_settings.LEEWAY)
+            result = keys.rotate_keys_dir(
+                keys_dir, algorithm, stage=stage, keep_previous_for=longest + api_settings.LEEWAY
+            )
         except (ImproperlyConfigured, OSError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"signing kid: {result.signing_kid}")
