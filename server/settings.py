@@ -8,7 +8,6 @@ the embedded SQLite demo that `make run` serves. See docs/settings.md and docs/d
 import json
 import os
 import sys
-import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,12 +41,13 @@ DEBUG = env_bool("DEBUG")
 
 _DEV_SECRET = "authgate-dev-insecure-secret-key-change-me-0123456789abcdef"
 SECRET_KEY = os.environ.get("SECRET_KEY") or _DEV_SECRET
+# Said loudly at start-up through the configured logging (server/apps.py), so that with
+# LOG_FORMAT=json they are JSON lines like everything else.
+STARTUP_WARNINGS = []
 if SECRET_KEY == _DEV_SECRET and not DEBUG and "pytest" not in sys.modules:
-    warnings.warn(
+    STARTUP_WARNINGS.append(
         "SECRET_KEY is not set: using the built-in development key. Anyone can forge tokens "
-        "for this server. Set SECRET_KEY for anything but the local SQLite demo.",
-        RuntimeWarning,
-        stacklevel=1,
+        "for this server. Set SECRET_KEY for anything but the local SQLite demo."
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -70,7 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served by this service: no CDN
     "corsheaders",
     "authgate",
-    "server",
+    "server.apps.ServerConfig",
 ]
 
 MIDDLEWARE = [
@@ -227,11 +227,9 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 if not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND") and not DEBUG and "pytest" not in sys.modules:
-    warnings.warn(
+    STARTUP_WARNINGS.append(
         "EMAIL_HOST is not set: mails, password reset links included, are printed to the log. "
-        "Set EMAIL_HOST for anything but the local demo.",
-        RuntimeWarning,
-        stacklevel=1,
+        "Set EMAIL_HOST for anything but the local demo."
     )
 if os.environ.get("PASSWORD_RESET_TIMEOUT"):
     PASSWORD_RESET_TIMEOUT = int(os.environ["PASSWORD_RESET_TIMEOUT"])
