@@ -264,6 +264,7 @@ def _authgate_from_env():
         "PASSWORD_RESET_URL",
         "EMAIL_VERIFY_URL",
         "LISTEN_DATABASE_URL",
+        "REDIS_KEY_PREFIX",
     ):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
