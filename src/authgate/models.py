@@ -13,6 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class SessionQuerySet(models.QuerySet):
@@ -43,6 +44,11 @@ class Session(models.Model):
     issued_at = models.BigIntegerField(help_text="Unix time the current token pair was issued.")
     ended_at = models.DateTimeField(null=True, blank=True, db_index=True)
     end_reason = models.CharField(max_length=32, blank=True, default="")
+    # How and when the session last authenticated (RFC 8176 `amr` values, space-separated,
+    # e.g. "pwd" or "mfa otp pwd"); re-authentication renews both. Null for sessions opened
+    # before these were recorded: their `created_at` stands in.
+    amr = models.CharField(max_length=64, blank=True, default="pwd")
+    auth_time = models.DateTimeField(null=True, blank=True)
 
     objects = SessionQuerySet.as_manager()
 
@@ -59,6 +65,15 @@ class Session(models.Model):
     @property
     def is_ended(self):
         return self.ended_at is not None
+
+    @property
+    def amr_values(self) -> list[str]:
+        return self.amr.split()
+
+    @property
+    def authenticated_at(self):
+        """When the session last authenticated (login or re-authentication)."""
+        return self.auth_time or self.created_at
 
 
 class StaticTokenQuerySet(models.QuerySet):
@@ -113,6 +128,13 @@ class Activity(models.Model):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET = "password_reset"
     EMAIL_VERIFIED = "email_verified"
+    MFA_ADDED = "mfa_added"
+    MFA_REMOVED = "mfa_removed"
+    MFA_USED = "mfa_used"
+    MFA_FAILED = "mfa_failed"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    REAUTHENTICATED = "reauthenticated"
     KINDS = [
         (LOGIN_SUCCEEDED, "Login succeeded"),
         (LOGIN_FAILED, "Login failed"),
@@ -124,6 +146,13 @@ class Activity(models.Model):
         (PASSWORD_CHANGED, "Password changed"),
         (PASSWORD_RESET, "Password reset"),
         (EMAIL_VERIFIED, "Email verified"),
+        (MFA_ADDED, _("Second factor added")),
+        (MFA_REMOVED, _("Second factor removed")),
+        (MFA_USED, _("Second factor used")),
+        (MFA_FAILED, _("Second factor failed")),
+        (RECOVERY_CODE_USED, _("Recovery code used")),
+        (RECOVERY_CODES_REGENERATED, _("Recovery codes regenerated")),
+        (REAUTHENTICATED, _("Re-authenticated")),
     ]
 
     id = models.BigAutoField(primary_key=True)
@@ -257,3 +286,21 @@ class Lockout(AttemptCounter):
         proxy = True
         verbose_name = "current lockout"
         ordering = ["-window_ends"]
+
+
+# The second-factor tables belong to this app (one migrations directory).
+from .mfa.models import PendingLogin, RecoveryCode, TOTPDevice  # noqa: E402
+
+__all__ = [
+    "Activity",
+    "AttemptCounter",
+    "EmailAddress",
+    "Lockout",
+    "LoginKey",
+    "MigratedToken",
+    "PendingLogin",
+    "RecoveryCode",
+    "Session",
+    "StaticToken",
+    "TOTPDevice",
+]

@@ -93,6 +93,19 @@ DEFAULTS: dict[str, Any] = {
     # once, for an authgate session at the refresh endpoint, until UNTIL (a datetime or a
     # date). Other keys (SIGNING_KEY, ALGORITHM, USER_ID_CLAIM...) default to SIMPLE_JWT's.
     "SIMPLEJWT_MIGRATION": {"ENABLED": False, "UNTIL": None},
+    # Second factors. The providers asked, in order (import strings of
+    # authgate.mfa.providers.FactorProvider subclasses; more can be added with register()).
+    "MFA_PROVIDERS": ("authgate.mfa.totp.TOTPProvider", "authgate.mfa.recovery_codes.RecoveryCodeProvider"),
+    # Fernet keys (urlsafe base64, 32 bytes) that encrypt TOTP secrets at rest: the first
+    # encrypts, all decrypt (rotation). None: one key derived from SECRET_KEY (HKDF) — set
+    # this in production, or rotating SECRET_KEY makes every enrolled authenticator unreadable.
+    "MFA_ENCRYPTION_KEYS": None,
+    # The issuer shown by authenticator apps (the otpauth:// URI); None: the request's host.
+    "TOTP_ISSUER": None,
+    # How long the `mfa_token` of a pending login lives.
+    "MFA_TOKEN_LIFETIME": timedelta(minutes=5),
+    # Sensitive actions need a second-factor proof on the session within this window.
+    "REAUTH_WINDOW": timedelta(minutes=5),
     "LOGIN_SERIALIZER": "authgate.serializers.LoginSerializer",
     "REGISTER_SERIALIZER": "authgate.serializers.RegisterSerializer",
     "USER_SERIALIZER": "authgate.serializers.UserSerializer",
@@ -109,6 +122,8 @@ DURATIONS = {
     "JWKS_MAX_AGE",
     "ACTIVITY_RETENTION",
     "SESSION_CACHE_TTL",
+    "MFA_TOKEN_LIFETIME",
+    "REAUTH_WINDOW",
 }
 IMPORT_STRINGS = {"REVOCATION_STORE", "LOGIN_SERIALIZER", "REGISTER_SERIALIZER", "USER_SERIALIZER"}
 
