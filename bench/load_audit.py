@@ -31,8 +31,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,18 +41,16 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support.processes import GunicornServer, free_port  # noqa: E402
+
 PYTHON = REPO / ".venv" / "bin" / "python"
 GUNICORN = REPO / ".venv" / "bin" / "gunicorn"
 HOST = "127.0.0.1"
 PASSWORD = "Load-audit-passphrase-5521"
 MAX_DURATION = 30.0
 MIX = (("protected", 0.77), ("refresh", 0.14), ("logout", 0.02), ("probe", 0.07))
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -80,9 +76,17 @@ class Server:
             self.env["DATABASE_URL"] = database_url
         if redis_url:
             self.env["REDIS_URL"] = redis_url
-        self.workers = workers
-        self.log = open(Path(workdir) / "gunicorn.log", "w+")
-        self.process = None
+        self.server = GunicornServer(
+            "server.wsgi:application",
+            self.env,
+            gunicorn=GUNICORN,
+            workers=workers,
+            args=["--timeout", "60", "--backlog", "256"],
+            log_path=Path(workdir) / "gunicorn.log",
+            health_path="/api/health/",
+            ready_timeout=30,
+            port=self.port,
+        )
 
     def prepare(self):
         for command in (["migrate", "--noinput"], ["createcachetable"]):
@@ -91,45 +95,10 @@ class Server:
             )
 
     def start(self):
-        self.process = subprocess.Popen(
-            [
-                str(GUNICORN),
-                "server.wsgi:application",
-                "--bind",
-                f"{HOST}:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--timeout",
-                "60",
-                "--backlog",
-                "256",
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: see {self.log.name}")
-            try:
-                if httpx.get(f"{self.base}/api/health/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not become healthy within 30 s")
+        self.server.start()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        self.server.stop()
 
 
 class Audit:

@@ -3,7 +3,8 @@
 authgate benchmark harness: authgate side by side with a reference
 server built from djangorestframework-simplejwt + its token_blacklist app.
 
-Standard library only. Started by `make bench` -> `bench/run.sh` -> this file.
+Standard library only, plus the shared process harness (tests/support) and bench/tasks.py
+(the work done inside each server's project). Started by `make bench` -> `bench/run.sh` -> this file.
 
 For each database (SQLite, PostgreSQL) it migrates a fresh database per server, starts
 both servers with the same gunicorn settings (and, on PostgreSQL, authgate a second time
@@ -40,6 +41,10 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support.processes import GunicornServer, free_port  # noqa: E402  (the shared harness)
+
 WORK = BENCH / ".work"
 LUA = BENCH / "lua"
 REF_DIR = BENCH / "reference"
@@ -92,12 +97,6 @@ def request(port, method, path, body=None, token=None, timeout=15):
     return resp.status, parsed, raw
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def run(cmd, env=None, cwd=None, timeout=120, check=True):
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -139,107 +138,9 @@ def postgres_available():
 
 
 # ---------------------------------------------------------------------------- servers
-# Snippets run inside each project with `manage.py shell -c`.
-CREATE_USERS = """
-import json
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
-User = get_user_model()
-digest = make_password({password!r})  # hashed once (Argon2), shared by every bench user
-names = {names!r}
-for name in names:
-    User.objects.filter(username=name).delete()
-    User(username=name, email=name + "@bench.invalid", password=digest, is_active=True).save()
-print("USERS", json.dumps(sorted(User.objects.filter(username__in=names).values_list("username", flat=True))))
-"""
-
-# Opens sessions directly (what login does after the password check), to have many
-# independent sessions for the refresh measurement without paying Argon2 for each.
-MINT_AUTHGATE = """
-import json
-from django.contrib.auth import get_user_model
-from authgate.sessions import open_session
-users = list(get_user_model().objects.filter(username__in={names!r}))
-tokens = []
-for i in range({count}):
-    _, pair = open_session(users[i % len(users)], device="bench")
-    tokens.append(pair.refresh)
-print("TOKENS", json.dumps(tokens))
-"""
-
-# Access tokens of many sessions, for the "spread" measurement (thousands of sessions).
-MINT_ACCESS_AUTHGATE = """
-import json
-from django.contrib.auth import get_user_model
-from authgate.sessions import open_session
-users = list(get_user_model().objects.filter(username__in={names!r}))
-print("TOKENS", json.dumps([open_session(users[i % len(users)], device="spread")[1].access for i in range({count})]))
-"""
-
-MINT_ACCESS_SIMPLEJWT = """
-import json
-from django.contrib.auth import get_user_model
-from rest_framework_simplejwt.tokens import RefreshToken
-users = list(get_user_model().objects.filter(username__in={names!r}))
-print("TOKENS", json.dumps([str(RefreshToken.for_user(users[i % len(users)]).access_token) for i in range({count})]))
-"""
-
-MINT_SIMPLEJWT = """
-import json
-from django.contrib.auth import get_user_model
-from rest_framework_simplejwt.tokens import RefreshToken
-users = list(get_user_model().objects.filter(username__in={names!r}))
-tokens = [str(RefreshToken.for_user(users[i % len(users)])) for i in range({count})]
-print("TOKENS", json.dumps(tokens))
-"""
-
-# Rows stored for one user (or all users with "*"): every table with the given prefixes
-# that has a user_id column, or a foreign key to such a table (e.g. blacklisted ->
-# outstanding token, or anything -> authgate_session).
-COUNT_ROWS = """
-import json
-from django.db import connection
-from django.contrib.auth import get_user_model
-username = {username!r}
-prefixes = tuple({prefixes!r})
-User = get_user_model()
-uid = None if username == "*" else User.objects.get(username=username).pk
-intro = connection.introspection
-qn = connection.ops.quote_name
-out = {{}}
-with connection.cursor() as c:
-    tables = [t for t in intro.table_names(c) if t.startswith(prefixes)]
-    cols = {{t: [d.name for d in intro.get_table_description(c, t)] for t in tables}}
-    for t in tables:
-        if "user_id" in cols[t]:
-            where, params = ("", []) if uid is None else (" WHERE user_id = %s", [uid])
-        else:
-            rel = intro.get_relations(c, t)
-            link = next(((col, other) for col, (_, other) in rel.items() if other in cols and "user_id" in cols[other]), None)
-            if link is None:
-                continue
-            col, other = link
-            if uid is None:
-                where, params = "", []
-            else:
-                where = f" WHERE {{qn(col)}} IN (SELECT id FROM {{qn(other)}} WHERE user_id = %s)"
-                params = [uid]
-        c.execute(f"SELECT COUNT(*) FROM {{qn(t)}}" + where, params)
-        out[t] = c.fetchone()[0]
-print("ROWS", json.dumps(out))
-"""
-
-VERSIONS = """
-import json, sqlite3, sys, importlib.metadata as m
-out = {"python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version}
-for d in ("Django", "djangorestframework", "djangorestframework-simplejwt", "authgate", "gunicorn",
-          "psycopg", "argon2-cffi", "PyJWT", "redis", "dj-database-url"):
-    try:
-        out[d] = m.version(d)
-    except m.PackageNotFoundError:
-        pass
-print(json.dumps(out))
-"""
+# The work done inside each project (users, sessions, row counts) is bench/tasks.py, run
+# with that project's Python, working directory and environment.
+TASKS = BENCH / "tasks.py"
 
 
 class Server:
@@ -255,7 +156,6 @@ class Server:
         self.label = name + ("+redis" if redis else "")
         self.tag = ("baseline" if baseline else kind) + f"_{db}" + ("_redis" if redis else "")
         self.port = free_port()
-        self.proc = None
         self.logfile = WORK / f"{self.tag}.log"
         self.access = None
         if kind == "authgate":
@@ -330,12 +230,15 @@ class Server:
     def manage(self, *args, timeout=180):
         return run([str(self.python), "manage.py", *args], env=self.env, cwd=self.cwd, timeout=timeout)
 
-    def shell(self, code, marker, timeout=180):
-        out = self.manage("shell", "-c", code, timeout=timeout).stdout
-        for line in out.splitlines():
-            if line.startswith(marker + " "):
-                return json.loads(line[len(marker) + 1 :])
-        raise RuntimeError(f"{self.tag}: no {marker} line in shell output:\n{out[-2000:]}")
+    def task(self, name, timeout=180, **kwargs):
+        """Run `bench/tasks.py name` inside this server's project; its RESULT."""
+        out = run(
+            [str(self.python), str(TASKS), name, json.dumps(kwargs)], env=self.env, cwd=self.cwd, timeout=timeout
+        ).stdout
+        for line in reversed(out.splitlines()):
+            if line.startswith("RESULT "):
+                return json.loads(line[len("RESULT ") :])
+        raise RuntimeError(f"{self.tag}: no RESULT line from bench/tasks.py {name}:\n{out[-2000:]}")
 
     def prepare(self):
         self.reset_database()
@@ -343,73 +246,45 @@ class Server:
         if self.kind == "authgate":
             self.manage("createcachetable")  # the DB cache of the login throttle (no-op with Redis)
         self.users = [f"bench{i}" for i in range(N_USERS)] + ["rows"]
-        self.shell(CREATE_USERS.format(password=PASSWORD, names=self.users), "USERS")
+        self.task("create-users", password=PASSWORD, names=self.users)
 
     # -- process -----------------------------------------------------------------------
     def start(self):
         # The service's own gunicorn settings when it has them (as `make run` uses them:
         # e.g. the metrics' multiprocess mode), so the bench measures what is deployed.
         config = ["-c", "server/gunicorn.conf.py"] if (Path(self.cwd) / "server" / "gunicorn.conf.py").exists() else []
-        cmd = [
-            str(self.gunicorn),
+        self.gunicorn_server = GunicornServer(
             self.wsgi,
-            *config,
-            "--workers",
-            str(self.workers),
-            "--threads",
-            "1",
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"{HOST}:{self.port}",
-            "--log-level",
-            "warning",
-            "--timeout",
-            "30",
-        ]
-        self.log_handle = open(self.logfile, "w")
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.cwd, env=self.env, stdout=self.log_handle, stderr=subprocess.STDOUT, start_new_session=True
+            self.env,
+            cwd=self.cwd,
+            gunicorn=self.gunicorn,
+            workers=self.workers,
+            threads=1,
+            args=[*config, "--worker-class", "sync", "--log-level", "warning", "--timeout", "30"],
+            log_path=self.logfile,
+            health_path="/api/public/",
+            port=self.port,
         )
         RUNNING.append(self)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.tag}: gunicorn exited ({self.proc.returncode}); see {self.logfile}")
-            try:
-                status, _, _ = request(self.port, "GET", "/api/public/", timeout=2)
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"{self.tag}: not answering GET /api/public/ after 40 s; see {self.logfile}")
+        try:
+            self.gunicorn_server.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.tag}: {str(exc).splitlines()[0]}; see {self.logfile}") from None
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        if getattr(self, "gunicorn_server", None):
+            self.gunicorn_server.stop()
         if self in RUNNING:
             RUNNING.remove(self)
-        if getattr(self, "log_handle", None):
-            self.log_handle.close()
 
     def url(self, path):
         return f"http://{HOST}:{self.port}{path}"
 
     def mint_sessions(self, count):
-        code = MINT_AUTHGATE if self.kind == "authgate" else MINT_SIMPLEJWT
-        return self.shell(code.format(names=self.users[:N_USERS], count=count), "TOKENS")
+        return self.task("mint-refresh", kind=self.kind, names=self.users[:N_USERS], count=count)
 
     def mint_access(self, count):
-        code = MINT_ACCESS_AUTHGATE if self.kind == "authgate" else MINT_ACCESS_SIMPLEJWT
-        return self.shell(code.format(names=self.users[:N_USERS], count=count), "TOKENS")
+        return self.task("mint-access", kind=self.kind, names=self.users[:N_USERS], count=count)
 
     def propagation(self, count):
         """bench/propagation.py against this server's database (authgate only)."""
@@ -437,7 +312,7 @@ class Server:
             return 0
 
     def rows(self, username):
-        return self.shell(COUNT_ROWS.format(username=username, prefixes=self.prefixes), "ROWS")
+        return self.task("count-rows", username=username, prefixes=self.prefixes)
 
 
 def export_baseline(rev):
@@ -993,7 +868,7 @@ def versions(authgate_ok, pg_version):
         if who == "authgate" and not authgate_ok:
             continue
         try:
-            out[who] = json.loads(run([str(py), "-c", VERSIONS], timeout=60).stdout)
+            out[who] = json.loads(run([str(py), str(TASKS), "versions"], timeout=60).stdout.split("RESULT ", 1)[1])
         except Exception as exc:  # noqa: BLE001
             out[who] = {"error": str(exc)[:200]}
     tools = {}

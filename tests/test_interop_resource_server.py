@@ -6,8 +6,6 @@ ports. A logout at authgate must reach the resource server within its documented
 """
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from .interop_support import unverified_parts
+from .support.processes import GunicornServer
 
 pytestmark = pytest.mark.multiprocess
 
@@ -43,36 +42,6 @@ print(out.getvalue().strip())
 )
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(url, process, log):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{url} exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{url} not ready:\n{log.read_text()}")
-
-
-def _stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("interop")
@@ -95,64 +64,29 @@ def stack(tmp_path_factory):
     assert setup.returncode == 0, setup.stderr
     service_key = setup.stdout.strip().splitlines()[-1]
 
-    authgate_port, resource_port = _free_port(), _free_port()
-    authgate_url, resource_url = f"http://127.0.0.1:{authgate_port}", f"http://127.0.0.1:{resource_port}"
-    processes = []
-    try:
-        authgate_log = work / "authgate.log"
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "server.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{authgate_port}",
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=authgate_log.open("w"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        resource_log = work / "resource.log"
-        resource_env = {
+    authgate = GunicornServer(
+        "server.wsgi:application", env, workers=1, log_path=work / "authgate.log", health_path="/api/health/"
+    )
+    resource = GunicornServer(
+        "app:create_app()",
+        {
             **env,
-            "AUTHGATE_URL": authgate_url,
+            "AUTHGATE_URL": authgate.url,
             "AUTHGATE_INTROSPECTION_TOKEN": service_key,
             "INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS),
-        }
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--chdir",
-                    str(ROOT / "examples" / "resource_server"),
-                    "app:create_app()",
-                    "--bind",
-                    f"127.0.0.1:{resource_port}",
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=resource_env,
-                stdout=resource_log.open("w"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        _wait_ready(f"{authgate_url}/api/health/", processes[0], authgate_log)
-        _wait_ready(f"{resource_url}/health", processes[1], resource_log)
-        yield {"authgate": authgate_url, "resource": resource_url, "service_key": service_key}
+        },
+        cwd=ROOT / "examples" / "resource_server",
+        workers=1,
+        log_path=work / "resource.log",
+        health_path="/health",
+    )
+    try:
+        authgate.start()
+        resource.start()
+        yield {"authgate": authgate.url, "resource": resource.url, "service_key": service_key}
     finally:
-        for process in processes:
-            _stop(process)
+        resource.stop()
+        authgate.stop()
 
 
 def _login(stack, device):

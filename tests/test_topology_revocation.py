@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -191,9 +190,9 @@ def test_a_process_started_after_a_logout_refuses_the_token(cluster):
 
 
 def worker_pid(server):
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    children = server.workers_pids()
     assert len(children) == 1, children
-    return int(children[0])
+    return children[0]
 
 
 def test_a_subscriber_that_stops_reading_accepts_no_revoked_token(cluster):

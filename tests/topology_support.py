@@ -9,18 +9,21 @@ skipped with the reason — except under `CI=true`, where CI promises the servic
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from pathlib import Path
 
 import pytest
+
+# Re-exported: the topology tests import these from here.
+from tests.support.processes import GunicornServer
+from tests.support.processes import free_port as free_port
+from tests.support.processes import port_open as port_open
+from tests.support.processes import wait_until as wait_until
+from tests.support.services import RedisServer as RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -141,85 +144,7 @@ def concurrently(count, call):
         return list(pool.map(run, range(count)))
 
 
-# -- ports and subprocess servers ----------------------------------------------------------
-def free_port():
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not happen within {timeout} s")
-
-
-def _port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A private `redis-server` on a spare port that a test can kill and start again."""
-
-    def __init__(self, port=None, extra_args=()):
-        self.port = port or free_port()
-        self.extra_args = list(extra_args)
-        self.process = None
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "warning",
-                *self.extra_args,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._answers, 10, f"redis-server on port {self.port} answering")
-        return self
-
-    def _answers(self):
-        import redis
-
-        if self.process.poll() is not None:
-            raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}")
-        try:
-            return redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
-        except redis.RedisError:
-            return False
-
-    def kill(self):
-        """Stop it the hard way (no shutdown handshake), as a crash or an OOM kill would."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-        wait_until(lambda: not _port_open(self.port), 10, f"port {self.port} closing")
-
-    def client(self):
-        import redis
-
-        return redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
+# -- ports and subprocess servers: the shared harness (tests/support) ---------------------
 
 
 def server_environment(database_url, redis_url=None, secret_key="topology-test-secret-key-" + "x" * 32, **extra):
@@ -254,70 +179,20 @@ def manage(env, *args, timeout=120):
     return result.stdout
 
 
-class Gunicorn:
+class Gunicorn(GunicornServer):
     """`gunicorn server.wsgi:application` on a free port, as a subprocess."""
 
     def __init__(self, env, workers=2, threads=1, log_dir=None, args=()):
-        self.env = env
-        self.args = list(args)  # more gunicorn arguments, e.g. ["-c", "server/gunicorn.conf.py"]
-        self.port = free_port()
-        self.workers = workers
-        self.threads = threads
-        self.log_path = Path(log_dir or "/tmp") / f"gunicorn-{self.port}.log"
-        self.process = None
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"),
-                "server.wsgi:application",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "-w",
-                str(self.workers),
-                "--threads",
-                str(self.threads),
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "5",
-                *self.args,
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        port = free_port()
+        super().__init__(
+            "server.wsgi:application",
+            env,
+            workers=workers,
+            threads=threads,
+            args=["--timeout", "60", "--graceful-timeout", "5", *args],
+            log_path=Path(log_dir or "/tmp") / f"gunicorn-{port}.log",
+            port=port,
         )
-        wait_until(self._answers, 30, f"gunicorn on port {self.port} answering")
-        return self
 
-    def _answers(self):
-        if self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
-        return _port_open(self.port)
-
-    def log(self):
-        try:
-            return self.log_path.read_text()[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        if getattr(self, "_log", None):
-            self._log.close()
-        try:
-            self.log_path.unlink()
-        except OSError:
-            pass
+    def stop(self, remove_log=True):
+        super().stop(remove_log=remove_log)
