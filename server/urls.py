@@ -8,7 +8,7 @@ from authgate.metrics import MetricsView
 from authgate.oauth import AuthorizationServerMetadataView
 from authgate.pages import AccountPageView
 
-from . import views
+from . import adapters, views
 
 urlpatterns = [
     path("", AccountPageView.as_view(), name="account"),
@@ -22,6 +22,10 @@ urlpatterns = [
     ),
     path("api/protected/", views.ProtectedView.as_view(), name="protected"),
     path("api/public/", views.PublicView.as_view(), name="public"),
+    # The same sessions outside DRF: Django Ninja and plain Django views.
+    path("api/ninja/", adapters.ninja_api.urls),
+    path("api/plain/protected/", adapters.plain_protected, name="plain-protected"),
+    path("api/plain/async/protected/", adapters.plain_async_protected, name="plain-async-protected"),
     path("api/health/", views.HealthView.as_view(), name="health"),
     # Prometheus; loopback only unless AUTHGATE["METRICS_ALLOWED_IPS"] says otherwise.
     path("metrics", MetricsView.as_view(), name="metrics"),

@@ -14,12 +14,12 @@ from time import perf_counter
 from typing import Any
 
 from django.http import HttpRequest
-from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from . import metrics, sessions, static_tokens
+from . import access, metrics, static_tokens
+from .access import authorization_parts
 from .exceptions import InvalidToken
 from .models import StaticToken
 from .sessions import AccessContext
@@ -28,61 +28,43 @@ from .tokens import TokenError
 
 
 def _authorization_parts(request: "Request | HttpRequest") -> tuple[str | None, str | None]:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header:
-        return None, None
-    scheme, _, credential = header.strip().partition(" ")
-    return scheme, credential.strip()
+    return authorization_parts(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
 def _invalid(error: TokenError) -> InvalidToken:
     return InvalidToken(error.reason, error.message)
 
 
-class _CSRFCheck(CsrfViewMiddleware):
-    def _reject(self, request: HttpRequest, reason: str) -> str:
-        return reason
+def _as_drf(failure: access.AuthenticationFailed) -> exceptions.APIException:
+    """The DRF exception giving the same answer as `failure`."""
+    if isinstance(failure, access.CSRFFailed):
+        return exceptions.PermissionDenied(failure.detail)
+    if isinstance(failure, access.NotAuthenticated):
+        return exceptions.NotAuthenticated(failure.detail)
+    return InvalidToken(failure.reason or "malformed", failure.detail)
 
 
 def enforce_csrf(request: HttpRequest) -> None:
     """Django's CSRF check for a cookie-authenticated request (403 on failure)."""
-    # As DRF's SessionAuthentication: the middleware is only asked for its verdict, so it
-    # needs neither a next handler nor a view.
-    check = _CSRFCheck(lambda req: None)  # type: ignore[arg-type]
-    check.process_request(request)
-    reason = check.process_view(request, None, (), {})  # type: ignore[arg-type]
-    if reason:
-        raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
+    try:
+        access.enforce_csrf(request)
+    except access.AuthenticationFailed as failure:
+        raise _as_drf(failure) from None
 
 
 class JWTSessionAuthentication(authentication.BaseAuthentication):
+    """Bearer header or access cookie: the framework-independent `access.authenticate_request`,
+    answered the DRF way."""
+
     www_authenticate_realm = "api"
 
     def authenticate(self, request: Request) -> tuple[Any, AccessContext] | None:
-        scheme, credential = _authorization_parts(request)
-        if scheme is not None:
-            if scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
-                return None  # another scheme (Token, Basic...): another class's business
-            if not credential or " " in credential:
-                raise InvalidToken("malformed", _("Authorization header must be 'Bearer <token>'."))
-            return self._authenticate_token(credential)
-        raw = request.COOKIES.get(api_settings.ACCESS_COOKIE_NAME)
-        if not raw:
-            return None
-        user_and_auth = self._authenticate_token(raw)
-        # A cookie is sent by the browser on its own: unsafe methods need CSRF proof.
-        enforce_csrf(request._request if hasattr(request, "_request") else request)
-        return user_and_auth
-
-    @staticmethod
-    def _authenticate_token(raw: str) -> tuple[Any, AccessContext]:
-        started = perf_counter()
+        django_request = request._request if hasattr(request, "_request") else request
         try:
-            return sessions.authenticate_access(raw)
-        except TokenError as error:
-            raise _invalid(error) from None
-        finally:
-            metrics.observe_authentication("bearer", perf_counter() - started)
+            result = access.authenticate_request(django_request)
+        except access.AuthenticationFailed as failure:
+            raise _as_drf(failure) from None
+        return None if result is None else (result.user, result.auth)
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'

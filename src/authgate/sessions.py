@@ -198,15 +198,24 @@ def authenticate_access(raw_access: str) -> tuple[Any, AccessContext]:
     A session this process has found live and has heard nothing about since is answered
     from memory (see `revocation`); any other is read from the database (one query)."""
     claims = get_codec().decode(raw_access, ACCESS)
+    return cached_access(claims) or access_from_database(claims)
+
+
+def cached_access(claims: Claims) -> tuple[Any, AccessContext] | None:
+    """The memory half of `authenticate_access` (no I/O): None when the database must answer."""
+    user = get_store().live_user(claims.session_id, claims.user_id)
+    return None if user is None else (user, AccessContext(claims))
+
+
+def access_from_database(claims: Claims) -> tuple[Any, AccessContext]:
+    """The database half of `authenticate_access`: reads the session, and caches it if it may."""
     store = get_store()
-    user = store.live_user(claims.session_id, claims.user_id)
-    if user is None:
-        snapshot = store.snapshot()  # before the read: a change during it keeps it out of the cache
-        session = _session_for_claims(claims)
-        user = session.user
-        _touch(session)
-        if session.id.hex == claims.session_id:  # the cache knows sessions by their canonical id
-            store.remember(snapshot, claims.session_id, claims.user_id, user)
+    snapshot = store.snapshot()  # before the read: a change during it keeps it out of the cache
+    session = _session_for_claims(claims)
+    user = session.user
+    _touch(session)
+    if session.id.hex == claims.session_id:  # the cache knows sessions by their canonical id
+        store.remember(snapshot, claims.session_id, claims.user_id, user)
     return user, AccessContext(claims)
 
 

@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "LEEWAY": timedelta(seconds=5),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "STATIC_TOKEN_HEADER_TYPE": "Token",
+    # Paths that `authgate.plain.JWTAuthenticationMiddleware` authenticates (plain views).
+    "AUTHENTICATED_PATH_PREFIXES": (),
     # Cookie mode.
     "ACCESS_COOKIE_NAME": "authgate_access",
     "REFRESH_COOKIE_NAME": "authgate_refresh",

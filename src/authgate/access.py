@@ -1,0 +1,217 @@
+"""
+The way in for every framework: one call that reads a request's credential and answers with
+the authenticated user and session, or with a typed error that carries the exact answer.
+
+    authenticate_request(request)   -> Authenticated | None      (sync views, DRF, Ninja)
+    aauthenticate_request(request)  -> Authenticated | None      (async views, ASGI)
+
+Invariants:
+- The credential is the `Authorization: Bearer <access>` header, else the access cookie;
+  a header always wins, and a header of another scheme (Token, Basic...) is not ours:
+  the answer is None, and the cookie is not looked at. Never a query string.
+- A cookie-authenticated request with an unsafe method must pass Django's CSRF check.
+- Every check of a token is `sessions.authenticate_access` (the cache, then the database);
+  the async path answers from memory when it can and reads the database in a worker thread
+  otherwise, so it never blocks the event loop.
+- Every failure is an `AuthenticationFailed` carrying `status`, `detail`, `code`, `reason`
+  and the `WWW-Authenticate` value: DRF, Ninja, plain views and websockets answer from it, so
+  one refusal reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext_lazy as _
+
+from . import metrics, sessions
+from .settings import api_settings
+from .tokens import ACCESS, Claims, TokenError, get_codec
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
+
+    from .sessions import AccessContext
+
+WWW_AUTHENTICATE = 'Bearer realm="api"'
+HEADER = "header"
+COOKIE = "cookie"
+
+
+class AuthenticationFailed(Exception):
+    """A refused credential, with everything its answer says (itsdangerous-style: data on
+    the exception). `reason` is set for `token_not_valid` only."""
+
+    status = 401
+    default_detail: str | StrPromise = _("Token is invalid.")
+    default_code = "token_not_valid"
+
+    def __init__(
+        self, reason: str | None = None, detail: str | StrPromise | None = None, code: str | None = None
+    ) -> None:
+        self.detail = detail if detail is not None else self.default_detail
+        self.code = code or self.default_code
+        self.reason = reason
+        super().__init__(str(self.detail))
+
+    @property
+    def www_authenticate(self) -> str | None:
+        return WWW_AUTHENTICATE if self.status == 401 else None
+
+    def body(self) -> dict[str, str]:
+        body = {"detail": str(self.detail), "code": self.code}
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return body
+
+    def response(self) -> JsonResponse:
+        """The JSON answer, as the DRF exception handler would give it."""
+        response = JsonResponse(self.body(), status=self.status)
+        if self.www_authenticate:
+            response["WWW-Authenticate"] = self.www_authenticate
+        return response
+
+
+class NotAuthenticated(AuthenticationFailed):
+    """No credential at all, on a route that needs one."""
+
+    default_detail = _("Authentication credentials were not provided.")
+    default_code = "not_authenticated"
+
+
+class CSRFFailed(AuthenticationFailed):
+    """A cookie-authenticated unsafe request without the CSRF proof (403, as DRF's)."""
+
+    status = 403
+    default_code = "permission_denied"
+
+
+@dataclass(frozen=True)
+class Credential:
+    raw: str
+    source: str  # HEADER or COOKIE
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    user: Any
+    auth: AccessContext
+    source: str
+
+    @property
+    def session_id(self) -> str:
+        return self.auth.session_id
+
+
+# -- the pieces (each a hook of the DRF class) ------------------------------------------
+def get_header(request: HttpRequest) -> str | None:
+    """The raw `Authorization` header, or None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    return header or None
+
+
+def authorization_parts(header: str | None) -> tuple[str | None, str | None]:
+    if not header:
+        return None, None
+    scheme, _sep, credential = header.strip().partition(" ")
+    return scheme, credential.strip()
+
+
+def get_credential(request: HttpRequest) -> Credential | None:
+    """The access token a request presents: the Bearer header, else the access cookie.
+    None when there is none, or when the header is another scheme's."""
+    scheme, raw = authorization_parts(get_header(request))
+    if scheme is not None:
+        if scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
+            return None
+        if not raw or " " in raw:
+            raise AuthenticationFailed("malformed", _("Authorization header must be 'Bearer <token>'."))
+        return Credential(raw, HEADER)
+    cookie = request.COOKIES.get(api_settings.ACCESS_COOKIE_NAME)
+    return Credential(cookie, COOKIE) if cookie else None
+
+
+def check_access(raw: str) -> tuple[Any, AccessContext]:
+    """(user, AccessContext) of a live access token; AuthenticationFailed otherwise."""
+    started = perf_counter()
+    try:
+        return sessions.authenticate_access(raw)
+    except TokenError as error:
+        raise AuthenticationFailed(error.reason, error.message) from None
+    finally:
+        metrics.observe_authentication("bearer", perf_counter() - started)
+
+
+class _CSRFCheck(CsrfViewMiddleware):
+    def _reject(self, request: HttpRequest, reason: str) -> str:
+        return reason
+
+
+def csrf_failure(request: HttpRequest) -> str | None:
+    """Django's CSRF verdict on a request: None when it passes, else the reason."""
+    # As DRF's SessionAuthentication: the middleware is only asked for its verdict, so it
+    # needs neither a next handler nor a view.
+    check = _CSRFCheck(lambda req: None)  # type: ignore[arg-type]
+    check.process_request(request)
+    return check.process_view(request, None, (), {})  # type: ignore[arg-type,return-value]
+
+
+def enforce_csrf(request: HttpRequest) -> None:
+    reason = csrf_failure(request)
+    if reason:
+        raise CSRFFailed(detail=f"CSRF Failed: {reason}")
+
+
+# -- the one call ------------------------------------------------------------------------
+def authenticate_request(request: HttpRequest) -> Authenticated | None:
+    """The user and session a request's credential names; None without one (or with
+    another scheme's header); AuthenticationFailed when it is refused."""
+    credential = get_credential(request)
+    if credential is None:
+        return None
+    user, auth = check_access(credential.raw)
+    if credential.source == COOKIE:
+        # A cookie is sent by the browser on its own: unsafe methods need CSRF proof.
+        enforce_csrf(request)
+    return Authenticated(user, auth, credential.source)
+
+
+def _check_claims(claims: Claims, started: float) -> tuple[Any, AccessContext]:
+    try:
+        return sessions.access_from_database(claims)
+    except TokenError as error:
+        raise AuthenticationFailed(error.reason, error.message) from None
+    finally:
+        metrics.observe_authentication("bearer", perf_counter() - started)
+
+
+async def acheck_access(raw: str) -> tuple[Any, AccessContext]:
+    """`check_access` for the event loop: the signature and the cache are checked here
+    (memory only); a miss reads the database in a worker thread."""
+    started = perf_counter()
+    try:
+        claims = get_codec().decode(raw, ACCESS)
+        hit = sessions.cached_access(claims)
+    except TokenError as error:
+        metrics.observe_authentication("bearer", perf_counter() - started)
+        raise AuthenticationFailed(error.reason, error.message) from None
+    if hit is not None:
+        metrics.observe_authentication("bearer", perf_counter() - started)
+        return hit
+    return await sync_to_async(_check_claims)(claims, started)
+
+
+async def aauthenticate_request(request: HttpRequest) -> Authenticated | None:
+    """`authenticate_request` without blocking the event loop."""
+    credential = get_credential(request)
+    if credential is None:
+        return None
+    user, auth = await acheck_access(credential.raw)
+    if credential.source == COOKIE:
+        enforce_csrf(request)  # reads the request only: no I/O
+    return Authenticated(user, auth, credential.source)
