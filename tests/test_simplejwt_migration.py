@@ -134,3 +134,62 @@ def test_an_enabled_migration_needs_an_end_date():
         errors = [message for message in checks.run_checks() if message.id == "authgate.E002"]
     assert len(errors) == 1
     assert "UNTIL" in errors[0].msg
+
+
+def _issued_a_second_ago(user):
+    """A simplejwt refresh token issued a second before now (issue times are whole
+    seconds: a cutoff in the same second counts the token as earlier anyway)."""
+    legacy = RefreshToken.for_user(user)
+    legacy.payload["iat"] = int(legacy.payload["iat"]) - 1
+    return legacy
+
+
+def test_a_token_issued_before_a_password_change_is_refused(api_client, user, migrating):
+    legacy = _issued_a_second_ago(user)
+    user.set_password("a-new-password-77")
+    user.save()
+    assert_refused(exchange(api_client, legacy), "revoked")
+    assert not Session.objects.exists() and not MigratedToken.objects.exists()
+
+
+def test_a_token_issued_before_a_logout_everywhere_is_refused(api_client, user, migrating, tokens_for):
+    access = tokens_for(user)["access"]
+    legacy = _issued_a_second_ago(user)
+    assert api_client.post("/api/auth/logout/all/", **bearer(access)).status_code == 200
+    assert_refused(exchange(api_client, legacy), "revoked")
+    assert not MigratedToken.objects.exists()
+
+
+def test_a_token_issued_before_an_admins_logout_or_invalidate_all_is_refused(api_client, make_user, migrating):
+    from authgate import sessions
+
+    alice, bob = make_user("alice"), make_user("bob")
+    legacy_alice, legacy_bob = _issued_a_second_ago(alice), _issued_a_second_ago(bob)
+    sessions.end_user_sessions(alice, sessions.ADMIN)  # also what logout_user and the admin do
+    assert_refused(exchange(api_client, legacy_alice), "revoked")
+    assert exchange(api_client, _issued_a_second_ago(bob)).status_code == 200
+    sessions.end_all_sessions()
+    assert_refused(exchange(api_client, legacy_bob), "revoked")
+
+
+def test_a_token_issued_after_the_last_password_change_is_exchanged(api_client, user, migrating):
+    from authgate.models import CredentialCutoff
+
+    user.set_password("a-new-password-77")
+    user.save()
+    # The change a couple of seconds ago (issue times are whole seconds).
+    CredentialCutoff.objects.filter(user=user).update(not_before=timezone.now() - timedelta(seconds=2))
+    assert exchange(api_client, RefreshToken.for_user(user)).status_code == 200
+
+
+def test_an_unverified_address_is_refused_when_verification_is_required(api_client, user):
+    from authgate import recovery
+
+    legacy = RefreshToken.for_user(user)
+    with migration(), override_settings(AUTHGATE={**settings.AUTHGATE, "REQUIRE_EMAIL_VERIFICATION": True}):
+        response = exchange(api_client, legacy)
+        assert response.status_code == 403, response.content
+        assert response.json()["code"] == "email_unverified"
+        assert not Session.objects.exists() and not MigratedToken.objects.exists()
+        recovery.mark_verified(user)  # once verified, the same token still works: it was not spent
+        assert exchange(api_client, legacy).status_code == 200

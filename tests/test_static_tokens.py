@@ -85,12 +85,25 @@ def test_create_with_bearer_shows_the_key_once_and_it_authenticates(api_client, 
     assert body["token"] not in listed.content.decode()
 
 
-def test_create_with_a_static_token(api_client, user):
-    _, key = static_tokens.create_token(user, name="first")
+def test_a_static_token_cannot_create_static_tokens(api_client, user):
+    first, key = static_tokens.create_token(user, name="first")
     response = create(api_client, {"name": "second"}, **token_auth(key))
-    assert response.status_code == 201
-    assert api_client.get(PROTECTED, **token_auth(response.json()["token"])).status_code == 200
-    assert sorted(StaticToken.objects.filter(user=user).values_list("name", flat=True)) == ["first", "second"]
+    assert response.status_code == 403, response.content
+    assert response.json() == {
+        "detail": "A static token cannot create static tokens: sign in, or send your username and password.",
+        "code": "permission_denied",
+    }
+    assert list(StaticToken.objects.filter(user=user)) == [first]
+    # Revoking the stolen key therefore ends everything it could do.
+    assert api_client.delete(f"{TOKENS}{first.pk}/", **token_auth(key)).status_code == 204
+    assert not StaticToken.objects.filter(user=user).exists()
+
+
+def test_a_static_token_with_username_and_password_in_the_body_creates_one(api_client, make_user):
+    make_user()
+    _, key = static_tokens.create_token(get_user_model().objects.get(username="alice"), name="first")
+    response = create(api_client, {"username": "alice", "password": PASSWORD, "name": "second"}, **token_auth(key))
+    assert response.status_code == 201, response.content
 
 
 def test_create_with_username_and_password_like_obtain_auth_token(api_client, make_user):
@@ -337,7 +350,7 @@ def test_both_schemes_work_side_by_side(api_client, user):
 def test_static_token_needs_no_csrf_for_unsafe_methods(user):
     _, key = static_tokens.create_token(user)
     client = APIClient(enforce_csrf_checks=True)
-    assert create(client, {"name": "more"}, **token_auth(key)).status_code == 201
+    assert client.delete(f"{TOKENS}{StaticToken.objects.get().pk}/", **token_auth(key)).status_code == 204
 
 
 # -- Django admin --------------------------------------------------------------------------

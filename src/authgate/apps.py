@@ -14,6 +14,7 @@ class AuthgateConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from . import signals  # noqa: F401  (connects receivers)
         from . import activity  # noqa: F401  (connects the activity trail's receivers)
+        from . import cutoffs  # noqa: F401  (hears password changes)
         from . import openapi  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)
         from .triggers import install_after_migrate
 

@@ -288,12 +288,31 @@ class Lockout(AttemptCounter):
         ordering = ["-window_ends"]
 
 
+class CredentialCutoff(models.Model):
+    """When the user last signed out everywhere (logout everywhere, a password change or
+    reset, an admin's logout): credentials that authgate did not issue itself and that carry
+    an earlier issue time — simplejwt refresh tokens presented for exchange — are refused.
+    A row without a user is the cutoff of an invalidate-all, for every user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    not_before = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "credential cutoff"
+
+    def __str__(self):
+        return f"{self.user or 'everyone'} · {self.not_before.isoformat()}"
+
+
 # The second-factor tables belong to this app (one migrations directory).
 from .mfa.models import PendingLogin, RecoveryCode, TOTPDevice  # noqa: E402
 
 __all__ = [
     "Activity",
     "AttemptCounter",
+    "CredentialCutoff",
     "EmailAddress",
     "Lockout",
     "LoginKey",

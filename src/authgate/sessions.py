@@ -17,7 +17,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import activity, metrics, signals
+from . import activity, cutoffs, metrics, signals
 from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store
@@ -269,6 +269,7 @@ def end_session_by_id(session_id: "str | uuid.UUID", reason: str = LOGOUT) -> in
 
 
 def end_user_sessions(user: Any, reason: str, keep_session_id: str | None = None) -> int:
+    cutoffs.mark(user)  # also what authgate did not issue (simplejwt tokens awaiting exchange)
     sessions = Session.objects.filter(user=user)
     if keep_session_id:
         sessions = sessions.exclude(pk=uuid.UUID(hex=keep_session_id))
@@ -276,6 +277,7 @@ def end_user_sessions(user: Any, reason: str, keep_session_id: str | None = None
 
 
 def end_all_sessions(reason: str = INVALIDATE_ALL) -> int:
+    cutoffs.mark_everyone()
     return end_sessions(Session.objects.all(), reason)
 
 

@@ -6,7 +6,11 @@ valid simplejwt *refresh* token presented to authgate's refresh endpoint is exch
 once, for a new authgate session: the answer is an authgate pair, exactly as a refresh
 of an authgate token answers, so clients notice nothing. The token must verify with the
 key simplejwt signed it with, be unexpired, name an active user, and not be blacklisted
-in simplejwt's own tables (when `rest_framework_simplejwt.token_blacklist` is installed);
+in simplejwt's own tables (when `rest_framework_simplejwt.token_blacklist` is installed),
+not be issued before the user last signed out everywhere (a password change or reset,
+logout everywhere, an admin's logout, invalidate-all: `authgate.cutoffs`), and pass every
+rule a login passes (`apply_login_rules`: a verified address under
+REQUIRE_EMAIL_VERIFICATION);
 its `jti` is then recorded (`MigratedToken`), so a second exchange of the same token is
 refused, and it is blacklisted in simplejwt's tables too when they exist.
 
@@ -29,7 +33,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import sessions
+from . import cutoffs, recovery, sessions
 from .models import MigratedToken
 from .settings import api_settings
 from .tokens import TokenError
@@ -129,6 +133,9 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
     jti = str(claims[conf.jti_claim])
     if _blacklisted(jti):
         raise TokenError("revoked", _("Token is blacklisted"))
+    if cutoffs.issued_before_cutoff(user, claims.get("iat")):
+        raise TokenError("revoked", _("Token was issued before the account last signed out everywhere."))
+    apply_login_rules(user, request)
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     try:
         with transaction.atomic():
@@ -147,6 +154,14 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
         raise TokenError("revoked", _("Token has already been exchanged.")) from None
     logger.info("simplejwt refresh token %s exchanged for session %s.", jti, session.pk)
     return session, pair
+
+
+def apply_login_rules(user: Any, request: HttpRequest | None) -> None:
+    """What a login checks once the password was right, checked before the exchange opens a
+    session (the user is known active by now): an unverified address under
+    REQUIRE_EMAIL_VERIFICATION is refused (403 `email_unverified`, the token stays
+    unspent). Second factors are checked here too, in this one place."""
+    recovery.require_verified_email(user)
 
 
 def _verified_claims(raw: str, conf: MigrationSettings) -> dict[str, Any]:

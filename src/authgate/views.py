@@ -11,7 +11,7 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import generics, permissions, serializers as drf_serializers, status
-from rest_framework.exceptions import NotAuthenticated, Throttled
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -537,6 +537,9 @@ class ActivityView(AuthgateAPIView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
+STATIC_KEY_CANNOT_MINT = _("A static token cannot create static tokens: sign in, or send your username and password.")
+
+
 @extend_schema(tags=["static tokens"])
 class StaticTokenListView(AuthgateAPIView):
     permission_classes = [permissions.AllowAny]
@@ -556,14 +559,20 @@ class StaticTokenListView(AuthgateAPIView):
             201: serializers.StaticTokenCreatedSerializer,
             400: ERRORS[400],
             401: ERRORS[401],
+            403: serializers.ErrorSerializer,
             429: serializers.ErrorSerializer,
         },
+        description="Create a static token: with a session (Bearer or cookie) or with "
+        "`{username, password}`; a static token cannot create another one (403).",
     )
     def post(self, request):
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
             user = _check_password_login(request, data["username"], data["password"])
         elif request.user.is_authenticated:
+            if isinstance(request.auth, StaticToken):
+                # A stolen key must not outlive its own revocation by minting others.
+                raise PermissionDenied(STATIC_KEY_CANNOT_MINT)
             user = request.user
         else:
             raise NotAuthenticated()
