@@ -309,8 +309,8 @@ def new_context(browser, server, request):
     made, errors = [], []
     failures_before = request.session.testsfailed
 
-    def make():
-        ctx = browser.new_context(base_url=server.url)
+    def make(**options):  # Playwright's context options: viewport, user_agent, is_mobile…
+        ctx = browser.new_context(base_url=server.url, **options)
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}")))
         made.append(ctx)
@@ -324,3 +324,31 @@ def new_context(browser, server, request):
                 screenshot(page, f"FAILED-{request.node.name}-context{i}-page{j}")
         ctx.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# ---- accessibility (axe-core, the npm package of tests/js, run inside the page) -------------
+AXE = REPO / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page, impacts=SERIOUS):
+    """axe-core's violations of `impacts` on the page as it is now: [(rule id, impact, help,
+    [target selectors])]. Evaluated through the DevTools protocol, so the page's strict
+    Content-Security-Policy does not stop the injected script. Without axe-core (`npm ci
+    --prefix tests/js`) the test skips, and fails under CI=true."""
+    if not AXE.exists():
+        reason = f"axe-core is not installed ({AXE}); run `npm ci --prefix tests/js`"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        """async (impacts) => {
+             const result = await window.axe.run(document, { resultTypes: ["violations"] });
+             return result.violations.filter((v) => impacts.includes(v.impact))
+               .map((v) => [v.id, v.impact, v.help, v.nodes.map((n) => n.target.join(" "))]);
+           }""",
+        list(impacts),
+    )
+    return [tuple(v) for v in found]

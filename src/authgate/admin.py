@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from . import activity, charts, counters, recovery, sessions, static_tokens
 from .models import Activity, EmailAddress, Lockout, MigratedToken, Session, StaticToken
@@ -94,11 +95,25 @@ class EmailAddressAdmin(admin.ModelAdmin):
         self.message_user(request, f"{queryset.count()} address(es) marked verified.", messages.SUCCESS)
 
 
+def _shortened(text: str, length: int) -> str:
+    """`text` cut to `length` characters, whole in the title (a tooltip); "-" when empty."""
+    if not text:
+        return "-"
+    if len(text) <= length:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[:length])
+
+
+# A week in 56 bars of three hours: each wide enough to see and to point at.
+DASHBOARD_BUCKET_HOURS = 3
+
+
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):
     """The trail is a record: listed and filtered, never added or edited here."""
 
-    list_display = ("created_at", "kind", "reason", "username", "user", "ip", "user_agent", "session_id")
+    # One line a row: the user agent shortened (whole on hover and on the event's page).
+    list_display = ("created_at", "kind", "reason", "username", "user", "ip", "short_user_agent", "short_session")
     list_filter = ("kind", "reason", ("user", admin.RelatedOnlyFieldListFilter), "ip")
     search_fields = ("username", "ip", "user_agent", "=session_id")
     date_hierarchy = "created_at"
@@ -113,6 +128,14 @@ class ActivityAdmin(admin.ModelAdmin):
         (Activity.LOGIN_THROTTLED, "Throttled attempts", "#ef6c00"),
         (Activity.REFRESH_REUSE_DETECTED, "Refresh token reuse detected", "#6a1b9a"),
     ]
+
+    @admin.display(description="user agent", ordering="user_agent")
+    def short_user_agent(self, obj: Activity) -> str:
+        return _shortened(obj.user_agent, 40)
+
+    @admin.display(description="session", ordering="session_id")
+    def short_session(self, obj: Activity) -> str:
+        return _shortened(str(obj.session_id) if obj.session_id else "", 8)
 
     def has_add_permission(self, request):
         return False
@@ -146,7 +169,12 @@ class ActivityAdmin(admin.ModelAdmin):
                 {
                     "kind": kind,
                     "title": title,
-                    "svg": charts.hourly_bars(counts[kind], hours, title=f"{title} per hour", color=color),
+                    "svg": charts.hourly_bars(
+                        *charts.bucketed(counts[kind], hours, DASHBOARD_BUCKET_HOURS),
+                        title=f"{title} per {DASHBOARD_BUCKET_HOURS} hours",
+                        color=color,
+                        span=DASHBOARD_BUCKET_HOURS,
+                    ),
                 }
                 for kind, title, color in self.charted
             ],

@@ -4,6 +4,8 @@ JavaScript library, no network access, nothing to vendor. Each function returns 
 that is safe to insert (every text in it is escaped).
 """
 
+from datetime import timedelta
+
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -22,9 +24,19 @@ def _nice_max(value):
         step *= 10
 
 
-def hourly_bars(counts, hours, *, title, color, width=760, height=150):
-    """A bar per hour (`counts[i]` events in the hour starting at `hours[i]`, aware datetimes),
-    with a labelled y-axis maximum and a tick at each midnight (UTC)."""
+def bucketed(counts, hours, size):
+    """Hourly counts summed into buckets of `size` hours (the bucket's first hour as its
+    label), so that a week draws as bars wide enough to see and hover."""
+    return (
+        [sum(counts[i : i + size]) for i in range(0, len(counts), size)],
+        [hours[i] for i in range(0, len(hours), size)],
+    )
+
+
+def hourly_bars(counts, hours, *, title, color, width=760, height=170, span=1):
+    """A bar per bucket of `span` hours (`counts[i]` events in the bucket starting at
+    `hours[i]`, aware datetimes), with a labelled y-axis maximum and a tick at each
+    midnight (UTC)."""
     left, right, top, bottom = 36, 8, 22, 20
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max(counts, default=0))
@@ -42,14 +54,19 @@ def hourly_bars(counts, hours, *, title, color, width=760, height=150):
     ]
     for i, (count, hour) in enumerate(zip(counts, hours)):
         x = left + i * bar_w
-        if hour.hour == 0:
-            parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="#ccc"/>')
-            parts.append(f'<text x="{x + 2:.1f}" y="{height - 4}" {FONT} fill="currentColor">{hour:%a %d}</text>')
+        to_midnight = (24 - hour.hour) % 24  # hours from the bucket's start to the next midnight
+        if to_midnight < span:
+            day = hour + timedelta(hours=to_midnight)
+            mx = x + bar_w * to_midnight / span
+            parts.append(f'<line x1="{mx:.1f}" y1="{top}" x2="{mx:.1f}" y2="{top + plot_h + 4}" stroke="#ccc"/>')
+            parts.append(f'<text x="{mx + 2:.1f}" y="{height - 4}" {FONT} fill="currentColor">{day:%a %d}</text>')
         if count:
-            bar_h = max(plot_h * count / peak, 1.5)
+            bar_h = max(plot_h * count / peak, 3)
+            until = f"–{(hour.hour + span) % 24:02d}:00" if span > 1 else ""
             parts.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - bar_h:.1f}" width="{max(bar_w - 0.6, 0.8):.1f}" '
-                f'height="{bar_h:.1f}" fill="{color}"><title>{hour:%Y-%m-%d %H:00} UTC: {count}</title></rect>'
+                f'<rect x="{x + 1:.1f}" y="{top + plot_h - bar_h:.1f}" width="{max(bar_w - 2, 2):.1f}" '
+                f'height="{bar_h:.1f}" rx="1.5" fill="{color}">'
+                f"<title>{hour:%Y-%m-%d %H:00}{until} UTC: {count}</title></rect>"
             )
     parts.append("</svg>")
     return mark_safe("".join(parts))

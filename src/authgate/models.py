@@ -180,7 +180,7 @@ class Activity(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "activity event"
-        verbose_name_plural = "activity"
+        verbose_name_plural = "activity events"
         indexes = [
             models.Index(fields=["user", "-created_at"], name="authgate_activity_user"),
             models.Index(fields=["kind", "created_at"], name="authgate_activity_kind"),

@@ -414,6 +414,23 @@ class PasswordResetConfirmView(PublicView):
         "A weak password is a field error and leaves the link usable; an invalid, "
         "expired or used link is 400 `invalid_link`.",
     )
+    @extend_schema(
+        parameters=[serializers.LinkSerializer],
+        responses={
+            200: inline_serializer(
+                "ResetLinkAccount", {"username": drf_serializers.CharField(), "email": drf_serializers.CharField()}
+            ),
+            400: ERRORS[400],
+        },
+        description="Whose password a reset link would reset (for the page to name the account), "
+        "without using the link; an invalid, expired or used link is 400 `invalid_link`.",
+    )
+    def get(self, request):
+        link = serializers.LinkSerializer(data=request.query_params)
+        link.is_valid(raise_exception=True)
+        user = recovery.user_for_reset_link(link.validated_data["uid"], link.validated_data["token"])
+        return Response({"username": user.get_username(), "email": recovery.email_of(user) or ""})
+
     def post(self, request):
         data = _validated(serializers.PasswordResetConfirmSerializer, request)
         user = recovery.user_for_reset_link(data["uid"], data["token"])

@@ -49,6 +49,10 @@ const el = {
   modeBadge: $("#mode-badge"),
   modeSwitch: $("#mode-switch"),
   forgot: $("#forgot-password"),
+  backToSignIn: $("#back-to-sign-in"),
+  resetBack: $("#reset-back"),
+  resetAccount: $("#reset-account"),
+  resetUsername: $("#reset-username"),
   resetRequestForm: $("#reset-request-form"),
   resetConfirm: $("#reset-confirm"),
   resetConfirmForm: $("#reset-confirm-form"),
@@ -196,13 +200,14 @@ function initials(user) {
   return name.slice(0, 2).toUpperCase();
 }
 
+const JUST_NOW = "just now";
 const rtf = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
 function relativeTime(iso) {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return "—";
   const s = Math.round((t - Date.now()) / 1000);
   const abs = Math.abs(s);
-  if (abs < 45) return "just now";
+  if (abs < 45) return JUST_NOW;
   if (!rtf) return new Date(t).toLocaleString();
   if (abs < 3600) return rtf.format(Math.round(s / 60), "minute");
   if (abs < 86400) return rtf.format(Math.round(s / 3600), "hour");
@@ -219,17 +224,21 @@ function timeEl(iso, text) {
   t.textContent = text;
   return t;
 }
-function shortDate(iso) {
+// Day and time: two sign-ins on one day are told apart.
+function dateAndTime(iso) {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "—" : d.toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" });
+  return Number.isNaN(d.getTime()) ? "—" : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ICONS = {
   phone: ["M8 2h8a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2z", "M11 18h2"],
   laptop: ["M5 5h14a1 1 0 0 1 1 1v9H4V6a1 1 0 0 1 1-1z", "M2 18h20"],
 };
+export function deviceKind(text) {
+  return /\b(android|ios|iphone|ipad|ipod|mobile|phone)\b/i.test(text || "") ? "phone" : "laptop";
+}
 function deviceIcon(text) {
-  const kind = /android|ios|iphone|ipad|mobile/i.test(text || "") ? "phone" : "laptop";
+  const kind = deviceKind(text);
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("width", "20");
@@ -290,7 +299,8 @@ function renderSessions(list) {
     const icon = document.createElement("span");
     icon.className = "device-icon";
     icon.setAttribute("aria-hidden", "true");
-    icon.append(deviceIcon(`${s.device} ${s.user_agent}`));
+    icon.dataset.kind = deviceKind(`${s.device || ""} ${s.user_agent || ""}`);
+    icon.append(deviceIcon(`${s.device || ""} ${s.user_agent || ""}`));
     const text = document.createElement("div");
     const name = document.createElement("span");
     name.className = "device-name";
@@ -321,12 +331,12 @@ function renderSessions(list) {
     const tdUsed = document.createElement("td");
     tdUsed.dataset.label = "Last used";
     tdUsed.className = "nowrap";
-    tdUsed.append(timeEl(s.last_used_at, s.current ? "Now" : relativeTime(s.last_used_at)));
+    tdUsed.append(timeEl(s.last_used_at, s.current ? JUST_NOW : relativeTime(s.last_used_at)));
 
     const tdCreated = document.createElement("td");
     tdCreated.dataset.label = "Signed in";
     tdCreated.className = "nowrap";
-    tdCreated.append(timeEl(s.created_at, shortDate(s.created_at)));
+    tdCreated.append(timeEl(s.created_at, dateAndTime(s.created_at)));
 
     const tdAction = document.createElement("td");
     const btn = document.createElement("button");
@@ -450,6 +460,19 @@ function showSignedIn() {
   renderUser(client.getUser());
   loadAccount();
 }
+// What one visitor typed (a failed sign-in's username included) is not left for the next.
+function resetSignedOutForms() {
+  for (const form of [el.loginForm, el.registerForm, el.resetRequestForm]) {
+    form.reset();
+    clearFieldErrors(form);
+  }
+  showSignInForm();
+}
+function showSignInForm() {
+  el.resetRequestForm.hidden = true;
+  el.loginForm.hidden = false;
+  el.forgot.setAttribute("aria-expanded", "false");
+}
 function showSignedOut() {
   if (resetLink) return;
   setState("signed-out");
@@ -459,13 +482,13 @@ function showSignedOut() {
   el.activityMore.hidden = true;
   el.admin.hidden = true;
   if (el.dialog.open) el.dialog.close("cancel");
-  const pw = el.loginForm.elements.namedItem("password");
-  if (pw) pw.value = "";
+  resetSignedOutForms();
 }
 
 // ---- client events (this tab, other tabs, ended sessions) ------------------------------
 let nextLogoutMessage = null;
 client.onLogin(({ source, user }) => {
+  resetSignedOutForms();
   if (source === "other_tab") showMessage(`Signed in${user && user.username ? ` as ${user.username}` : ""} in another tab.`, "info", "other_tab_login");
   showSignedIn();
 });
@@ -629,15 +652,17 @@ el.dialog.addEventListener("close", async () => {
 const RESET_REQUESTED = "If an account has this email address, we've sent it a link to choose a new password. Check your inbox.";
 
 el.forgot.addEventListener("click", () => {
-  const open = el.resetRequestForm.hidden;
-  el.resetRequestForm.hidden = !open;
-  el.forgot.setAttribute("aria-expanded", String(open));
-  if (open) {
-    const typed = el.loginForm.elements.namedItem("username").value.trim();
-    const email = el.resetRequestForm.elements.namedItem("email");
-    if (typed.includes("@") && !email.value) email.value = typed;
-    email.focus();
-  }
+  el.resetRequestForm.hidden = false;
+  el.loginForm.hidden = true;
+  el.forgot.setAttribute("aria-expanded", "true");
+  const typed = el.loginForm.elements.namedItem("username").value.trim();
+  const email = el.resetRequestForm.elements.namedItem("email");
+  if (typed.includes("@") && !email.value) email.value = typed;
+  email.focus();
+});
+el.backToSignIn.addEventListener("click", () => {
+  showSignInForm();
+  el.loginForm.elements.namedItem("username").focus();
 });
 
 el.resetRequestForm.addEventListener("submit", async (ev) => {
@@ -650,6 +675,7 @@ el.resetRequestForm.addEventListener("submit", async (ev) => {
     try {
       await client.requestPasswordReset({ email });
       form.reset();
+      showSignInForm();
       showMessage(RESET_REQUESTED, "success", "reset_requested");
     } catch (err) {
       if (err.status === 429) showThrottled(err, submit, "Too many emails asked for.");
@@ -676,21 +702,48 @@ function leaveResetView() {
   else showSignedOut();
 }
 
+function invalidLink(err) {
+  leaveResetView();
+  showMessage(err.code === "invalid_link"
+    ? "This link is invalid, expired or already used. Ask for a new one with “Forgot password?”."
+    : describeError(err), "error", err.code);
+}
+
+// Whose password this is (and whether the link still works) before anything is typed.
+async function checkResetLink() {
+  try {
+    const account = await client.checkPasswordResetLink(resetLink);
+    const name = account.username || account.email || "";
+    el.resetAccount.textContent = name;
+    el.resetUsername.value = name;
+  } catch (err) {
+    if (err.code === "invalid_link") invalidLink(err);
+  }
+}
+
+el.resetBack.addEventListener("click", () => {
+  el.resetConfirmForm.reset();
+  leaveResetView();
+});
+
 el.resetConfirmForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget;
   const submit = form.querySelector("button[type=submit]");
   clearFieldErrors(form);
   const new_password = form.elements.namedItem("new_password").value;
+  const again = form.elements.namedItem("new_password_confirm");
+  if (new_password !== again.value) {
+    showFieldErrors(form, { status: 400, body: { new_password_confirm: ["The two passwords don't match."] } });
+    again.focus();
+    return;
+  }
   await busy(submit, async () => {
     try {
       await client.confirmPasswordReset({ ...resetLink, new_password });
     } catch (err) {
       if (showFieldErrors(form, err)) return; // a weak password: the link still works
-      leaveResetView();
-      showMessage(err.code === "invalid_link"
-        ? "This link is invalid, expired or already used. Ask for a new one with “Forgot password?”."
-        : describeError(err), "error", err.code);
+      invalidLink(err);
       return;
     }
     form.reset();
@@ -785,6 +838,7 @@ if (params.get("reason") === "session_ended") showMessage("Your session has ende
 if (resetLink) {
   setState("reset-password");
   el.resetConfirmForm.elements.namedItem("new_password").focus();
+  checkResetLink();
 } else if (client.isAuthenticated()) showSignedIn();
 else showSignedOut();
 if (linkAction === "verify-email") completeVerification(linkParams);

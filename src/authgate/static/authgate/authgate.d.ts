@@ -162,6 +162,8 @@ export interface AuthgateClient {
   requestPasswordReset(request: { email: string }): Promise<DetailResponse>;
   /** Sets a new password from a reset link's `uid` and `token`; every session of that user ends. */
   confirmPasswordReset(reset: { uid: string; token: string; new_password: string }): Promise<DetailResponse>;
+  /** Whose password a reset link would reset, without using it; `invalid_link` when it no longer works. */
+  checkPasswordResetLink(link: { uid: string; token: string }): Promise<{ username: string; email: string }>;
   /** Verifies the address from a verification link's `uid` and `token`. */
   verifyEmail(link: { uid: string; token: string }): Promise<DetailResponse>;
   /** Mails a new verification link to the signed-in user. */

@@ -285,6 +285,16 @@ export function createClient(options = {}) {
     return h;
   }
 
+  // fetch() gives no reason for a failed request: a cross-origin answer without the CORS
+  // headers and a server that cannot be reached look the same to the page.
+  function networkError(err) {
+    const crossOrigin = typeof location !== "undefined" && /^https?:/i.test(String(baseUrl)) && new URL(baseUrl, location.href).origin !== location.origin;
+    const text = crossOrigin
+      ? `Network error: the request to ${new URL(baseUrl, location.href).origin} was blocked by CORS or the server is unreachable (is this page's origin allowed by the API's CORS settings?).`
+      : "Network error: the request was blocked by CORS or the server is unreachable.";
+    return new AuthError(text, { status: 0, code: "network_error", cause: err });
+  }
+
   async function rawRequest(url, { method = "GET", body, headers = {}, state } = {}) {
     const h = { Accept: "application/json", ...headers };
     if (body !== undefined) h["Content-Type"] = "application/json";
@@ -298,7 +308,7 @@ export function createClient(options = {}) {
     try {
       return await fetchImpl(url, init);
     } catch (err) {
-      throw new AuthError("Network error: the server could not be reached.", { status: 0, code: "network_error", cause: err });
+      throw networkError(err);
     }
   }
 
@@ -452,7 +462,7 @@ export function createClient(options = {}) {
       res = await authFetch(joinUrl(baseUrl, path), init);
     } catch (err) {
       if (err instanceof AuthError) throw err;
-      throw new AuthError("Network error: the server could not be reached.", { status: 0, code: "network_error", cause: err });
+      throw networkError(err);
     }
     return json(res);
   }
@@ -546,6 +556,13 @@ export function createClient(options = {}) {
     return data;
   }
 
+  /** Whose password a reset link's `uid` and `token` would reset ({username, email}),
+   *  without using the link; an invalid, expired or used link throws `invalid_link`. */
+  async function checkPasswordResetLink({ uid, token } = {}) {
+    const q = new URLSearchParams({ uid: uid ?? "", token: token ?? "" });
+    return json(await rawRequest(joinUrl(baseUrl, `password/reset/confirm/?${q}`)));
+  }
+
   /** Verifies the address from a verification link's `uid` and `token`. */
   async function verifyEmail({ uid, token } = {}) {
     const data = await publicPost("email/verify/", { uid, token });
@@ -612,6 +629,7 @@ export function createClient(options = {}) {
     invalidateAllTokens,
     requestPasswordReset,
     confirmPasswordReset,
+    checkPasswordResetLink,
     verifyEmail,
     resendVerification,
     changeEmail,
