@@ -246,6 +246,8 @@ def _authgate_from_env():
         "LEEWAY",
         "ACTIVITY_RETENTION",
         "SESSION_CACHE_TTL",
+        "MFA_TOKEN_LIFETIME",
+        "REAUTH_WINDOW",
     ):
         value = env_seconds(f"AUTHGATE_{name}")
         if value is not None:
@@ -265,12 +267,15 @@ def _authgate_from_env():
         "EMAIL_VERIFY_URL",
         "LISTEN_DATABASE_URL",
         "REDIS_KEY_PREFIX",
+        "TOTP_ISSUER",
     ):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
             conf[name] = value
     if os.environ.get("AUTHGATE_VERIFYING_KEYS"):  # JSON {"kid": "public PEM", ...}
         conf["VERIFYING_KEYS"] = json.loads(os.environ["AUTHGATE_VERIFYING_KEYS"])
+    if os.environ.get("AUTHGATE_MFA_ENCRYPTION_KEYS"):  # comma list of Fernet keys, the first encrypts
+        conf["MFA_ENCRYPTION_KEYS"] = env_list("AUTHGATE_MFA_ENCRYPTION_KEYS", [])
     if os.environ.get("AUTHGATE_METRICS_ALLOWED_IPS"):  # comma list of addresses or CIDR networks
         conf["METRICS_ALLOWED_IPS"] = env_list("AUTHGATE_METRICS_ALLOWED_IPS", [])
     for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION", "ACTIVITY_TRAIL"):

@@ -138,7 +138,17 @@ def test_sessions_list_marks_the_current_one(api_client, user, tokens_for):
     assert response.status_code == 200
     rows = {row["device"]: row for row in response.json()}
     assert set(rows) == {"laptop", "phone"}  # ended sessions are not listed
-    assert set(rows["phone"]) == {"id", "device", "ip", "user_agent", "created_at", "last_used_at", "current"}
+    assert set(rows["phone"]) == {
+        "id",
+        "device",
+        "ip",
+        "user_agent",
+        "created_at",
+        "last_used_at",
+        "current",
+        "amr",
+        "auth_time",
+    }
     assert rows["phone"]["current"] is True and rows["laptop"]["current"] is False
     assert rows["phone"]["id"] == phone["session_id"] and rows["laptop"]["id"] == laptop["session_id"]
     assert rows["phone"]["ip"] == "10.1.2.3" and rows["phone"]["user_agent"] == "PhoneBrowser/1.0"

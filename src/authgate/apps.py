@@ -19,3 +19,21 @@ class AuthgateConfig(AppConfig):
         from .triggers import install_after_migrate
 
         post_migrate.connect(install_after_migrate, sender=self)
+        _install_admin_login_form()
+
+
+def _install_admin_login_form():
+    """The admin's default site asks for the second factor at login, unless the project
+    chose its own login form (system check authgate.W010 then checks it)."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib import admin
+
+    from .mfa.forms import AdminLoginForm
+
+    if admin.site.login_form is None:
+        admin.site.login_form = AdminLoginForm
+        if admin.site.login_template is None:
+            admin.site.login_template = "authgate/admin/login.html"

@@ -85,3 +85,32 @@ def login_name_clashes(app_configs: Any = None, databases: Any = None, **kwargs:
             id="authgate.W001",
         )
     ]
+
+
+@register(Tags.security)
+def admin_login_asks_for_the_second_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The admin's login form must not log in an account with a second factor on its
+    password alone: authgate installs its form unless the project set its own."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from django.conf import settings
+    from django.contrib import admin
+    from importlib import import_module
+
+    import_module(settings.ROOT_URLCONF)  # where projects set admin.site.login_form
+    from .mfa.forms import SecondFactorLoginMixin
+
+    form = admin.site.login_form
+    if form is not None and not issubclass(form, SecondFactorLoginMixin):
+        return [
+            Warning(
+                "admin.site.login_form does not ask for second factors: an account with one "
+                "could sign in to the admin with its password alone.",
+                hint="Use authgate.mfa.forms.AdminLoginForm, or add authgate.mfa.forms.SecondFactorLoginMixin "
+                "to your form (first in its bases).",
+                id="authgate.W010",
+            )
+        ]
+    return []

@@ -67,6 +67,51 @@ class EmailUnverified(exceptions.APIException):
     default_code = "email_unverified"
 
 
+class MFARequired(exceptions.APIException):
+    """403 `mfa_required`: the first factor was right and the account has a second one. The
+    answer carries `mfa_token`, `methods` and each factor's challenge fields (`extra`)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("Enter the code from your authenticator app, a recovery code, or use your security key.")
+    default_code = "mfa_required"
+
+    def __init__(self, extra: dict[str, Any], detail: "str | StrPromise | None" = None) -> None:
+        super().__init__(detail or self.default_detail, self.default_code)
+        self.extra = extra
+
+
+class InvalidCode(exceptions.APIException):
+    """401 `invalid_code` (400 when confirming a set-up): a second-factor proof that does not verify."""
+
+    status_code: int = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("The code is invalid or has expired.")
+    default_code = "invalid_code"
+
+    def __init__(self, detail: "str | StrPromise | None" = None, status_code: int | None = None) -> None:
+        super().__init__(detail or self.default_detail, self.default_code)
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class MFATokenInvalid(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = _("This sign-in attempt has expired or was already used. Sign in again.")
+    default_code = "mfa_token_invalid"
+
+
+class ReauthenticationRequired(exceptions.APIException):
+    """403 `reauthentication_required`: a sensitive action without a recent second-factor
+    proof on this session; `extra` holds `methods` (and challenges) to re-authenticate with."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = _("Confirm it's you: re-authenticate with your second factor, then try again.")
+    default_code = "reauthentication_required"
+
+    def __init__(self, extra: dict[str, Any] | None = None, detail: "str | StrPromise | None" = None) -> None:
+        super().__init__(detail or self.default_detail, self.default_code)
+        self.extra = extra or {}
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _("The database is unavailable; try again shortly.")
@@ -104,6 +149,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> "Response | No
     body = {"detail": str(detail), "code": _code_of(exc, response.data)}
     if isinstance(exc, InvalidToken):
         body["reason"] = exc.reason
+    extra = getattr(exc, "extra", None)
+    if isinstance(extra, dict):
+        body.update({key: value for key, value in extra.items() if key not in body})
     response.data = body
     return response
 

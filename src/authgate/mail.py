@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.signals import request_finished, request_started
 from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
 
 from . import recovery
 from .settings import api_settings
@@ -68,6 +69,21 @@ def email_changed_mail(request, user, old_email):
     """The notice to the previous address: a change made by someone else gets noticed."""
     context = {**_context(request, user, link=""), "old_email": old_email}
     return compose(EMAIL_CHANGED, old_email, context)
+
+
+FACTOR_CHANGED = "factor_changed"
+FACTOR_NAMES = {"totp": _("an authenticator app"), "webauthn": _("a security key or passkey")}
+
+
+def factor_changed_mail(request, user, factor, added):
+    """The notice that a second factor was added or removed (by the user or by support)."""
+    context = {
+        **_context(request, user, link=""),
+        "factor": FACTOR_NAMES.get(factor, _("a second factor")),
+        "added": added,
+        "all_factors": factor == "all",
+    }
+    return compose(FACTOR_CHANGED, recovery.email_of(user), context)
 
 
 class Outbox:

@@ -31,6 +31,15 @@ except ImportError:  # pragma: no cover — the reusable app runs without it
 
 LOGIN_OUTCOMES = {"login_succeeded": "success", "login_failed": "failure", "login_throttled": "throttled"}
 REFRESH_OUTCOMES = ("rotated", "retried", "reuse_detected", "invalid")
+MFA_EVENTS = (
+    "mfa_added",
+    "mfa_removed",
+    "mfa_used",
+    "mfa_failed",
+    "recovery_code_used",
+    "recovery_codes_regenerated",
+    "reauthenticated",
+)
 # Buckets for a check that should take well under a millisecond when nothing changed.
 AUTH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -45,6 +54,10 @@ if prometheus_client is not None:
     _login = {kind: LOGIN_ATTEMPTS.labels(outcome) for kind, outcome in LOGIN_OUTCOMES.items()}
     _refresh = {outcome: REFRESH.labels(outcome) for outcome in REFRESH_OUTCOMES}
     _auth_seconds = {scheme: AUTHENTICATION_SECONDS.labels(scheme) for scheme in ("bearer", "token")}
+    MFA = prometheus_client.Counter("authgate_mfa_events", "Second-factor events, by event.", ["event"])
+    _mfa = {event: MFA.labels(event) for event in MFA_EVENTS}
+    for _outcome in _mfa.values():
+        _outcome.inc(0)
     for _outcome in _login.values():  # every series present from the start (rate() needs it)
         _outcome.inc(0)
     for _outcome in _refresh.values():
@@ -57,6 +70,8 @@ def count_event(kind, reason="", count=1):
         return
     if kind in LOGIN_OUTCOMES:
         _login[kind].inc(count)
+    elif kind in _mfa:
+        _mfa[kind].inc(count)
     elif kind == "refresh_reuse_detected":
         _refresh["reuse_detected"].inc(count)
     elif kind == "session_ended" and count:

@@ -9,6 +9,7 @@ subclass the ones below.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
@@ -266,14 +267,22 @@ class AccountDeleteSerializer(serializers.Serializer):
 
 class SessionSerializer(serializers.ModelSerializer):
     current = serializers.SerializerMethodField()
+    amr = serializers.SerializerMethodField(help_text=_("How the session last authenticated (RFC 8176)."))
+    auth_time = serializers.SerializerMethodField(help_text=_("When it last authenticated."))
 
     class Meta:
         model = Session
-        fields = ["id", "device", "ip", "user_agent", "created_at", "last_used_at", "current"]
+        fields = ["id", "device", "ip", "user_agent", "created_at", "last_used_at", "current", "amr", "auth_time"]
         read_only_fields = fields
 
     def get_current(self, session) -> bool:
         return session.id.hex == self.context.get("current_session_id")
+
+    def get_amr(self, session) -> list[str]:
+        return session.amr_values
+
+    def get_auth_time(self, session) -> datetime:
+        return session.authenticated_at
 
 
 class InvalidateAllSerializer(serializers.Serializer):
@@ -291,6 +300,9 @@ class StaticTokenCreateSerializer(serializers.Serializer):
     )
     username = serializers.CharField(required=False, max_length=254)
     password = serializers.CharField(required=False, trim_whitespace=False, max_length=4096)
+    code = serializers.CharField(
+        required=False, max_length=64, help_text=_("With username/password, for an account with a second factor.")
+    )
 
     def validate(self, attrs):
         if ("username" in attrs) != ("password" in attrs):

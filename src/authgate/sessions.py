@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timedelta
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import activity, cutoffs, metrics, signals
+from .mfa.providers import FACTOR_AMR
 from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store
@@ -54,13 +56,31 @@ def _now_seconds():
 
 
 # -- open ----------------------------------------------------------------------------------
+def amr_string(values: "Iterable[str]") -> str:
+    """The stored form of a set of `amr` values: sorted, unique, with "mfa" when a password
+    and a second factor (or two factors) were both proven."""
+    found = {value for value in values if value}
+    if len(found & FACTOR_AMR) + ("pwd" in found) + ("user" in found) >= 2:
+        found.add("mfa")
+    return " ".join(sorted(found))
+
+
 def open_session(
-    user: Any, *, device: str = "", ip: str | None = None, user_agent: str = "", request: "HttpRequest | None" = None
+    user: Any,
+    *,
+    device: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    request: "HttpRequest | None" = None,
+    amr: "Iterable[str]" = ("pwd",),
 ) -> tuple[Session, TokenPair]:
-    """Start a session for `user` (a login); returns (session, TokenPair).
+    """Start a session for `user` (a login); returns (session, TokenPair). `amr`: how the
+    login was proven (RFC 8176 values: "pwd", "otp", "hwk"...); `auth_time` is now.
     `request` (the Django HttpRequest, if any) is passed on to `session_opened` receivers."""
     now = timezone.now()
     session = Session.objects.create(
+        amr=amr_string(amr),
+        auth_time=now,
         user=user,
         device=(device or "")[:200],
         ip=ip,
@@ -217,6 +237,17 @@ def access_from_database(claims: Claims) -> tuple[Any, AccessContext]:
     if session.id.hex == claims.session_id:  # the cache knows sessions by their canonical id
         store.remember(snapshot, claims.session_id, claims.user_id, user)
     return user, AccessContext(claims)
+
+
+def record_authentication(session_id: str, amr: "Iterable[str]") -> tuple[datetime, list[str]]:
+    """A re-authentication (or a factor turned on) in session `session_id`: `auth_time`
+    becomes now and `amr` gains `amr`; returns (auth_time, amr values). The session's
+    current tokens keep their claims until the next refresh: the row is what counts."""
+    session = Session.objects.get(pk=uuid.UUID(hex=str(session_id).replace("-", "")))
+    now = timezone.now()
+    combined = amr_string([*session.amr_values, *amr])
+    Session.objects.filter(pk=session.pk).update(amr=combined, auth_time=now)
+    return now, combined.split()
 
 
 def _touch(session):

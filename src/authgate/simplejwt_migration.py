@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import cutoffs, recovery, sessions
+from .mfa import gate, providers
 from .models import MigratedToken
 from .settings import api_settings
 from .tokens import TokenError
@@ -137,6 +138,16 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
         raise TokenError("revoked", _("Token was issued before the account last signed out everywhere."))
     apply_login_rules(user, request)
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+    if providers.has_factor(user):
+        # A second factor since the simplejwt login: the token is spent, and what it buys is
+        # the second step of a login (403 `mfa_required`), as a password would.
+        try:
+            with transaction.atomic():
+                MigratedToken.objects.create(jti=jti, user=user, expires_at=expires_at)
+                _blacklist(jti, user, raw, expires_at)
+        except IntegrityError:
+            raise TokenError("revoked", _("Token has already been exchanged.")) from None
+        gate.require_second_factor(user, request)
     try:
         with transaction.atomic():
             record = MigratedToken.objects.create(jti=jti, user=user, expires_at=expires_at)
@@ -160,7 +171,8 @@ def apply_login_rules(user: Any, request: HttpRequest | None) -> None:
     """What a login checks once the password was right, checked before the exchange opens a
     session (the user is known active by now): an unverified address under
     REQUIRE_EMAIL_VERIFICATION is refused (403 `email_unverified`, the token stays
-    unspent). Second factors are checked here too, in this one place."""
+    unspent). A second factor is asked for right after, in `exchange()`: that answer spends
+    the token first (its second step is `mfa/verify/`)."""
     recovery.require_verified_email(user)
 
 

@@ -267,7 +267,7 @@ class TokenCodec:
         cap = int(session.expires_at.timestamp())
         expires_at = min(issued_at + int(lifetime.total_seconds()), cap)
         sid = session.id.hex
-        return {
+        claims = {
             "type": token_type,
             "sub": str(session.user_id),
             "sid": sid,
@@ -276,6 +276,10 @@ class TokenCodec:
             "exp": expires_at,
             "jti": f"{sid}.{session.generation}.{issued_at}.{token_type[0]}",
         }
+        if token_type == ACCESS:  # how and when the session authenticated (RFC 8176, OIDC)
+            claims["amr"] = session.amr.split() if session.amr else []
+            claims["auth_time"] = int(session.authenticated_at.timestamp())
+        return claims
 
     def access_for(self, session, issued_at=None):
         issued_at = session.issued_at if issued_at is None else issued_at

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import oauth, views
+from .mfa import views as mfa_views
 
 app_name = "authgate"
 
@@ -26,6 +27,13 @@ urlpatterns = [
     path("tokens/<int:token_id>/", views.StaticTokenDetailView.as_view(), name="token-detail"),
     path("admin/invalidate-all-tokens/", views.InvalidateAllView.as_view(), name="invalidate-all"),
     path("admin/users/<int:user_id>/logout/", views.AdminUserLogoutView.as_view(), name="admin-user-logout"),
+    # Second factors and recent authentication.
+    path("mfa/", mfa_views.MFAView.as_view(), name="mfa"),
+    path("mfa/verify/", mfa_views.MFAVerifyView.as_view(), name="mfa-verify"),
+    path("mfa/totp/", mfa_views.TOTPView.as_view(), name="mfa-totp"),
+    path("mfa/totp/confirm/", mfa_views.TOTPConfirmView.as_view(), name="mfa-totp-confirm"),
+    path("mfa/recovery-codes/", mfa_views.RecoveryCodesView.as_view(), name="mfa-recovery-codes"),
+    path("reauthenticate/", mfa_views.ReauthenticateView.as_view(), name="reauthenticate"),
     # Resource-server interop (RFC 7517 JWKS, RFC 7662 introspection, RFC 7009 revocation).
     path(".well-known/jwks.json", oauth.JWKSView.as_view(), name="jwks"),
     path("introspect/", oauth.IntrospectView.as_view(), name="introspect"),

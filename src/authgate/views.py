@@ -17,9 +17,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import activity, cookies, mail, metrics, recovery, serializers, sessions, simplejwt_migration, static_tokens
+from . import cookies as cookies_module
+from .mfa import gate, providers, reauth
 from .openapi import OpenApiResponse, extend_schema, inline_serializer
 from .authentication import enforce_csrf
-from .exceptions import exception_handler, InvalidCredentials, InvalidToken, RefreshRequired, TokenNotValidRequest
+from .exceptions import (
+    exception_handler,
+    InvalidCredentials,
+    InvalidToken,
+    MFARequired,
+    RefreshRequired,
+    TokenNotValidRequest,
+)
 from .models import Activity, StaticToken
 from .security import JSONParser
 from .settings import api_settings
@@ -137,7 +146,12 @@ def _check_password_login(request, username, password):
     if user is None:
         throttle.failed()
         raise InvalidCredentials()
-    throttle.succeeded()
+    if providers.has_factor(user):
+        # Not a success yet: the account's count (wrong codes included) is reset only once
+        # the second factor is proven, else a known password would wipe the code guesses.
+        throttle.cancel()
+    else:
+        throttle.succeeded()
     recovery.require_verified_email(user)
     return user
 
@@ -186,26 +200,35 @@ class LoginView(PublicView):
     def post(self, request):
         data = _validated(api_settings.LOGIN_SERIALIZER, request)
         user = _check_password_login(request, data["username"], data["password"])
-        session, pair = sessions.open_session(
-            user,
-            device=data.get("device", ""),
-            ip=client_ip(request) or None,
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            request=request._request,
-        )
-        _logged_in(request, user)
-        body = {
-            "session_id": str(session.pk),
-            "user": api_settings.USER_SERIALIZER(user, context={"request": request}).data,
-        }
-        if data["cookies"]:
-            response = Response(body)
-            cookies.set_auth_cookies(response, pair)
-            # A fresh CSRF secret at login, as django.contrib.auth.login does (a token planted
-            # before login is worthless after it); CsrfViewMiddleware sets the `csrftoken` cookie.
-            rotate_token(request._request)
-            return response
-        return Response({**pair.as_dict(), **body})
+        gate.require_second_factor(user, request._request, cookies=data["cookies"], device=data.get("device", ""))
+        return login_response(request, user, device=data.get("device", ""), cookies=data["cookies"])
+
+
+def login_response(request, user, *, device="", cookies=False, amr=("pwd",)):
+    """Open a session for `user` (whose login was proven by `amr`) and answer as `login/`
+    does: the pair in the body, or the auth cookies with `cookies`. `mfa/verify/` and
+    passwordless logins answer through this too."""
+    session, pair = sessions.open_session(
+        user,
+        device=device,
+        ip=client_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        request=request._request,
+        amr=amr,
+    )
+    _logged_in(request, user)
+    body = {
+        "session_id": str(session.pk),
+        "user": api_settings.USER_SERIALIZER(user, context={"request": request}).data,
+    }
+    if cookies:
+        response = Response(body)
+        cookies_module.set_auth_cookies(response, pair)
+        # A fresh CSRF secret at login, as django.contrib.auth.login does (a token planted
+        # before login is worthless after it); CsrfViewMiddleware sets the `csrftoken` cookie.
+        rotate_token(request._request)
+        return response
+    return Response({**pair.as_dict(), **body})
 
 
 def _count_refused_refresh(request, error):
@@ -352,6 +375,7 @@ class MeView(AuthgateAPIView):
     )
     def patch(self, request):
         data = _validated(serializers.EmailChangeSerializer, request)
+        reauth.require_recent(request)
         _check_current_password(request, data["password"])
         user = request.user
         if data["email"] != recovery.email_of(user):
@@ -374,6 +398,7 @@ class MeView(AuthgateAPIView):
     )
     def delete(self, request):
         data = _validated(serializers.AccountDeleteSerializer, request)
+        reauth.require_recent(request)
         _check_current_password(request, data["password"])
         recovery.delete_account(request.user, request=request)
         response = Response(status=status.HTTP_204_NO_CONTENT)
@@ -479,6 +504,7 @@ class PasswordChangeView(AuthgateAPIView):
         },
     )
     def post(self, request):
+        reauth.require_recent(request)
         # A wrong old password is a failed login: otherwise a stolen access token would
         # allow unthrottled guessing of the password here.
         throttle = LoginThrottle(request, request.user.get_username(), user=request.user)
@@ -586,11 +612,22 @@ class StaticTokenListView(AuthgateAPIView):
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
             user = _check_password_login(request, data["username"], data["password"])
+            if "code" in data:  # the second factor in the same request (scripts, CLIs)
+                if providers.has_factor(user):
+                    gate.check_second_factor(user, request, {"code": data["code"]})
+            elif providers.has_factor(user):
+                raise MFARequired(
+                    {"methods": [p.type for p in providers.enabled_providers(user)]},
+                    detail=_(
+                        "This account has a second factor: send `code` with the password, or create the token from a signed-in session."
+                    ),
+                )
         elif request.user.is_authenticated:
             if isinstance(request.auth, StaticToken):
                 # A stolen key must not outlive its own revocation by minting others.
                 raise PermissionDenied(STATIC_KEY_CANNOT_MINT)
             user = request.user
+            reauth.require_recent(request)
         else:
             raise NotAuthenticated()
         token, key = static_tokens.create_token(

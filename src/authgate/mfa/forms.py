@@ -1,0 +1,59 @@
+"""
+The Django admin's login form with the second factor in it: username, password, and a
+code (from the authenticator app, or a recovery code). For an account with a second
+factor, the right password alone does not log in: without a code the form answers
+"enter your code"; a wrong code is a form error and counts in the account's login
+throttle, as at `mfa/verify/`. Accounts without a factor see an optional, empty field.
+
+A security key alone cannot be used in this form (it has no WebAuthn ceremony): such an
+account signs in to the admin with a recovery code. `AuthgateConfig.ready()` installs the
+form on `django.contrib.admin.site` when the project has not set its own `login_form`
+(a project that has: subclass `SecondFactorLoginMixin` into it; system check
+`authgate.W010` says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import APIException
+
+from . import gate, providers
+
+
+class SecondFactorLoginMixin(forms.Form):
+    """Adds `code` to an AuthenticationForm and checks it after the password."""
+
+    code = forms.CharField(
+        label=_("Authentication code"),
+        required=False,
+        max_length=64,
+        strip=True,
+        help_text=_("Only if your account has a second factor: the code from your app, or a recovery code."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}  # the password (and the throttle) first
+        user = self.get_user()  # type: ignore[attr-defined]
+        if user is None or not providers.has_factor(user):
+            return cleaned
+        code = cleaned.get("code") or ""
+        if not code:
+            raise ValidationError(
+                _("This account has a second factor: enter the code from your authenticator app or a recovery code."),
+                code="mfa_required",
+            )
+        try:
+            gate.check_second_factor(user, self.request, {"code": code})  # type: ignore[attr-defined]
+        except APIException as error:  # invalid_code, or throttled
+            raise ValidationError(str(error.detail), code=str(error.default_code)) from None
+        return cleaned
+
+
+class AdminLoginForm(SecondFactorLoginMixin, AdminAuthenticationForm):
+    """`django.contrib.admin`'s login form, with the second factor."""
