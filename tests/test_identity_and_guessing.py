@@ -354,6 +354,30 @@ def test_command_lists_and_lifts_lockouts(api_client, capsys, locked_out):
         assert login_from(api_client, "alice").status_code == 200
 
 
+def test_command_lists_and_lifts_every_lockout_of_a_user_mail_limits_included(api_client, capsys, locked_out):
+    def reset_from(ip):
+        return api_client.post(
+            "/api/auth/password/reset/", {"email": "ALICE@example.com"}, format="json", REMOTE_ADDR=ip
+        )
+
+    for i in range(5):  # the address's reset-mail limit, from five addresses
+        assert reset_from(f"198.51.100.{i + 1}").status_code == 202
+    assert_throttled(reset_from("198.51.100.9"))
+    call_command("authgate_lockouts", "--user", "alice@example.com")
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2, listed
+    assert any(line.startswith("login-user-ip") for line in listed)
+    assert any(line.startswith("mail-email") and "alice@example.com" in line for line in listed)
+
+    call_command("authgate_lockouts", "--lift", "--user", "Alice")
+    assert "2 lockout(s) lifted" in capsys.readouterr().out
+    call_command("authgate_lockouts", "--user", "alice")
+    assert "No current lockouts" in capsys.readouterr().out
+    assert reset_from("198.51.100.9").status_code == 202
+    with override_settings(AUTHGATE=THROTTLE):
+        assert login_from(api_client, "alice").status_code == 200
+
+
 # -- accounts from before the rules ----------------------------------------------------------
 def test_rebuild_and_the_check_report_old_case_twins(make_user):
     make_user("alice")

@@ -180,3 +180,23 @@ def test_json_formatter_names_gunicorn_access_fields():
     entry = json.loads(JSONFormatter().format(record))
     assert entry["method"] == "GET" and entry["status"] == "200" and entry["duration_ms"] == 1.234
     assert entry["message"] == "127.0.0.1 GET /api/protected/"
+
+
+def test_every_reason_a_session_ends_for_has_its_series_from_the_start(api_client, db):
+    from authgate import metrics, recovery, sessions
+
+    used = {
+        sessions.LOGOUT,
+        sessions.LOGOUT_ALL,
+        sessions.PASSWORD_CHANGED,
+        sessions.USER_INACTIVE,
+        sessions.ADMIN,
+        sessions.INVALIDATE_ALL,
+        sessions.REUSE_DETECTED,
+        recovery.PASSWORD_RESET,
+        recovery.ACCOUNT_DELETED,
+    }
+    assert used <= set(metrics.SESSION_END_REASONS)
+    samples = scrape(api_client)
+    for reason in metrics.SESSION_END_REASONS:
+        assert ("authgate_sessions_ended_total", (("reason", reason),)) in samples, reason

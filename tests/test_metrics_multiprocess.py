@@ -14,6 +14,8 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
+from authgate import metrics
+
 from .topology_support import (
     Gunicorn,
     create_database,
@@ -62,6 +64,23 @@ def scrape(server):
         for sample in family.samples:
             values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return values
+
+
+def test_every_series_exists_at_zero_from_the_first_scrape(server):
+    # The module's first test: this server has not logged anyone in nor ended anything yet.
+    values = scrape(server)
+    series = {
+        ("authgate_login_attempts_total", "outcome"): ["success", "failure", "throttled"],
+        ("authgate_refresh_total", "outcome"): ["rotated", "retried", "reuse_detected", "invalid"],
+        ("authgate_sessions_ended_total", "reason"): list(metrics.SESSION_END_REASONS),
+        ("authgate_authentication_seconds_count", "scheme"): ["bearer", "token"],
+        ("authgate_mfa_events_total", "event"): list(metrics.MFA_EVENTS),
+    }
+    for (name, label), label_values in series.items():
+        for label_value in label_values:
+            assert values.get((name, ((label, label_value),))) == 0, (name, label_value)
+    assert values[("authgate_active_sessions", ())] == 0
+    assert "logout_all" in metrics.SESSION_END_REASONS  # what a dashboard alerts on is among them
 
 
 def logins_by_process(directory):

@@ -40,6 +40,20 @@ MFA_EVENTS = (
     "recovery_codes_regenerated",
     "reauthenticated",
 )
+# Every reason a session ends for (Session.end_reason): each series exists, at 0, from the
+# first scrape, so that dashboards and alerts see 0 rather than "no data". A new reason
+# belongs here (a test compares this list with the reasons the code uses).
+SESSION_END_REASONS = (
+    "logout",
+    "logout_all",
+    "password_changed",
+    "password_reset",
+    "account_deleted",
+    "user_inactive",
+    "admin",
+    "invalidate_all",
+    "reuse_detected",
+)
 # Buckets for a check that should take well under a millisecond when nothing changed.
 AUTH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -62,6 +76,8 @@ if prometheus_client is not None:
         _outcome.inc(0)
     for _outcome in _refresh.values():
         _outcome.inc(0)
+    for _reason in SESSION_END_REASONS:
+        SESSIONS_ENDED.labels(_reason).inc(0)
 
 
 def count_event(kind, reason="", count=1):

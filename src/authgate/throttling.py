@@ -24,6 +24,8 @@ from .settings import api_settings
 
 USER_IP_SCOPE = "login-user-ip"
 IP_SCOPE = "login-ip"
+MAIL_EMAIL_SCOPE = "mail-email"
+MAIL_IP_SCOPE = "mail-ip"
 
 
 def client_ip(request):
@@ -105,7 +107,10 @@ class MailThrottle:
     def __init__(self, request, email, purpose):
         address = identity.canonical((email or "").strip())
         self.ip = client_ip(request)
-        self.counts = (("EMAIL", f"mail-email:{purpose}|{address}", address), ("IP", f"mail-ip:{self.ip}", ""))
+        self.counts = (
+            ("EMAIL", f"{MAIL_EMAIL_SCOPE}:{purpose}|{address}", address),
+            ("IP", f"{MAIL_IP_SCOPE}:{self.ip}", ""),
+        )
 
     def check(self):
         """Count this request; raise 429 (counting nothing) when a limit is already reached."""

@@ -1,10 +1,28 @@
-"""`manage.py authgate_lockouts`: list the current lockouts, or lift some (`--lift`)."""
+"""`manage.py authgate_lockouts`: list the current lockouts, or lift some (`--lift`).
+
+`--user NAME` selects every lockout of that account: its failed-login counts (per IP) and
+the mail limits of its address (reset, verification and change notices); `--lift` lifts
+exactly the lockouts the same selection lists."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from authgate import counters
-from authgate.throttling import IP_SCOPE, USER_IP_SCOPE, subject
+from authgate import counters, identity, recovery
+from authgate.throttling import IP_SCOPE, MAIL_EMAIL_SCOPE, USER_IP_SCOPE, subject
+
+
+def _of_user(name):
+    """The lockouts of the account `name` resolves to (or of the name itself)."""
+    who, _label = subject(name)
+    account = identity.resolve(name)
+    address = recovery.email_of(account) if account is not None else (name if "@" in name else "")
+    selected = Q(key__startswith=f"{USER_IP_SCOPE}:{who}|")
+    if address:
+        canonical = identity.canonical(address.strip())
+        # The mail limits of the address, whatever the kind of mail: labelled with it (the
+        # key of a very long address is stored hashed, its label still names it).
+        selected |= Q(key__startswith=f"{MAIL_EMAIL_SCOPE}:", label=canonical[:200])
+    return selected
 
 
 class Command(BaseCommand):
@@ -22,8 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args, user=None, ip=None, lift=False, all=False, **options):
         selected = counters.lockouts()
         if user:
-            who, _ = subject(user)
-            selected = selected.filter(key__startswith=f"{USER_IP_SCOPE}:{who}|")
+            selected = selected.filter(_of_user(user))
         if ip:
             selected = selected.filter(Q(ip=ip) | Q(key=f"{IP_SCOPE}:{ip}"))
         if lift and not (user or ip or all):
