@@ -90,6 +90,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "server.urls"
 WSGI_APPLICATION = "server.wsgi.application"
+ASGI_APPLICATION = "server.asgi.application"
+# SERVER=asgi (gunicorn with uvicorn workers): each request's synchronous part runs on a
+# thread of its own, so a connection kept past the request would be kept by no one.
+SERVER = os.environ.get("SERVER", "wsgi").strip().lower()
 
 TEMPLATES = [
     {
@@ -109,7 +113,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{VAR_DIR / 'authgate.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0" if SERVER == "asgi" else "60")),
         conn_health_checks=True,
     )
 }

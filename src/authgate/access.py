@@ -20,6 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -125,14 +126,20 @@ def authorization_parts(header: str | None) -> tuple[str | None, str | None]:
 def get_credential(request: HttpRequest) -> Credential | None:
     """The access token a request presents: the Bearer header, else the access cookie.
     None when there is none, or when the header is another scheme's."""
-    scheme, raw = authorization_parts(get_header(request))
+    return credential_from(get_header(request), request.COOKIES)
+
+
+def credential_from(authorization: str | None, cookies: Mapping[str, str]) -> Credential | None:
+    """`get_credential` from an `Authorization` value and the cookies (a websocket handshake
+    has no HttpRequest)."""
+    scheme, raw = authorization_parts(authorization)
     if scheme is not None:
         if scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
             return None
         if not raw or " " in raw:
             raise AuthenticationFailed("malformed", _("Authorization header must be 'Bearer <token>'."))
         return Credential(raw, HEADER)
-    cookie = request.COOKIES.get(api_settings.ACCESS_COOKIE_NAME)
+    cookie = cookies.get(api_settings.ACCESS_COOKIE_NAME)
     return Credential(cookie, COOKIE) if cookie else None
 
 

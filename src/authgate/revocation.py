@@ -52,6 +52,29 @@ logger = logging.getLogger("authgate.revocation")
 CHANNEL = "authgate_revocation"  # PostgreSQL channel; Redis: "<REDIS_KEY_PREFIX>:revocation"
 FLUSH = "*"  # message: forget every entry
 
+# Called with every batch of messages this process applies (from its bus, or its own
+# changes): live connections (`authgate.live`) end with their session. A listener must
+# return at once (it may run on the bus's thread) and never raise.
+_listeners: list = []
+
+
+def add_invalidation_listener(callback):
+    if callback not in _listeners:
+        _listeners.append(callback)
+
+
+def remove_invalidation_listener(callback):
+    if callback in _listeners:
+        _listeners.remove(callback)
+
+
+def _tell_listeners(messages):
+    for callback in list(_listeners):
+        try:
+            callback(messages)
+        except Exception:  # noqa: BLE001 — a listener must not break the bus
+            logger.exception("Invalidation listener %r failed", callback)
+
 
 class SessionCache:
     """session id (hex) -> (user id, user, stored at): LRU-bounded, entries expire after `ttl`."""
@@ -100,6 +123,7 @@ class SessionCache:
             if users and self._entries:
                 for session_id in [sid for sid, entry in self._entries.items() if entry[0] in users]:
                     del self._entries[session_id]
+        _tell_listeners(messages)
 
     def clear(self):
         self.apply([FLUSH])
@@ -118,7 +142,10 @@ class DatabaseRevocationStore:
         return None
 
     def changed(self, messages):
-        return None
+        # No cache to keep true; this process's live connections still hear of it.
+        if _listeners:
+            _tell_listeners(messages)
+            transaction.on_commit(lambda: _tell_listeners(messages), robust=True)
 
     def health(self):
         return "disabled"
