@@ -21,8 +21,9 @@ REDIS_URL_FOR_TESTS=${AUTHGATE_TEST_REDIS_PASS_URL:-redis://127.0.0.1:6379/15}
 # Run once, in the SQLite pass: input fuzzing (hypothesis/schemathesis) exercises request
 # parsing and the error contract, not the database, and would double the later passes.
 # Likewise the docs' samples (a new project on its own SQLite database), the npm package and
-# the wheel (built and run without the extras, whatever the pass's database).
-ONCE=(--ignore=tests/test_security_fuzz.py --ignore=tests/test_docs.py --ignore=tests/test_js_package.py --ignore=tests/test_package.py)
+# the wheel (built and run without the extras, whatever the pass's database), and the allauth
+# project (its own SQLite database).
+ONCE=(--ignore=tests/test_security_fuzz.py --ignore=tests/test_docs.py --ignore=tests/test_js_package.py --ignore=tests/test_package.py --ignore=tests/adapters/test_allauth.py)
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/authgate-test.XXXXXX")
 trap 'rm -rf "$LOG_DIR"' EXIT
 
