@@ -9,10 +9,13 @@ Redis — hit by many threads at once.
 - a name that normalises to a taken one, an email-shaped username that would capture
   another account's email login: 400 field errors, never a 500; every spelling of an
   account shares its count;
+- twenty concurrent guesses through the Django admin's login form for a staff account:
+  the same five are checked, the rest answered "too many failed login attempts";
 - deactivation by an SQL UPDATE (what QuerySet.update() sends) and re-activation bring no
   credential back.
 """
 
+import re
 import sqlite3
 import time
 import uuid
@@ -153,6 +156,46 @@ def test_concurrent_guesses_from_one_ip_check_exactly_the_ip_limit(cluster):
     responses = concurrently(80, lambda i: login(cluster, f"nobody-{tag}-{i}", "wrong", i))
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {401: 50, 429: 30}, statuses
+
+
+def admin_form(cluster):
+    """(cookie header, form token) for posting the admin's login form (the CSRF cookie is
+    Secure outside DEBUG: sent by hand over plain HTTP)."""
+    page = cluster.get("/admin/login/")
+    cookie = page.cookies["csrftoken"]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return {"Cookie": f"csrftoken={cookie}"}, token
+
+
+def admin_login(cluster, form, username, password, i=0):
+    headers, token = form
+    return cluster.post(
+        "/admin/login/?next=/admin/",
+        i,
+        headers=headers,
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+    )
+
+
+def test_concurrent_guesses_through_the_admin_form_check_exactly_the_limit(cluster):
+    name = f"staff-{uuid.uuid4().hex[:6]}"
+    assert register(cluster, name).status_code == 201
+    cluster.sql("UPDATE auth_user SET is_staff = %s WHERE username = %s", True, name)
+    form = admin_form(cluster)
+    responses = concurrently(20, lambda i: admin_login(cluster, form, name, f"wrong-{i}", i))
+    assert all(r.status_code == 200 for r in responses), [r.status_code for r in responses]
+    kinds = Counter(
+        "wrong" if "Please enter the correct" in r.text else "throttled" if "Too many failed" in r.text else r.text
+        for r in responses
+    )
+    assert kinds == {"wrong": 5, "throttled": 15}, kinds
+    checked = cluster.sql(
+        "SELECT count(*) FROM authgate_activity WHERE kind = %s AND username = %s", "login_failed", name
+    )[0][0]
+    assert checked == 5
+    right = admin_login(cluster, form, name, PASSWORD)
+    assert right.status_code == 200 and "Too many failed" in right.text  # not even judged
+    assert login(cluster, name).status_code == 429  # the API shares the budget
 
 
 def test_names_that_collide_are_400_never_500(cluster):

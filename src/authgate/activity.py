@@ -160,12 +160,17 @@ def _account_named(name):
     return UsernameOrEmailBackend.find_account(name) if name else None
 
 
+_THROTTLED_MARK = "_authgate_login_throttled"
+
+
 def record_throttled(request, username):
     """A login attempt refused by the failed-login throttle (before any password check).
 
     Every one is counted, but a row is written at most once a minute per (name, IP): a
     refused attempt costs no password hash, and must not become a database write an
-    attacker can repeat at will."""
+    attacker can repeat at will. The request is marked, so that the `user_login_failed`
+    sent for the same attempt writes no `login_failed` row of its own."""
+    setattr(getattr(request, "_request", request), _THROTTLED_MARK, True)
     name = str(username or "")[:_USERNAME_MAX]
     if not _first_in_minute(f"{name.lower()}|{client_ip(request) or ''}"):
         metrics.count_event(Activity.LOGIN_THROTTLED)
@@ -245,6 +250,8 @@ def _login_succeeded(sender, request=None, user=None, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="authgate.activity.user_login_failed")
 def _login_failed(sender, credentials=None, request=None, **kwargs):
+    if getattr(request, _THROTTLED_MARK, False):
+        return  # refused by the throttle: recorded (at most once a minute) as login_throttled
     # `credentials` comes with the password already masked by Django; only the name is kept.
     credentials = credentials or {}
     name = credentials.get("username") or credentials.get(get_user_model().USERNAME_FIELD) or ""

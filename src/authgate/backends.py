@@ -2,32 +2,52 @@
 Authentication backend: log in with the username (any case or width) or the account's
 email, resolved by `identity.resolve()` — the same answer the login throttle uses.
 
+Every call goes through the password gate (`authgate.account.gate`), so a password
+checked by `django.contrib.auth.authenticate()` — the Django admin's login form, a
+project's own login view — counts in the same failed-login budget as the API login:
+once the budget of an account and address (or of an address) is spent, the backend
+raises `PasswordThrottled`, a `PermissionDenied`, and `authenticate()` stops there
+without consulting another backend (and sends `user_login_failed`, as for any refusal).
+
 Like Django's ModelBackend, an unknown login still runs the password hasher once, so
 unknown user, wrong password and inactive user take similar time.
 """
+
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from . import identity
+from .account import gate
 
 
 class UsernameOrEmailBackend(ModelBackend):
-    def authenticate(self, request, username=None, password=None, **kwargs):
-        user_model = get_user_model()
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> Any:
         if username is None:
-            username = kwargs.get(user_model.USERNAME_FIELD)
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None
+        if gate.is_judging():  # the gate called authenticate(): it holds this attempt's place
+            return self.judge(username, password)
+        try:
+            return gate.check_password(request, username, password, judge=lambda: self.judge(username, password))
+        except gate.WrongPassword:
+            return None
+
+    def judge(self, username: str, password: str) -> Any:
+        """The account if `password` is its password and it may log in, else None."""
         user = self.find_account(username)
         if user is None:
-            user_model().set_password(password)  # same cost as a real check
+            get_user_model()().set_password(password)  # same cost as a real check
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
 
     @staticmethod
-    def find_account(username):
+    def find_account(username: str) -> Any:
         """The user that a login name designates (see `identity.resolve`), or None."""
         return identity.resolve(username)

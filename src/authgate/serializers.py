@@ -198,11 +198,6 @@ class PasswordChangeSerializer(serializers.Serializer):
     old_password = serializers.CharField(trim_whitespace=False, max_length=4096)
     new_password = serializers.CharField(trim_whitespace=False, max_length=4096)
 
-    def validate_old_password(self, value):
-        if not self.context["request"].user.check_password(value):
-            raise serializers.ValidationError(_("Your old password was entered incorrectly."))
-        return value
-
     def validate_new_password(self, value):
         try:
             password_validation.validate_password(value, self.context["request"].user)

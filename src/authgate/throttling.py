@@ -45,10 +45,9 @@ def subject(username, user=None):
 
 
 class LoginThrottle:
-    """Both failure counts of one password check: `reserve()` before it, then exactly one
-    of `failed()`, `succeeded()` or `cancel()` (the check did not happen after all)."""
-
-    message = _("Too many failed login attempts. Try again later.")
+    """Both failure counts of one password check (`authgate.account.gate` is its one
+    user): `reserve()` before it, then exactly one of `failed()`, `succeeded()` or
+    `cancel()` (the check did not happen after all)."""
 
     def __init__(self, request, username, user=None):
         self.request, self.username = request, username
@@ -60,9 +59,18 @@ class LoginThrottle:
         }
         self.hits = {}
 
+    message = _("Too many failed login attempts. Try again later.")
+
     def reserve(self):
         """Take this attempt's slot in both counts, or raise 429 `throttled` with
         Retry-After (taking nothing) when either is exhausted."""
+        retry_after = self.try_reserve()
+        if retry_after is not None:
+            raise Throttled(wait=retry_after, detail=str(self.message))
+
+    def try_reserve(self):
+        """Take this attempt's slot in both counts. When either is exhausted, take nothing
+        and return the seconds until the attempt may be made again (else None)."""
         for scope in ("USER_IP", "IP"):
             limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
             if limit is None:
@@ -75,8 +83,9 @@ class LoginThrottle:
                 from . import activity
 
                 activity.record_throttled(self.request, self.username)
-                raise Throttled(wait=hit.retry_after, detail=str(self.message))
+                return hit.retry_after
             self.hits[scope] = hit
+        return None
 
     def failed(self):
         """A wrong password: the reservations stay counted."""

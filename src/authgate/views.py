@@ -6,7 +6,7 @@ means or how a session ends; each one validates input, calls the lifecycle, shap
 
 from django.conf import settings as django_settings
 from django.db import connections, transaction
-from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +16,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .account import gate as password_gate
 from . import activity, cookies, mail, metrics, recovery, serializers, sessions, simplejwt_migration, static_tokens
 from . import cookies as cookies_module
 from .mfa import gate, providers, reauth
@@ -33,7 +34,7 @@ from .models import Activity, StaticToken
 from .security import JSONParser
 from .settings import api_settings
 from .sessions import AccessContext
-from .throttling import LoginThrottle, MailThrottle, client_ip
+from .throttling import MailThrottle, client_ip
 from .tokens import TokenError
 
 ERRORS = {
@@ -139,32 +140,25 @@ class RegisterView(PublicView):
 
 
 def _check_password_login(request, username, password):
-    """The user for a username/email + password, with failed-login throttling."""
-    throttle = LoginThrottle(request, username)
-    throttle.reserve()  # before the password is hashed: concurrent guesses count exactly
-    user = authenticate(request._request, username=username, password=password)
-    if user is None:
-        throttle.failed()
-        raise InvalidCredentials()
-    if providers.has_factor(user):
-        # Not a success yet: the account's count (wrong codes included) is reset only once
-        # the second factor is proven, else a known password would wipe the code guesses.
-        throttle.cancel()
-    else:
-        throttle.succeeded()
-    recovery.require_verified_email(user)
-    return user
+    """The user for a username/email + password: the password gate, then the login rules."""
+    try:
+        return password_gate.password_login(request, username, password)
+    except password_gate.PasswordThrottled as refused:
+        raise refused.as_api_error() from None
+    except password_gate.WrongPassword:
+        raise InvalidCredentials() from None
 
 
-def _check_current_password(request, password):
-    """Steps that need the current password (email change, deletion): a wrong one is a
-    failed login, so a stolen access token gives no unthrottled way to guess it."""
-    throttle = LoginThrottle(request, request.user.get_username(), user=request.user)
-    throttle.reserve()
-    if not request.user.check_password(password):
-        throttle.failed()
-        raise drf_serializers.ValidationError({"password": [_("Your password was entered incorrectly.")]})
-    throttle.succeeded()
+def _check_current_password(request, password, field="password", message=None):
+    """Steps that need the current password (email change, deletion, password change) go
+    through the password gate: a stolen access token gives no unthrottled way to guess it."""
+    try:
+        password_gate.check_password(request, request.user.get_username(), password, user=request.user)
+    except password_gate.PasswordThrottled as refused:
+        raise refused.as_api_error() from None
+    except password_gate.WrongPassword:
+        message = message or _("Your password was entered incorrectly.")
+        raise drf_serializers.ValidationError({field: [message]}) from None
 
 
 def _mail_allowed(request, address, kind, quietly):
@@ -505,18 +499,16 @@ class PasswordChangeView(AuthgateAPIView):
     )
     def post(self, request):
         reauth.require_recent(request)
+        serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
         # A wrong old password is a failed login: otherwise a stolen access token would
         # allow unthrottled guessing of the password here.
-        throttle = LoginThrottle(request, request.user.get_username(), user=request.user)
-        throttle.reserve()
-        serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
-        if not serializer.is_valid():
-            if "old_password" in serializer.errors:
-                throttle.failed()
-            else:
-                throttle.cancel()
-            raise drf_serializers.ValidationError(serializer.errors)
-        throttle.succeeded()
+        _check_current_password(
+            request,
+            serializer.validated_data["old_password"],
+            field="old_password",
+            message=_("Your old password was entered incorrectly."),
+        )
         data = serializer.validated_data
         user = request.user
         user.set_password(data["new_password"])

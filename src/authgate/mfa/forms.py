@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import APIException
 
+from ..forms import ThrottledLoginMixin
 from . import gate, providers
 
 
@@ -55,5 +56,6 @@ class SecondFactorLoginMixin(forms.Form):
         return cleaned
 
 
-class AdminLoginForm(SecondFactorLoginMixin, AdminAuthenticationForm):
-    """`django.contrib.admin`'s login form, with the second factor."""
+class AdminLoginForm(SecondFactorLoginMixin, ThrottledLoginMixin, AdminAuthenticationForm):
+    """`django.contrib.admin`'s login form, with the second factor; a throttled attempt
+    says so (`authgate.forms.ThrottledLoginMixin`)."""
