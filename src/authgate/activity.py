@@ -17,6 +17,7 @@ authgate's `session_opened` (which names the session a login opened).
 
 import hashlib
 import uuid
+from contextvars import ContextVar
 from datetime import timedelta, timezone as dt_timezone
 
 from django.contrib.auth import get_user_model, user_logged_in, user_login_failed
@@ -160,7 +161,8 @@ def _account_named(name):
     return UsernameOrEmailBackend.find_account(name) if name else None
 
 
-_THROTTLED_MARK = "_authgate_login_throttled"
+# Set by a throttled attempt, consumed by the `user_login_failed` sent for that attempt.
+_throttled_attempt: ContextVar[bool] = ContextVar("authgate_throttled_attempt", default=False)
 
 
 def record_throttled(request, username):
@@ -168,9 +170,9 @@ def record_throttled(request, username):
 
     Every one is counted, but a row is written at most once a minute per (name, IP): a
     refused attempt costs no password hash, and must not become a database write an
-    attacker can repeat at will. The request is marked, so that the `user_login_failed`
-    sent for the same attempt writes no `login_failed` row of its own."""
-    setattr(getattr(request, "_request", request), _THROTTLED_MARK, True)
+    attacker can repeat at will. The `user_login_failed` sent for the same attempt
+    writes no `login_failed` row of its own."""
+    _throttled_attempt.set(True)
     name = str(username or "")[:_USERNAME_MAX]
     if not _first_in_minute(f"{name.lower()}|{client_ip(request) or ''}"):
         metrics.count_event(Activity.LOGIN_THROTTLED)
@@ -250,7 +252,8 @@ def _login_succeeded(sender, request=None, user=None, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="authgate.activity.user_login_failed")
 def _login_failed(sender, credentials=None, request=None, **kwargs):
-    if getattr(request, _THROTTLED_MARK, False):
+    if _throttled_attempt.get():
+        _throttled_attempt.set(False)
         return  # refused by the throttle: recorded (at most once a minute) as login_throttled
     # `credentials` comes with the password already masked by Django; only the name is kept.
     credentials = credentials or {}

@@ -29,6 +29,8 @@ MAIL_IP_SCOPE = "mail-ip"
 
 
 def client_ip(request):
+    if request is None:
+        return ""
     header = api_settings.CLIENT_IP_HEADER
     if header and request.META.get(header):
         return request.META[header].split(",")[0].strip()
@@ -73,8 +75,8 @@ class LoginThrottle:
         and return the seconds until the attempt may be made again (else None)."""
         for scope in ("USER_IP", "IP"):
             limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
-            if limit is None:
-                continue
+            if limit is None or (scope == "IP" and not self.ip):
+                continue  # no address (authenticate() without a request): the account's count only
             hit = counters.hit(
                 self.keys[scope], limit, window, label=self.label if scope == "USER_IP" else "", ip=self.ip
             )

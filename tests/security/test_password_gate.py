@@ -171,3 +171,11 @@ def test_the_gate_returns_the_user_or_raises_typed_errors(make_user, rf):
         with pytest.raises(gate.PasswordThrottled) as refused:
             gate.check_password(request, "carol", PASSWORD)
     assert refused.value.retry_after > 0
+
+
+@override_settings(AUTHGATE={"LOGIN_THROTTLE": {"USER_IP": "2/15m", "IP": "50/15m"}})
+def test_authenticate_without_a_request_counts_against_the_account(make_user):
+    make_user("alice")
+    assert [authenticate(username="alice", password=WRONG) for _ in range(3)] == [None] * 3
+    assert authenticate(username="alice", password=PASSWORD) is None  # spent: not judged
+    assert checked_guesses() == 2
