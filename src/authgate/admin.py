@@ -236,3 +236,9 @@ class LockoutAdmin(admin.ModelAdmin):
             counters.reset(key)
             lifted += 1
         self.message_user(request, f"{lifted} lockout(s) lifted.", messages.SUCCESS)
+
+
+# Second factors: their admin, and support's removal action on the users' list.
+from .mfa import admin as mfa_admin  # noqa: E402
+
+mfa_admin.add_action_to_user_admin()

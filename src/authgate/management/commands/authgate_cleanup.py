@@ -1,9 +1,11 @@
 """`manage.py authgate_cleanup`: purge dead sessions, expired static tokens, activity
-events older than ACTIVITY_RETENTION and attempt counters whose window ended (cron-safe)."""
+events older than ACTIVITY_RETENTION, attempt counters whose window ended and pending
+second-factor logins past their lifetime (cron-safe)."""
 
 from django.core.management.base import BaseCommand
 
 from authgate import activity, counters, sessions, static_tokens
+from authgate.mfa import pending
 
 
 class Command(BaseCommand):
@@ -18,9 +20,10 @@ class Command(BaseCommand):
         tokens = static_tokens.purge_expired()
         events = activity.purge()
         windows = counters.purge()
+        pending_logins = pending.purge()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Purged {purged} session(s), {tokens} expired static token(s), {events} activity event(s) "
-                f"and {windows} ended attempt counter(s)."
+                f"{windows} ended attempt counter(s) and {pending_logins} expired pending login(s)."
             )
         )
