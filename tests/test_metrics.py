@@ -184,8 +184,10 @@ def test_json_formatter_names_gunicorn_access_fields():
 
 def test_every_reason_a_session_ends_for_has_its_series_from_the_start(api_client, db):
     from authgate import metrics, recovery, sessions
+    from authgate.mfa import staff
 
     used = {
+        staff.FACTORS_REMOVED,
         sessions.LOGOUT,
         sessions.LOGOUT_ALL,
         sessions.PASSWORD_CHANGED,

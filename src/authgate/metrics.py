@@ -53,6 +53,7 @@ SESSION_END_REASONS = (
     "admin",
     "invalidate_all",
     "reuse_detected",
+    "factors_removed",
 )
 # Buckets for a check that should take well under a millisecond when nothing changed.
 AUTH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
