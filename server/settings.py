@@ -280,6 +280,8 @@ def _authgate_from_env():
         conf["VERIFYING_KEYS"] = json.loads(os.environ["AUTHGATE_VERIFYING_KEYS"])
     if os.environ.get("AUTHGATE_MFA_ENCRYPTION_KEYS"):  # comma list of Fernet keys, the first encrypts
         conf["MFA_ENCRYPTION_KEYS"] = env_list("AUTHGATE_MFA_ENCRYPTION_KEYS", [])
+    if os.environ.get("AUTHGATE_LINK_ORIGINS"):  # comma list of origins the mails' links may use
+        conf["LINK_ORIGINS"] = env_list("AUTHGATE_LINK_ORIGINS", [])
     if os.environ.get("AUTHGATE_METRICS_ALLOWED_IPS"):  # comma list of addresses or CIDR networks
         conf["METRICS_ALLOWED_IPS"] = env_list("AUTHGATE_METRICS_ALLOWED_IPS", [])
     for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION", "ACTIVITY_TRAIL"):

@@ -114,3 +114,66 @@ def admin_login_asks_for_the_second_factor(app_configs: Any = None, **kwargs: An
             )
         ]
     return []
+
+
+def _relative_link_settings() -> list[str]:
+    from .links import is_absolute
+
+    return [name for name in ("PASSWORD_RESET_URL", "EMAIL_VERIFY_URL") if not is_absolute(getattr(api_settings, name))]
+
+
+@register(Tags.security)
+def link_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Where the mails' links go outside DEBUG (authgate.links): LINK_ORIGINS must list
+    origins; without it, ALLOWED_HOSTS must name the hosts (a bare `*` names none)."""
+    from django.conf import settings
+    from urllib.parse import urlsplit
+
+    messages: list[CheckMessage] = []
+    for origin in api_settings.LINK_ORIGINS or ():
+        parts = urlsplit(str(origin))
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+            messages.append(
+                Error(
+                    f"AUTHGATE['LINK_ORIGINS'] holds {origin!r}, which is not an origin.",
+                    hint='Write origins as scheme://host[:port], e.g. "https://auth.example.com".',
+                    id="authgate.E020",
+                )
+            )
+    relative = _relative_link_settings()
+    if settings.DEBUG or not relative or api_settings.LINK_ORIGINS:
+        return messages
+    if "*" in settings.ALLOWED_HOSTS and all(host == "*" for host in settings.ALLOWED_HOSTS):
+        messages.append(
+            Warning(
+                f"{' and '.join(relative)} are relative and ALLOWED_HOSTS is only '*': outside loopback, "
+                "reset and verification links get no origin (the mails carry a path only).",
+                hint="Set AUTHGATE['LINK_ORIGINS'] (env AUTHGATE_LINK_ORIGINS), e.g. "
+                '["https://auth.example.com"], or make the link URLs absolute.',
+                id="authgate.W021",
+            )
+        )
+    return messages
+
+
+@register(Tags.security, deploy=True)
+def link_origins_from_requests(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`check --deploy`: say where links go when they take the request's origin."""
+    from django.conf import settings
+
+    relative = _relative_link_settings()
+    if settings.DEBUG or not relative or api_settings.LINK_ORIGINS:
+        return []
+    named = [host for host in settings.ALLOWED_HOSTS if host != "*"]
+    if not named:
+        return []  # authgate.W021 says it already
+    return [
+        Warning(
+            f"{' and '.join(relative)} are relative: reset and verification links take the request's origin, "
+            f"allowed only for the hosts of ALLOWED_HOSTS ({', '.join(named)}) on the scheme's default port "
+            "(or loopback); a request on another port gets a link without an origin.",
+            hint="Name the origin(s) in AUTHGATE['LINK_ORIGINS'] (env AUTHGATE_LINK_ORIGINS), or make the link "
+            "URLs absolute.",
+            id="authgate.W020",
+        )
+    ]

@@ -16,6 +16,7 @@ must not depend on it.
 import logging
 import threading
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -23,7 +24,7 @@ from django.core.signals import request_finished, request_started
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-from . import recovery
+from . import links, recovery
 from .settings import api_settings
 
 logger = logging.getLogger("authgate.mail")
@@ -44,13 +45,19 @@ def compose(name, to, context):
     return message
 
 
+def site_name(request):
+    """The host the mails name: that of the origin their links go to (authgate.links)."""
+    origin = links.origin_for(request)
+    return urlsplit(origin).netloc if origin else ""
+
+
 def _context(request, user, link):
     return {
         "user": user,
         "username": user.get_username(),
         "email": recovery.email_of(user),
         "link": link,
-        "site": request.get_host() if request is not None else "",
+        "site": site_name(request),
         "valid_hours": max(1, round(settings.PASSWORD_RESET_TIMEOUT / 3600)),
     }
 

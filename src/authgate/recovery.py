@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from . import activity, sessions, static_tokens
+from . import activity, links, sessions, static_tokens
 from .exceptions import EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .settings import api_settings
@@ -107,9 +107,8 @@ def user_for_uid(uid):
 
 def _link(request, template, user, generator):
     url = template.format(uid=encode_uid(user), token=generator.make_token(user))
-    # A relative link gets the origin the request came to; Django's get_host() has already
-    # checked that host against ALLOWED_HOSTS, so a forged Host header cannot redirect it.
-    return request.build_absolute_uri(url) if request is not None else url
+    # Only to a configured origin: a forged Host (or port) cannot redirect it (authgate.links).
+    return links.absolute(request, url)
 
 
 def reset_link(request, user):

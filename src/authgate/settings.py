@@ -82,6 +82,11 @@ DEFAULTS: dict[str, Any] = {
     # host checked against ALLOWED_HOSTS). The defaults open the account page.
     "PASSWORD_RESET_URL": "/?action=reset-password&uid={uid}&token={token}",
     "EMAIL_VERIFY_URL": "/?action=verify-email&uid={uid}&token={token}",
+    # The origins ("https://auth.example.com") relative links of the mails may be made
+    # absolute on: the request's own when listed, else the first. Empty: the request's origin,
+    # which outside DEBUG must be a host named in ALLOWED_HOSTS on its scheme's default
+    # port, or loopback (authgate.links).
+    "LINK_ORIGINS": (),
     # Refuse login (403 `email_unverified`, after the right password) until the address is verified.
     "REQUIRE_EMAIL_VERIFICATION": False,
     # Mails asked for (reset, verification resend, email change): per address and per IP.
