@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test install install-dev migrate serve bench load-audit clean
+.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: install-dev
 
 bench: install
 	bash bench/run.sh
+	$(PY) bench/adapters.py
+
+# Only the adapters' ratios: ASGI protected vs the ASGI floor, Ninja vs Ninja's own floor.
+bench-adapters: install
+	$(PY) bench/adapters.py $(ARGS)
 
 # Correctness under load: ≤ 30 s, 127.0.0.1, 50 connections; exits 1 on a violation.
 load-audit: install-dev
