@@ -252,6 +252,7 @@ def _authgate_from_env():
         "SESSION_CACHE_TTL",
         "MFA_TOKEN_LIFETIME",
         "REAUTH_WINDOW",
+        "WEBAUTHN_CHALLENGE_LIFETIME",
     ):
         value = env_seconds(f"AUTHGATE_{name}")
         if value is not None:
@@ -272,6 +273,10 @@ def _authgate_from_env():
         "LISTEN_DATABASE_URL",
         "REDIS_KEY_PREFIX",
         "TOTP_ISSUER",
+        "WEBAUTHN_RP_ID",
+        "WEBAUTHN_RP_NAME",
+        "WEBAUTHN_RESIDENT_KEY",
+        "WEBAUTHN_USER_VERIFICATION",
     ):
         value = os.environ.get(f"AUTHGATE_{name}")
         if value:
@@ -284,6 +289,8 @@ def _authgate_from_env():
         conf["LINK_ORIGINS"] = env_list("AUTHGATE_LINK_ORIGINS", [])
     if os.environ.get("AUTHGATE_METRICS_ALLOWED_IPS"):  # comma list of addresses or CIDR networks
         conf["METRICS_ALLOWED_IPS"] = env_list("AUTHGATE_METRICS_ALLOWED_IPS", [])
+    if os.environ.get("AUTHGATE_WEBAUTHN_ORIGINS"):  # comma list of origins (scheme://host[:port])
+        conf["WEBAUTHN_ORIGINS"] = env_list("AUTHGATE_WEBAUTHN_ORIGINS", [])
     for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION", "ACTIVITY_TRAIL"):
         if os.environ.get(f"AUTHGATE_{name}"):
             conf[name] = env_bool(f"AUTHGATE_{name}")

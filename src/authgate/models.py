@@ -308,6 +308,7 @@ class CredentialCutoff(models.Model):
 
 # The second-factor tables belong to this app (one migrations directory).
 from .mfa.models import PendingLogin, RecoveryCode, TOTPDevice  # noqa: E402
+from .mfa.webauthn.models import WebAuthnChallenge, WebAuthnCredential  # noqa: E402
 
 __all__ = [
     "Activity",
@@ -322,4 +323,6 @@ __all__ = [
     "Session",
     "StaticToken",
     "TOTPDevice",
+    "WebAuthnChallenge",
+    "WebAuthnCredential",
 ]

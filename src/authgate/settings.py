@@ -102,7 +102,11 @@ DEFAULTS: dict[str, Any] = {
     "SIMPLEJWT_MIGRATION": {"ENABLED": False, "UNTIL": None},
     # Second factors. The providers asked, in order (import strings of
     # authgate.mfa.providers.FactorProvider subclasses; more can be added with register()).
-    "MFA_PROVIDERS": ("authgate.mfa.totp.TOTPProvider", "authgate.mfa.recovery_codes.RecoveryCodeProvider"),
+    "MFA_PROVIDERS": (
+        "authgate.mfa.totp.TOTPProvider",
+        "authgate.mfa.recovery_codes.RecoveryCodeProvider",
+        "authgate.mfa.webauthn.provider.WebAuthnProvider",
+    ),
     # Fernet keys (urlsafe base64, 32 bytes) that encrypt TOTP secrets at rest: the first
     # encrypts, all decrypt (rotation). None: one key derived from SECRET_KEY (HKDF) — set
     # this in production, or rotating SECRET_KEY makes every enrolled authenticator unreadable.
@@ -113,6 +117,18 @@ DEFAULTS: dict[str, Any] = {
     "MFA_TOKEN_LIFETIME": timedelta(minutes=5),
     # Sensitive actions need a second-factor proof on the session within this window.
     "REAUTH_WINDOW": timedelta(minutes=5),
+    # WebAuthn (security keys and passkeys). The relying party ID: None, the request's host
+    # name; set it to the registrable domain the keys belong to (e.g. "example.com") when the
+    # API and the pages that call it have different host names. The origins allowed in a
+    # response (a list or comma-separated string; None: the request's own origin).
+    "WEBAUTHN_RP_ID": None,
+    "WEBAUTHN_ORIGINS": None,
+    "WEBAUTHN_RP_NAME": None,  # shown by the browser's prompt; None: the RP ID
+    "WEBAUTHN_CHALLENGE_LIFETIME": timedelta(minutes=5),
+    # Ask authenticators for a discoverable credential (a passkey) and for user verification:
+    # "required", "preferred" or "discouraged". Passwordless login always requires verification.
+    "WEBAUTHN_RESIDENT_KEY": "preferred",
+    "WEBAUTHN_USER_VERIFICATION": "preferred",
     "LOGIN_SERIALIZER": "authgate.serializers.LoginSerializer",
     "REGISTER_SERIALIZER": "authgate.serializers.RegisterSerializer",
     "USER_SERIALIZER": "authgate.serializers.UserSerializer",
@@ -131,6 +147,7 @@ DURATIONS = {
     "SESSION_CACHE_TTL",
     "MFA_TOKEN_LIFETIME",
     "REAUTH_WINDOW",
+    "WEBAUTHN_CHALLENGE_LIFETIME",
 }
 IMPORT_STRINGS = {"REVOCATION_STORE", "LOGIN_SERIALIZER", "REGISTER_SERIALIZER", "USER_SERIALIZER"}
 

@@ -4,6 +4,7 @@ from django.urls import path
 
 from . import oauth, views
 from .mfa import views as mfa_views
+from .mfa.webauthn import views as webauthn_views
 
 app_name = "authgate"
 
@@ -34,6 +35,16 @@ urlpatterns = [
     path("mfa/totp/confirm/", mfa_views.TOTPConfirmView.as_view(), name="mfa-totp-confirm"),
     path("mfa/recovery-codes/", mfa_views.RecoveryCodesView.as_view(), name="mfa-recovery-codes"),
     path("reauthenticate/", mfa_views.ReauthenticateView.as_view(), name="reauthenticate"),
+    # WebAuthn: security keys and passkeys (second factor, passwordless login).
+    path("mfa/webauthn/register/begin/", webauthn_views.RegisterBeginView.as_view(), name="webauthn-register-begin"),
+    path(
+        "mfa/webauthn/register/complete/",
+        webauthn_views.RegisterCompleteView.as_view(),
+        name="webauthn-register-complete",
+    ),
+    path("mfa/webauthn/<int:credential_id>/", webauthn_views.CredentialDetailView.as_view(), name="webauthn-detail"),
+    path("passkey/login/begin/", webauthn_views.PasskeyLoginBeginView.as_view(), name="passkey-login-begin"),
+    path("passkey/login/complete/", webauthn_views.PasskeyLoginCompleteView.as_view(), name="passkey-login-complete"),
     # Resource-server interop (RFC 7517 JWKS, RFC 7662 introspection, RFC 7009 revocation).
     path(".well-known/jwks.json", oauth.JWKSView.as_view(), name="jwks"),
     path("introspect/", oauth.IntrospectView.as_view(), name="introspect"),
