@@ -122,7 +122,7 @@ def _interface_members(source, name):
 
 
 CONSUMER = """
-import createClient, { AuthError, type AuthgateClient, type Session, type User } from "authgate-client";
+import createClient, { AuthError, type AuthgateClient, type MfaChallenge, type Session, type User } from "authgate-client";
 import { attachAxios, type AxiosLike } from "authgate-client/axios";
 import { makeUseAuth, type UseAuthResult } from "authgate-client/react";
 
@@ -140,8 +140,23 @@ export async function use(axios: AxiosLike, React: Parameters<typeof makeUseAuth
     console.log(user.username, session_id, me.email);
   } catch (err) {
     if (err instanceof AuthError && err.code === "throttled") return `wait ${err.retryAfter ?? 0}s`;
+    if (err instanceof AuthError && err.code === "mfa_required") {
+      const step = err.body as MfaChallenge;
+      const signedIn = step.webauthn
+        ? await auth.verifyMfa({ mfa_token: step.mfa_token ?? "", publicKey: step.webauthn.publicKey })
+        : await auth.verifyMfa({ mfa_token: step.mfa_token ?? "", code: "123456" });
+      console.log(signedIn.session_id);
+    }
     throw err;
   }
+  const { methods, recovery_codes_remaining } = await auth.mfaStatus();
+  const { qr_svg } = await auth.setupTotp();
+  const { recovery_codes } = await auth.confirmTotp({ code: "123456" });
+  const added = await auth.addPasskey({ name: "YubiKey" });
+  await auth.reauthenticate({ password: "pw" });
+  await auth.removePasskey(added.id);
+  await auth.loginWithPasskey({ device: "laptop" });
+  console.log(methods[0]?.type, recovery_codes_remaining, qr_svg.length, recovery_codes.length, added.recovery_codes);
   const response: Response = await auth.fetch("/api/protected/", { method: "GET" });
   const detach: () => void = attachAxios(axios, auth);
   const hook: UseAuthResult = makeUseAuth(React)(auth);
@@ -154,6 +169,7 @@ WRONG = """
 import { createClient } from "authgate-client";
 createClient({ mode: "session" });
 createClient().login({ user: "ada" });
+createClient().verifyMfa({ mfa_token: "t", code: "1", publicKey: { challenge: "c" } });
 """
 TSCONFIG = {
     "compilerOptions": {

@@ -68,6 +68,72 @@ export interface DetailResponse {
   [field: string]: unknown;
 }
 
+/** W3C WebAuthn Level 3 JSON forms, as the API sends and takes them (opaque here: they go
+ *  to `PublicKeyCredential.parse*OptionsFromJSON()` and come back from `credential.toJSON()`). */
+export type PublicKeyCredentialCreationOptionsJSON = { challenge: string; rp: { id?: string; name: string }; [field: string]: unknown };
+export type PublicKeyCredentialRequestOptionsJSON = { challenge: string; rpId?: string; [field: string]: unknown };
+export type PublicKeyCredentialJSONForm = { id: string; rawId: string; type: "public-key"; response: Record<string, unknown>; [field: string]: unknown };
+
+/** A second factor of the account, from `GET /api/auth/mfa/`. */
+export interface FactorMethod {
+  type: "totp" | "webauthn" | (string & {});
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface MfaStatus {
+  methods: FactorMethod[];
+  recovery_codes_remaining: number;
+}
+
+/** The `body` of an AuthError with code "mfa_required" (and, without `mfa_token`,
+ *  "reauthentication_required"): what to prove, and the key's request options. */
+export interface MfaChallenge {
+  detail: string;
+  code: "mfa_required" | "reauthentication_required";
+  mfa_token?: string;
+  methods: string[];
+  webauthn?: { publicKey: PublicKeyCredentialRequestOptionsJSON };
+}
+
+export interface TotpSetup {
+  secret: string;
+  otpauth_url: string;
+  /** An inline SVG of the QR code of `otpauth_url`. */
+  qr_svg: string;
+}
+
+export interface RecoveryCodes {
+  /** Shown this once; each works once. */
+  recovery_codes: string[];
+}
+
+export interface PasskeyAdded {
+  id: string;
+  name: string;
+  /** With the account's first factor only. */
+  recovery_codes?: string[];
+}
+
+export interface Reauthenticated {
+  auth_time: number;
+  amr: string[];
+}
+
+/** Where the client's WebAuthn ceremonies happen (default: navigator.credentials). */
+export interface WebAuthnAdapter {
+  create(publicKey: PublicKeyCredentialCreationOptionsJSON): Promise<PublicKeyCredentialJSONForm>;
+  get(publicKey: PublicKeyCredentialRequestOptionsJSON): Promise<PublicKeyCredentialJSONForm>;
+}
+
+/** One proof of a second step: a code, a key's answer, or request options to ask the key here. */
+export type FactorProof =
+  | { code: string; credential?: never; publicKey?: never }
+  | { credential: PublicKeyCredentialJSONForm; code?: never; publicKey?: never }
+  | { publicKey: PublicKeyCredentialRequestOptionsJSON; code?: never; credential?: never };
+
 /** Storage-like object (localStorage's subset the client uses). */
 export interface StorageLike {
   getItem(key: string): string | null;
@@ -98,6 +164,8 @@ export interface ClientOptions {
   BroadcastChannel?: (new (name: string) => { postMessage(message: unknown): void; close(): void; onmessage: ((event: { data: unknown }) => void) | null }) | null;
   eventTarget?: { addEventListener(type: "storage", listener: (event: StorageEvent) => void): void; removeEventListener(type: "storage", listener: (event: StorageEvent) => void): void } | null;
   indexedDB?: IDBFactory | null;
+  /** WebAuthn ceremonies (default: the browser's navigator.credentials with the JSON forms). */
+  webauthn?: WebAuthnAdapter;
 }
 
 /** Why the client signed out. */
@@ -172,6 +240,26 @@ export interface AuthgateClient {
   changeEmail(change: { email: string; password: string }): Promise<User>;
   /** Deletes the signed-in user's account (the current password is required); signs out. */
   deleteAccount(confirm: { password: string }): Promise<null>;
+  /** The account's second factors and recovery codes left. */
+  mfaStatus(): Promise<MfaStatus>;
+  /** Starts TOTP set-up (nothing is on until confirmTotp). */
+  setupTotp(): Promise<TotpSetup>;
+  /** Turns TOTP on with a first code; answers the recovery codes, shown this once. */
+  confirmTotp(confirm: { code: string }): Promise<RecoveryCodes>;
+  /** Turns TOTP off (needs a recent proof: AuthError "reauthentication_required" otherwise). */
+  disableTotp(): Promise<null>;
+  regenerateRecoveryCodes(): Promise<RecoveryCodes>;
+  /** The second step of a login (after AuthError "mfa_required"); signs in like login(). */
+  verifyMfa(step: { mfa_token: string } & FactorProof): Promise<LoginResponse>;
+  /** Renews this session's recent authentication. */
+  reauthenticate(proof: FactorProof | { password: string }): Promise<Reauthenticated>;
+  /** Asks this device's security key or passkey to answer request options. */
+  getAssertion(publicKey: PublicKeyCredentialRequestOptionsJSON): Promise<PublicKeyCredentialJSONForm>;
+  /** Registers a security key or passkey of this device. */
+  addPasskey(options?: { name?: string }): Promise<PasskeyAdded>;
+  removePasskey(id: string): Promise<null>;
+  /** Passwordless login with a passkey of this device. */
+  loginWithPasskey(options?: { device?: string }): Promise<LoginResponse>;
   isAuthenticated(): boolean;
   getUser(): User | null;
   getSessionId(): string | null;
@@ -198,7 +286,9 @@ export class AuthError extends Error {
   });
   name: "AuthError";
   status: number;
-  /** The API's stable code: "invalid_credentials", "throttled", "token_not_valid", … */
+  /** The API's stable code: "invalid_credentials", "throttled", "token_not_valid",
+   *  "mfa_required", "reauthentication_required", "invalid_code", … and, from the client's
+   *  WebAuthn ceremonies, "webauthn_unsupported", "webauthn_cancelled", "webauthn_failed". */
   code: string | null;
   detail: string | null;
   /** For token errors: "malformed", "expired", "revoked", "wrong_type", "user_inactive". */

@@ -114,6 +114,33 @@ function joinUrl(base, path) {
   return base.endsWith("/") ? base + path : `${base}/${path}`;
 }
 
+/** The browser's WebAuthn with the Level 3 JSON forms (no hand-written base64 juggling). */
+const browserWebAuthn = {
+  async create(publicKey) {
+    return credentialJSON(() => navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(publicKey) }));
+  },
+  async get(publicKey) {
+    return credentialJSON(() => navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(publicKey) }));
+  },
+};
+
+async function credentialJSON(ceremony) {
+  const PKC = globalThis.PublicKeyCredential;
+  if (typeof PKC !== "function" || typeof PKC.parseRequestOptionsFromJSON !== "function") {
+    throw new AuthError("This browser cannot use security keys or passkeys here.", { code: "webauthn_unsupported" });
+  }
+  let credential;
+  try {
+    credential = await ceremony();
+  } catch (err) {
+    // NotAllowedError: the person cancelled, or the prompt timed out.
+    throw new AuthError(err && err.name === "NotAllowedError" ? "The security key or passkey prompt was cancelled." : `WebAuthn failed: ${err && err.message}`,
+      { code: err && err.name === "NotAllowedError" ? "webauthn_cancelled" : "webauthn_failed", cause: err });
+  }
+  if (!credential) throw new AuthError("No credential was given.", { code: "webauthn_cancelled" });
+  return credential.toJSON();
+}
+
 /**
  * createClient(options) → client
  *
@@ -125,6 +152,8 @@ function joinUrl(base, path) {
  *   credentials     fetch credentials for cookie mode ("same-origin"; "include" for a cross-origin API)
  *   csrfCookieName  "csrftoken";  csrfHeaderName "X-CSRFToken"
  *   csrfToken       () => string  override how the CSRF token is read (default: document.cookie)
+ *   webauthn        {create(publicKeyJSON), get(publicKeyJSON)} → the credential's toJSON(); default:
+ *                   navigator.credentials with PublicKeyCredential.parse*OptionsFromJSON()
  *   fetch, locks, BroadcastChannel, eventTarget, indexedDB   injectable for tests / non-browser
  *                   hosts (locks=null disables the cross-tab lock, BroadcastChannel=null the
  *                   channel, indexedDB=null the rotation hand-off)
@@ -151,6 +180,7 @@ export function createClient(options = {}) {
   const eventTarget = options.eventTarget !== undefined ? options.eventTarget
     : (typeof window !== "undefined" && typeof window.addEventListener === "function" ? window : null);
   const getCsrf = options.csrfToken || (() => readCookie(csrfCookieName));
+  const webauthn = options.webauthn || browserWebAuthn;
 
   const stateKey = `${storageKey}:${mode === "bearer" ? "tokens" : "session"}`;
   const lockName = `${storageKey}:refresh:${mode}`;
@@ -473,7 +503,11 @@ export function createClient(options = {}) {
     if (device) body.device = device;
     if (mode === "cookie") body.cookies = true;
     const res = await rawRequest(joinUrl(baseUrl, "login/"), { method: "POST", body });
-    const data = await json(res);
+    return adoptLogin(await json(res));
+  }
+
+  /** Signs this client in with a login answer (login/, mfa/verify/, passkey/login/complete/). */
+  function adoptLogin(data) {
     const state = mode === "bearer"
       ? { access: data.access, refresh: data.refresh, session_id: data.session_id ?? null, user: data.user ?? null }
       : { session_id: data.session_id ?? null, user: data.user ?? null, rotation: randomId() };
@@ -591,6 +625,61 @@ export function createClient(options = {}) {
     return result;
   }
 
+
+  // ---- second factors and passkeys -------------------------------------------------
+  // A login of an account with a second factor throws AuthError code "mfa_required";
+  // its `body` holds {mfa_token, methods, webauthn?: {publicKey}}: finish with verifyMfa().
+  // A sensitive action without a recent proof throws code "reauthentication_required"
+  // (same extra fields): prove it with reauthenticate(), then retry the action.
+  const mfaStatus = () => request("mfa/");
+  const setupTotp = () => request("mfa/totp/", { method: "POST", body: {} });
+  const confirmTotp = ({ code } = {}) => request("mfa/totp/confirm/", { method: "POST", body: { code } });
+  const disableTotp = () => request("mfa/totp/", { method: "DELETE" });
+  const regenerateRecoveryCodes = () => request("mfa/recovery-codes/", { method: "POST", body: {} });
+
+  /** The key's answer to request options (`webauthn.publicKey` of an mfa_required or
+   *  reauthentication_required answer): credential.toJSON() of navigator.credentials.get(). */
+  const getAssertion = (publicKey) => webauthn.get(publicKey);
+
+  /** Second step of a login: {mfa_token, code} (TOTP or recovery code), {mfa_token,
+   *  credential}, or {mfa_token, publicKey} to ask the security key / passkey here. */
+  async function verifyMfa({ mfa_token, code, credential, publicKey } = {}) {
+    const body = { mfa_token };
+    if (code !== undefined) body.code = code;
+    else body.credential = credential !== undefined ? credential : await getAssertion(publicKey);
+    return adoptLogin(await publicPost("mfa/verify/", body));
+  }
+
+  /** Renews this session's recent authentication: {password}, {code}, {credential}, or
+   *  {publicKey} to ask the key here. Answers {auth_time, amr}. */
+  async function reauthenticate({ password, code, credential, publicKey } = {}) {
+    const body = {};
+    if (password !== undefined) body.password = password;
+    else if (code !== undefined) body.code = code;
+    else body.credential = credential !== undefined ? credential : await getAssertion(publicKey);
+    return request("reauthenticate/", { method: "POST", body });
+  }
+
+  /** Registers a security key or passkey on this device: {id, name, recovery_codes?}
+   *  (recovery codes come with the account's first factor, shown this once). */
+  async function addPasskey({ name = "" } = {}) {
+    const { publicKey } = await request("mfa/webauthn/register/begin/", { method: "POST", body: {} });
+    const credential = await webauthn.create(publicKey);
+    return request("mfa/webauthn/register/complete/", { method: "POST", body: { credential, name } });
+  }
+
+  const removePasskey = (id) => request(`mfa/webauthn/${encodeURIComponent(id)}/`, { method: "DELETE" });
+
+  /** Passwordless login with a passkey of this device (the browser lists the accounts). */
+  async function loginWithPasskey({ device } = {}) {
+    const { publicKey, challenge_id } = await publicPost("passkey/login/begin/", {});
+    const credential = await webauthn.get(publicKey);
+    const body = { challenge_id, credential };
+    if (device) body.device = device;
+    if (mode === "cookie") body.cookies = true;
+    return adoptLogin(await publicPost("passkey/login/complete/", body));
+  }
+
   /** Immutable snapshot {mode, isAuthenticated, user, sessionId}; same object until something changes. */
   function getState() {
     if (!snapshot) {
@@ -634,6 +723,17 @@ export function createClient(options = {}) {
     resendVerification,
     changeEmail,
     deleteAccount,
+    mfaStatus,
+    setupTotp,
+    confirmTotp,
+    disableTotp,
+    regenerateRecoveryCodes,
+    verifyMfa,
+    reauthenticate,
+    getAssertion,
+    addPasskey,
+    removePasskey,
+    loginWithPasskey,
     isAuthenticated: () => hasSession(),
     getUser: () => { const s = readState(); return (s && s.user) || null; },
     getSessionId: () => { const s = readState(); return (s && s.session_id) ?? null; },
