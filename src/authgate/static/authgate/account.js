@@ -2,6 +2,7 @@
 // recovery: "forgot password", the reset and verification links, email change, deletion.
 // Everything goes through authgate.js; no inline script or style (strict CSP).
 import { createClient } from "./authgate.js";
+import { createMfaUi } from "./account-mfa.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const body = document.body;
@@ -459,6 +460,7 @@ function showSignedIn() {
   setState("signed-in");
   renderUser(client.getUser());
   loadAccount();
+  mfa.load();
 }
 // What one visitor typed (a failed sign-in's username included) is not left for the next.
 function resetSignedOutForms() {
@@ -481,9 +483,13 @@ function showSignedOut() {
   el.activity.replaceChildren();
   el.activityMore.hidden = true;
   el.admin.hidden = true;
+  mfa.reset();
   if (el.dialog.open) el.dialog.close("cancel");
   resetSignedOutForms();
 }
+
+// Second factors and passkeys (account-mfa.js): the card, the second step, "confirm it's you".
+const mfa = createMfaUi({ client, showMessage, clearMessage, describeError, busy, showThrottled, device: DEVICE });
 
 // ---- client events (this tab, other tabs, ended sessions) ------------------------------
 let nextLogoutMessage = null;
@@ -527,6 +533,13 @@ el.loginForm.addEventListener("submit", async (ev) => {
       await client.login({ username, password, device: DEVICE });
       form.reset();
     } catch (err) {
+      if (err.code === "mfa_required") {
+        try {
+          await mfa.completeLogin(err.body);
+          form.reset();
+        } catch (_) { /* cancelled, or the attempt ended: the dialog said so */ }
+        return;
+      }
       if (err.status === 429) showThrottled(err, submit);
       else showMessage(describeError(err), "error", err.code);
       if (err.code === "invalid_credentials") {
@@ -574,12 +587,12 @@ el.passwordForm.addEventListener("submit", async (ev) => {
   const new_password = form.elements.namedItem("new_password").value;
   await busy(submit, async () => {
     try {
-      await client.changePassword({ old_password, new_password });
+      await mfa.withReauth(() => client.changePassword({ old_password, new_password }));
       form.reset();
       showMessage("Password changed. Every other device has been signed out.", "success", "password_changed");
       await reloadSessions();
     } catch (err) {
-      if (!client.isAuthenticated()) return;
+      if (!client.isAuthenticated() || err.code === "cancelled") return;
       if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
     }
   });
@@ -784,12 +797,12 @@ el.emailForm.addEventListener("submit", async (ev) => {
   const password = form.elements.namedItem("password").value;
   await busy(submit, async () => {
     try {
-      const user = await client.changeEmail({ email, password });
+      const user = await mfa.withReauth(() => client.changeEmail({ email, password }));
       form.reset();
       renderUser(user);
       showMessage(`Your email address is now ${user.email}. We sent it a link to verify it.`, "success", "email_changed");
     } catch (err) {
-      if (!client.isAuthenticated()) return;
+      if (!client.isAuthenticated() || err.code === "cancelled") return;
       // 429: too many wrong passwords, or too many mails to that address.
       if (err.status === 429) showThrottled(err, submit, /emails/.test(err.detail || "") ? "Too many emails asked for." : undefined);
       else if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
@@ -810,11 +823,11 @@ el.deleteForm.addEventListener("submit", async (ev) => {
   await busy(submit, async () => {
     nextLogoutMessage = ["Your account has been deleted. Every device was signed out.", "success", "account_deleted"];
     try {
-      await client.deleteAccount({ password });
+      await mfa.withReauth(() => client.deleteAccount({ password }));
       form.reset();
     } catch (err) {
       nextLogoutMessage = null;
-      if (!client.isAuthenticated()) return;
+      if (!client.isAuthenticated() || err.code === "cancelled") return;
       if (err.status === 429) showThrottled(err, submit);
       else if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
     }
