@@ -138,7 +138,7 @@ def test_a_well_signed_assertion_is_refused_for_the_reason_under_test(api_client
     assert passkey_login(api_client, authenticator)[0].status_code == 200  # the accepted twin
     response, _ = passkey_login(api_client, authenticator, **shape)
     assert response.status_code == 401 and response.json()["code"] == "invalid_credentials", response.content
-    assert Activity.objects.filter(kind=Activity.MFA_FAILED, user=user).exists()
+    assert Activity.objects.filter(kind=Activity.LOGIN_FAILED, user=user).count() == 1
 
 
 def test_an_expired_challenge_is_refused(api_client, user, tokens_for):
@@ -171,6 +171,8 @@ def test_a_key_is_the_second_factor_of_a_password_login(api_client, user, tokens
     second = post(api_client, "/api/auth/mfa/verify/", {"mfa_token": body["mfa_token"], "credential": credential})
     assert second.status_code == 200, second.content
     assert session_amr(second.json()) == ["hwk", "mfa", "pwd"]
+    for kind in (Activity.MFA_ADDED, Activity.MFA_USED):  # in the trail (and the metrics), as a key
+        assert Activity.objects.filter(kind=kind, user=user, details__factor="webauthn").count() == 1
 
 
 def test_another_users_key_is_no_second_factor(api_client, make_user, tokens_for):

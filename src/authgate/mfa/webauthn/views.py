@@ -14,13 +14,16 @@ Invariants:
 - Adding a key to an account that already has a second factor, and removing a key, need a
   recent second-factor proof on the session (`reauth.require_recent`); a key added proves
   the factor for the session that added it.
-- Every outcome is one factor event (`mfa.events`: activity trail, metrics, mail).
+- Every outcome is one event: a key added, removed or used, or a registration refused,
+  is a factor event (`mfa.events`: activity trail, metrics, mail); a refused passwordless
+  login is a failed login (Django's `user_login_failed`), as a wrong password is.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import user_login_failed
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -195,17 +198,24 @@ class PasskeyLoginCompleteView(PublicView):
             key = ceremonies.check_assertion(request._request, credential, challenge_id=data["challenge_id"])
         except ceremonies.CeremonyFailed as error:
             throttle.failed()
-            if owner is not None:
-                events.failed(owner, request._request, f"passkey_{error.reason}")
+            _login_failed(request, owner)
             raise PasskeyNotAccepted(error.detail) from None
         user = key.user
         if not user.is_active:
             throttle.failed()
+            _login_failed(request, owner)
             raise PasskeyNotAccepted()
         throttle.succeeded()
         recovery.require_verified_email(user)
         events.used(user, request._request, FACTOR)
         return login_response(request, user, device=data["device"], cookies=data["cookies"], amr=[key.amr, "user"])
+
+
+def _login_failed(request: Request, owner: Any) -> None:
+    """A refused passwordless login is a failed login, as a wrong password is: Django's
+    `user_login_failed` (the activity trail's `login_failed` row, the login metrics)."""
+    name = owner.get_username() if owner is not None else ""
+    user_login_failed.send(sender=__name__, credentials={"username": name, "passkey": True}, request=request._request)
 
 
 def _owner_of(credential: dict[str, Any]) -> Any:
