@@ -24,12 +24,12 @@ saving the user again rebuilds them.
 """
 
 import hashlib
-import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
 
+from .account.names import fold
 from .models import LoginKey
 
 KEY_LENGTH = LoginKey._meta.get_field("key").max_length
@@ -38,7 +38,7 @@ KEY_LENGTH = LoginKey._meta.get_field("key").max_length
 def canonical(value):
     """The canonical form of a login name: NFKC, case-folded, NFKC again (folding can
     produce characters that compose); hashed when longer than the key column."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", str(value)).casefold())
+    folded = fold(value)
     if len(folded) > KEY_LENGTH:
         return "#" + hashlib.sha256(folded.encode()).hexdigest()
     return folded
@@ -70,6 +70,21 @@ def keys_for(user):
 def holder_id(value):
     """The pk of the account that holds `value` as a login name, or None."""
     return LoginKey.objects.filter(key=canonical(value)).values_list("user_id", flat=True).first()
+
+
+def account_with_email(address):
+    """The account whose email is `address` (any case or width, as login names compare),
+    or None: the one lookup of an account by its address (password reset, login by email).
+    Found through the canonical key, never by a database's own case-insensitive match."""
+    if not address:
+        return None
+    field = email_field_name()
+    if field is None:
+        return None
+    user = get_user_model()._default_manager.filter(authgate_login_keys__key=canonical(address)).first()
+    if user is None or canonical(getattr(user, field, "") or "") != canonical(address):
+        return None  # the name is that account's username, not its email
+    return user
 
 
 def taken(value, user=None):

@@ -15,6 +15,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .account import names
+
 
 class SessionQuerySet(models.QuerySet):
     def open(self):
@@ -195,7 +197,7 @@ class EmailAddress(models.Model):
 
     The address itself lives on the user model (its EMAIL_FIELD, whatever the custom user
     model calls it); this row only remembers the address that a verification link proved.
-    The user's email is verified while it still equals `email` (case-insensitively): a
+    The user's email is verified while it still equals `email` (as login names compare: `authgate.account.names`): a
     change of address — through the API, the admin or `save()` — unverifies it by itself.
     """
 
@@ -211,7 +213,7 @@ class EmailAddress(models.Model):
         return f"{self.user} · {self.email or '—'}"
 
     def proves(self, address):
-        return bool(self.verified_at and address and self.email.casefold() == address.casefold())
+        return bool(self.verified_at) and names.same(self.email, address)
 
 
 class MigratedToken(models.Model):

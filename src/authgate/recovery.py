@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from . import activity, links, sessions, static_tokens
+from . import activity, identity, links, sessions, static_tokens
+from .account import names
 from .exceptions import EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .settings import api_settings
@@ -85,7 +86,7 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
     def _make_hash_value(self, user, timestamp):
         record = _record(user)
         verified = record.verified_at.isoformat() if record and record.verified_at else ""
-        return f"{user.pk}|{email_of(user).casefold()}|{verified}|{user.is_active}|{timestamp}"
+        return f"{user.pk}|{names.fold(email_of(user))}|{verified}|{user.is_active}|{timestamp}"
 
 
 reset_token_generator = default_token_generator
@@ -136,11 +137,13 @@ def user_for_verification_link(uid, token):
 
 
 def users_for_reset(email):
-    """Active users with this address and a usable password (as Django's PasswordResetForm)."""
-    user_model = get_user_model()
-    email_field = user_model.get_email_field_name()
-    candidates = user_model._default_manager.filter(**{f"{email_field}__iexact": email, "is_active": True})
-    return [user for user in candidates if user.has_usable_password()]
+    """The active user with this address and a usable password (as Django's
+    PasswordResetForm), found through the canonical login key (`identity`), as login and
+    the mail limit find it: never by the database's own case-insensitive match."""
+    user = identity.account_with_email(email)
+    if user is None or not user.is_active or not user.has_usable_password():
+        return []
+    return [user]
 
 
 def stand_in_user(email):
