@@ -84,11 +84,18 @@ FACTOR_NAMES = {"totp": _("an authenticator app"), "webauthn": _("a security key
 
 def factor_changed_mail(request, user, factor, added):
     """The notice that a second factor was added or removed (by the user or by support)."""
+    from django.utils import timezone
+
+    from .throttling import client_ip
+
     context = {
         **_context(request, user, link=""),
         "factor": FACTOR_NAMES.get(factor, _("a second factor")),
         "added": added,
         "all_factors": factor == "all",
+        "when": timezone.now().strftime("%Y-%m-%d %H:%M UTC"),
+        "ip": client_ip(request) if request is not None else "",
+        "device": request.META.get("HTTP_USER_AGENT", "")[:200] if request is not None else "",
     }
     return compose(FACTOR_CHANGED, recovery.email_of(user), context)
 

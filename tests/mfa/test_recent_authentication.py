@@ -32,8 +32,9 @@ def test_a_session_opened_before_the_factor_must_reauthenticate_to_turn_it_off(a
     assert renewed.json()["amr"] == ["mfa", "otp", "pwd"] and renewed.json()["auth_time"]
     assert api_client.delete("/api/auth/mfa/totp/", **bearer(older)).status_code == 204
     assert api_client.get("/api/auth/mfa/", **bearer(older)).json() == {"methods": [], "recovery_codes_remaining": 0}
-    subjects = [mail.subject for mail in smtp.wait_for(user.email, count=2)]
-    assert any("added" in s for s in subjects) and any("removed" in s for s in subjects)
+    mails = smtp.wait_for(user.email, count=2)
+    assert any("added" in m.subject for m in mails) and any("removed" in m.subject for m in mails)
+    assert all("127.0.0.1" in m.text and "UTC" in m.text for m in mails)  # where from, and when
     assert Activity.objects.filter(kind=Activity.MFA_REMOVED, user=user).exists()
 
 
