@@ -604,10 +604,10 @@ class StaticTokenListView(AuthgateAPIView):
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
             user = _check_password_login(request, data["username"], data["password"])
-            if "code" in data:  # the second factor in the same request (scripts, CLIs)
-                if providers.has_factor(user):
-                    gate.check_second_factor(user, request, {"code": data["code"]})
-            elif providers.has_factor(user):
+            has_factor = providers.has_factor_once(user)
+            if has_factor and "code" in data:  # the second factor in the same request (scripts, CLIs)
+                gate.check_second_factor(user, request, {"code": data["code"]})
+            elif has_factor:
                 raise MFARequired(
                     {"methods": [p.type for p in providers.enabled_providers(user)]},
                     detail=_(

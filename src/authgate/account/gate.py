@@ -128,7 +128,7 @@ def check_password(
     if found is None or (user is not None and found.pk != user.pk):
         throttle.failed()
         raise WrongPassword()
-    if providers.has_factor(found):
+    if providers.has_factor(found, remember=True):
         # Not a success yet: the account's count (wrong codes included) is reset only once
         # the second factor is proven, else a known password would wipe the code guesses.
         throttle.cancel()

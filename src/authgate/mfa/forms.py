@@ -41,7 +41,7 @@ class SecondFactorLoginMixin(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}  # the password (and the throttle) first
         user = self.get_user()  # type: ignore[attr-defined]
-        if user is None or not providers.has_factor(user):
+        if user is None or not providers.has_factor_once(user):
             return cleaned
         code = cleaned.get("code") or ""
         if not code:

@@ -25,7 +25,7 @@ def require_second_factor(
     user: Any, request: HttpRequest | None, *, cookies: bool = False, device: str = "", first_factor: str = "pwd"
 ) -> None:
     """Raise MFARequired (with a new `mfa_token`) if `user` has a second factor."""
-    if not providers.has_factor(user):
+    if not providers.has_factor_once(user):
         return
     started = pending.start(user, request, cookies=cookies, device=device, first_factor=first_factor)
     events.challenged(user, request)

@@ -173,9 +173,25 @@ def enabled_providers(user: Any) -> list[FactorProvider]:
     return [p for p in providers() if p.is_factor and p.is_enabled(user)]
 
 
-def has_factor(user: Any) -> bool:
-    """True if the account has a second factor: every way in must then ask for it."""
-    return any(p.is_factor and p.is_enabled(user) for p in providers())
+_REMEMBERED = "_authgate_has_factor"
+
+
+def has_factor(user: Any, *, remember: bool = False) -> bool:
+    """True if the account has a second factor: every way in must then ask for it.
+
+    `remember=True` (the password gate) keeps the answer on this user object for the one
+    next `has_factor_once()` of the same login, so a login asks the database once."""
+    found = any(p.is_factor and p.is_enabled(user) for p in providers())
+    if remember:
+        setattr(user, _REMEMBERED, found)
+    return found
+
+
+def has_factor_once(user: Any) -> bool:
+    """`has_factor(user)`, answered from what the password gate just found when it did
+    (the remembered answer is used once, then forgotten)."""
+    remembered = user.__dict__.pop(_REMEMBERED, None)
+    return has_factor(user) if remembered is None else bool(remembered)
 
 
 def methods(user: Any) -> list[dict[str, Any]]:
