@@ -240,5 +240,6 @@ class LockoutAdmin(admin.ModelAdmin):
 
 # Second factors: their admin, and support's removal action on the users' list.
 from .mfa import admin as mfa_admin  # noqa: E402
+from .mfa.webauthn import admin as webauthn_admin  # noqa: E402,F401  (registers the keys' admin)
 
 mfa_admin.add_action_to_user_admin()

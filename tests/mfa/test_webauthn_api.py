@@ -9,7 +9,9 @@ here each response is shaped exactly, with a valid signature, so a refusal is fo
 reason under test — and each refusal has its accepted twin in the same file.
 """
 
+import os
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -269,3 +271,25 @@ def test_a_malformed_passkey_login_is_a_json_error(api_client, db, body):
 def test_a_malformed_registration_is_a_json_error(api_client, user, tokens_for, credential):
     response = post(api_client, COMPLETE, {"credential": credential}, tokens_for(user)["access"])
     assert response.status_code == 400 and response["Content-Type"] == "application/json"
+
+
+def test_the_cleanup_command_purges_expired_challenges_only(api_client, db):
+    from django.core.management import call_command
+
+    stale = post(api_client, PASSKEY_BEGIN).json()["challenge_id"]
+    live = post(api_client, PASSKEY_BEGIN).json()["challenge_id"]
+    WebAuthnChallenge.objects.filter(pk=stale).update(expires_at=timezone.now() - timedelta(seconds=1))
+    call_command("authgate_cleanup", stdout=open(os.devnull, "w"))
+    assert list(WebAuthnChallenge.objects.values_list("pk", flat=True)) == [uuid.UUID(live)]
+
+
+def test_passwordless_login_in_cookie_mode_answers_with_the_cookies(api_client, user, tokens_for):
+    authenticator = SoftAuthenticator()
+    add_key(api_client, tokens_for(user)["access"], authenticator)
+    begin = post(api_client, PASSKEY_BEGIN).json()
+    credential = authenticator.get(begin["publicKey"], origin=ORIGIN)
+    body = {"challenge_id": begin["challenge_id"], "credential": credential, "cookies": True, "device": "Phone"}
+    response = post(api_client, PASSKEY_COMPLETE, body)
+    assert response.status_code == 200 and "access" not in response.json()
+    assert {"authgate_access", "authgate_refresh", "csrftoken"} <= set(response.cookies)
+    assert Session.objects.get(pk=response.json()["session_id"]).device == "Phone"

@@ -1,11 +1,12 @@
 """`manage.py authgate_cleanup`: purge dead sessions, expired static tokens, activity
 events older than ACTIVITY_RETENTION, attempt counters whose window ended and pending
-second-factor logins past their lifetime (cron-safe)."""
+second-factor logins and WebAuthn challenges past their lifetime (cron-safe)."""
 
 from django.core.management.base import BaseCommand
 
 from authgate import activity, counters, sessions, static_tokens
 from authgate.mfa import pending
+from authgate.mfa.webauthn import ceremonies
 
 
 class Command(BaseCommand):
@@ -21,9 +22,11 @@ class Command(BaseCommand):
         events = activity.purge()
         windows = counters.purge()
         pending_logins = pending.purge()
+        challenges = ceremonies.purge()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Purged {purged} session(s), {tokens} expired static token(s), {events} activity event(s) "
-                f"{windows} ended attempt counter(s) and {pending_logins} expired pending login(s)."
+                f"{windows} ended attempt counter(s), {pending_logins} expired pending login(s) and "
+                f"{challenges} expired WebAuthn challenge(s)."
             )
         )
