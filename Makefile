@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit clean
+.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ run: migrate
 test: install-dev
 	bash scripts/test.sh
 
+# The release files: sdist, wheel and npm tarball with SHA-256 checksums, in dist/.
+dist: install-dev
+	bash scripts/dist.sh
+
 bench: install
 	bash bench/run.sh
 	$(PY) bench/adapters.py
@@ -60,4 +64,4 @@ load-audit: install-dev
 	$(PY) bench/load_audit.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache
+	rm -rf $(VENV) $(VENV)-py3* var staticfiles .pytest_cache dist build

@@ -12,6 +12,8 @@ from authgate.tokens import TokenPair
 
 from .conftest import bearer, login
 
+pytestmark = pytest.mark.portable
+
 ACCESS, REFRESH = "authgate_access", "authgate_refresh"
 PROTECTED = "/api/protected/"
 

@@ -5,12 +5,16 @@ sessions list (`current`) and delete, deactivation, the staff endpoints, health,
 and docs.
 """
 
+import pytest
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from authgate.models import Session, StaticToken
 
 from .conftest import PASSWORD, bearer, login
+
+pytestmark = pytest.mark.portable
 
 User = get_user_model()
 PROTECTED = "/api/protected/"

@@ -20,6 +20,8 @@ from authgate.models import Session, StaticToken
 
 from .conftest import bearer
 
+pytestmark = pytest.mark.portable
+
 PROTECTED = "/api/protected/"
 
 

@@ -19,6 +19,8 @@ from authgate import sessions
 
 from .conftest import PASSWORD, bearer, login
 
+pytestmark = pytest.mark.portable
+
 PROTECTED = "/api/protected/"
 REFRESH = "/api/auth/token/refresh/"
 VERIFY = "/api/auth/token/verify/"

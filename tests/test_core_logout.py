@@ -10,6 +10,8 @@ from authgate.models import Session, StaticToken
 
 from .conftest import bearer
 
+pytestmark = pytest.mark.portable
+
 PROTECTED = "/api/protected/"
 LOGOUT = "/api/auth/logout/"
 REFRESH = "/api/auth/token/refresh/"

@@ -19,6 +19,8 @@ from authgate.models import Session
 
 from .conftest import bearer, login
 
+pytestmark = pytest.mark.portable
+
 PROTECTED = "/api/protected/"
 REFRESH = "/api/auth/token/refresh/"
 VERIFY = "/api/auth/token/verify/"

@@ -32,6 +32,8 @@ from authgate.settings import DEFAULTS
 
 from .browser_support import _die_with_parent
 
+pytestmark = pytest.mark.single_pass
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [
     REPO / "README.md",
@@ -228,12 +230,13 @@ def _call(base, method, path, body=None, token=None):
 class NewProject:
     """A brand-new `startproject` with documented blocks pasted in, served by gunicorn."""
 
-    def __init__(self, root, documents):
+    def __init__(self, root, documents, python=sys.executable):
         self.root = root
+        self.python = str(python)  # another venv's: a project on an installed wheel
         self.env = _project_env(root)
         self.proc = None
         subprocess.run(
-            [sys.executable, "-m", "django", "startproject", PROJECT, str(root)],
+            [self.python, "-m", "django", "startproject", PROJECT, str(root)],
             check=True,
             capture_output=True,
             env=self.env,
@@ -250,7 +253,7 @@ class NewProject:
 
     def manage(self, *args):
         result = subprocess.run(
-            [sys.executable, "manage.py", *args],
+            [self.python, "manage.py", *args],
             cwd=self.root,
             env=self.env,
             capture_output=True,
@@ -277,7 +280,7 @@ class NewProject:
         fd = self.sock.fileno()
         self.proc = subprocess.Popen(
             [
-                sys.executable,
+                self.python,
                 "-m",
                 "gunicorn",
                 "--bind",

@@ -1,5 +1,5 @@
 """
-The JavaScript client as an npm package (`authgate-client`): the package's files are the
+The JavaScript client as an npm package (`@authgate/client`): the package's files are the
 files the service serves (one source, src/authgate/static/authgate/), `npm pack` packs
 them, the packed package installs and imports in node with no TypeScript anywhere, its
 `exports` map resolves the client and both adapters, and the hand-written declarations
@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from .browser_support import in_ci
+
+pytestmark = pytest.mark.single_pass
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "src" / "authgate" / "static" / "authgate"
@@ -86,10 +88,10 @@ def test_the_service_serves_the_packed_bytes(packed, client):
 
 
 IMPORT_SCRIPT = """
-import * as client from "authgate-client";
-import * as axios from "authgate-client/axios";
-import * as react from "authgate-client/react";
-import manifest from "authgate-client/package.json" with { type: "json" };
+import * as client from "@authgate/client";
+import * as axios from "@authgate/client/axios";
+import * as react from "@authgate/client/react";
+import manifest from "@authgate/client/package.json" with { type: "json" };
 
 const memory = new Map();
 const storage = { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
@@ -122,9 +124,9 @@ def _interface_members(source, name):
 
 
 CONSUMER = """
-import createClient, { AuthError, type AuthgateClient, type MfaChallenge, type Session, type User } from "authgate-client";
-import { attachAxios, type AxiosLike } from "authgate-client/axios";
-import { makeUseAuth, type UseAuthResult } from "authgate-client/react";
+import createClient, { AuthError, type AuthgateClient, type MfaChallenge, type Session, type User } from "@authgate/client";
+import { attachAxios, type AxiosLike } from "@authgate/client/axios";
+import { makeUseAuth, type UseAuthResult } from "@authgate/client/react";
 
 export async function use(axios: AxiosLike, React: Parameters<typeof makeUseAuth>[0]): Promise<string> {
   const auth: AuthgateClient = createClient({ mode: "cookie", baseUrl: "https://api.example.com/api/auth/" });
@@ -166,7 +168,7 @@ export async function use(axios: AxiosLike, React: Parameters<typeof makeUseAuth
 }
 """
 WRONG = """
-import { createClient } from "authgate-client";
+import { createClient } from "@authgate/client";
 createClient({ mode: "session" });
 createClient().login({ user: "ada" });
 createClient().verifyMfa({ mfa_token: "t", code: "1", publicKey: { challenge: "c" } });

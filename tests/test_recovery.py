@@ -21,6 +21,8 @@ from authgate.mail import outbox
 from .conftest import PASSWORD, bearer, login
 from .smtp_support import smtp, smtp_server  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.portable
+
 NEW_PASSWORD = "Brand-new-passphrase-42"
 
 

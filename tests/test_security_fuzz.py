@@ -39,6 +39,8 @@ from schemathesis.specs.openapi.checks import (
 from authgate import sessions, static_tokens, tokens
 from authgate.tokens import ACCESS, REFRESH, TokenError
 
+pytestmark = pytest.mark.single_pass
+
 REASONS = {"malformed", "expired", "revoked", "wrong_type", "user_inactive"}
 
 

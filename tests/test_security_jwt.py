@@ -27,6 +27,8 @@ from authgate import tokens
 
 from .conftest import bearer
 
+pytestmark = pytest.mark.portable
+
 PROTECTED = "/api/protected/"
 
 

@@ -1,6 +1,10 @@
 """The seed flow (register, login, protected, refresh, logout), end to end through the API."""
 
+import pytest
+
 from .conftest import bearer, login
+
+pytestmark = pytest.mark.portable
 
 
 def test_seed_flow(api_client, user, make_user):

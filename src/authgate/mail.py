@@ -157,7 +157,7 @@ class Outbox:
         if decoys:
             time.sleep(self.decoy_delay)
         for decoy in decoys:
-            decoy.message().as_bytes(linesep="\r\n")
+            decoy.message().as_bytes()  # the same work as a real send; Django 6 dropped linesep
         delay = self.retry_delay
         for attempt in range(1, self.attempts + 1):
             if not messages:
