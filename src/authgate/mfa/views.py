@@ -22,14 +22,14 @@ from rest_framework.response import Response
 from .. import recovery, sessions
 from ..exceptions import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
 from ..openapi import extend_schema
-from ..serializers import LoginResponseSerializer
+from ..serializers import ErrorSerializer, LoginResponseSerializer
 from ..settings import api_settings
 from ..throttling import LoginThrottle
 from ..views import ERRORS, AuthgateAPIView, PublicView, login_response
 from . import events, gate, pending, providers, reauth, recovery_codes, totp
 from . import serializers as mfa_serializers
 
-ERROR = {"description": "{detail, code}"}
+ERROR = ErrorSerializer
 
 
 class AlreadyEnabled(APIException):
