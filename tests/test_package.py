@@ -95,6 +95,8 @@ def test_the_wheel_requires_only_the_core_and_carries_license_and_py_typed(wheel
     assert "authgate/py.typed" in names
     assert "authgate/static/authgate/authgate.js" in names
     assert "authgate/templates/authgate/account.html" in names
+    assert "authgate/templates/authgate/admin/login.html" in names  # the admin's login form with the code field
+    assert "authgate/templates/authgate/email/factor_changed.txt" in names
     assert not any(n.startswith(("server/", "tests/")) for n in names)
     assert "deprecated" not in build_log.lower(), build_log
 
