@@ -27,20 +27,21 @@ install-dev: $(VENV)/.installed-dev
 
 migrate: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py ensure_superuser
+	@# The start-up warnings were said by migrate: once per start (server/apps.py).
+	AUTHGATE_STARTUP_WARNED=1 $(PY) manage.py createcachetable
+	AUTHGATE_STARTUP_WARNED=1 $(PY) manage.py collectstatic --noinput --verbosity 0
+	AUTHGATE_STARTUP_WARNED=1 $(PY) manage.py ensure_superuser
 
 # Production-grade server (gunicorn) unless DEBUG=1; SERVER=asgi: uvicorn workers (ASGI,
 # websockets at /ws/echo/).
 run: migrate
 	@if [ "$${DEBUG:-0}" = "1" ]; then \
-		exec $(PY) manage.py runserver $(HOST):$(PORT); \
+		exec env AUTHGATE_STARTUP_WARNED=1 $(PY) manage.py runserver $(HOST):$(PORT); \
 	elif [ "$${SERVER:-wsgi}" = "asgi" ]; then \
-		exec $(VENV)/bin/gunicorn server.asgi:application -k uvicorn_worker.UvicornWorker -c server/gunicorn.conf.py \
+		exec env AUTHGATE_STARTUP_WARNED=1 $(VENV)/bin/gunicorn server.asgi:application -k uvicorn_worker.UvicornWorker -c server/gunicorn.conf.py \
 			--bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --access-logfile - --forwarded-allow-ips 127.0.0.1; \
 	else \
-		exec $(VENV)/bin/gunicorn server.wsgi:application -c server/gunicorn.conf.py --bind $(HOST):$(PORT) \
+		exec env AUTHGATE_STARTUP_WARNED=1 $(VENV)/bin/gunicorn server.wsgi:application -c server/gunicorn.conf.py --bind $(HOST):$(PORT) \
 			--workers $(WEB_CONCURRENCY) --access-logfile - --forwarded-allow-ips 127.0.0.1; \
 	fi
 

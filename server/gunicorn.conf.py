@@ -22,6 +22,14 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
 
 
+def on_starting(server):
+    # The start-up warnings, once, from the master: its workers inherit the mark (server/apps.py).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
+    from server.apps import warn_once
+
+    warn_once(server.log.warning)
+
+
 def child_exit(server, worker):
     try:
         from prometheus_client import multiprocess
