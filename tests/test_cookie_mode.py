@@ -64,7 +64,7 @@ def test_login_with_cookies_sets_the_cookies_and_returns_no_tokens(browser, user
     assert Session.objects.filter(pk=body["session_id"], ended_at__isnull=True).exists()
 
     jar = set_cookies(response)
-    assert set(jar) == {ACCESS, REFRESH, "csrftoken"}
+    assert set(jar) == {ACCESS, REFRESH, "csrftoken", "authgate_device"}  # the last: new-device notices
     access, refresh, csrf = jar[ACCESS], jar[REFRESH], jar["csrftoken"]
     assert access["value"].count(".") == 2 and refresh["value"].count(".") == 2
     assert access["httponly"] is True
@@ -131,7 +131,7 @@ def test_cookie_names_and_domain_are_configurable(user):
     with override_settings(AUTHGATE=conf):
         client = APIClient(enforce_csrf_checks=True)
         jar = set_cookies(cookie_login(client))
-        assert set(jar) == {"ex_access", "ex_refresh", "csrftoken"}
+        assert set(jar) == {"ex_access", "ex_refresh", "csrftoken", "authgate_device"}
         assert jar["ex_access"]["domain"] == ".example.com"
         assert jar["ex_refresh"]["domain"] == ".example.com"
         assert client.get(PROTECTED).status_code == 200

@@ -219,11 +219,12 @@ def test_email_change_needs_the_password_and_a_free_address(api_client, make_use
     assert response.json()["email"] == "new@example.com"
     assert response.json()["email_verified"] is False
     [message] = smtp.wait_for("new@example.com")
-    # The previous address is told, without a link: a change by someone else gets noticed.
+    # The previous address is told, with no verification link (only the session list): a
+    # change by someone else gets noticed.
     [notice] = smtp.wait_for("alice@example.com")
     assert notice.subject == "Your email address on testserver was changed"
     assert "from alice@example.com to new@example.com" in notice.text
-    assert "http" not in notice.text
+    assert notice.link == "http://testserver/#sessions-title" and "token=" not in notice.text
     assert verify(api_client, message.uid_and_token).status_code == 200
     assert me(api_client, access).json()["email_verified"] is True
     # The old address logs in no more; the new one does.

@@ -19,7 +19,30 @@ class AuthgateConfig(AppConfig):
         from .triggers import install_after_migrate
 
         post_migrate.connect(install_after_migrate, sender=self)
+        _connect_notifications()
         _install_admin_login_form()
+
+
+def _connect_notifications():
+    """Security notices: a sign-in from a new device (every way in opens a session), refresh
+    token reuse, and a saved password change from any path."""
+    from django.conf import settings
+    from django.db.models.signals import post_save
+
+    from . import notifications, signals
+    from .models import Session
+
+    signals.session_opened.connect(
+        notifications.on_session_opened, sender=Session, dispatch_uid="authgate.notifications.session_opened"
+    )
+    signals.refresh_reuse_detected.connect(
+        notifications.on_refresh_reuse, sender=Session, dispatch_uid="authgate.notifications.refresh_reuse"
+    )
+    post_save.connect(
+        notifications.on_user_saved,
+        sender=settings.AUTH_USER_MODEL,
+        dispatch_uid="authgate.notifications.password_changed",
+    )
 
 
 def _install_admin_login_form():

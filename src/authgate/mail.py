@@ -73,9 +73,11 @@ def verification_mail(request, user):
 
 
 def email_changed_mail(request, user, old_email):
-    """The notice to the previous address: a change made by someone else gets noticed."""
-    context = {**_context(request, user, link=""), "old_email": old_email}
-    return compose(EMAIL_CHANGED, old_email, context)
+    """The notice to the previous address: a change made by someone else gets noticed. A
+    security notice (`authgate.notifications`): device, IP, time, the list of sessions."""
+    from . import notifications
+
+    return notifications.compose(notifications.EMAIL_CHANGED, user, request, to=old_email, old_email=old_email)
 
 
 FACTOR_CHANGED = "factor_changed"

@@ -308,6 +308,34 @@ class CredentialCutoff(models.Model):
         return f"{self.user or 'everyone'} · {self.not_before.isoformat()}"
 
 
+class KnownDevice(models.Model):
+    """A browser or client that has signed in to the account (`authgate.notifications`):
+    `key` is a hash of its long-lived device cookie, or of its user agent and network."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_devices")
+    key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="authgate_knowndevice_user_key")]
+
+    def __str__(self):
+        return f"{self.user} · {self.key[:8]}"
+
+
+class NotificationPreference(models.Model):
+    """Which optional security mails a user gets (the others always go)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="authgate_notifications"
+    )
+    new_device = models.BooleanField(default=True, help_text="Mail on a sign-in from a new device.")
+
+    def __str__(self):
+        return f"{self.user} · new device: {self.new_device}"
+
+
 # The second-factor tables belong to this app (one migrations directory).
 from .mfa.models import PendingLogin, RecoveryCode, TOTPDevice  # noqa: E402
 from .mfa.webauthn.models import WebAuthnChallenge, WebAuthnCredential  # noqa: E402
@@ -317,9 +345,11 @@ __all__ = [
     "AttemptCounter",
     "CredentialCutoff",
     "EmailAddress",
+    "KnownDevice",
     "Lockout",
     "LoginKey",
     "MigratedToken",
+    "NotificationPreference",
     "PendingLogin",
     "RecoveryCode",
     "Session",

@@ -162,6 +162,7 @@ def reset_password(user, new_password, request=None):
     with transaction.atomic():
         proves_address = bool(email_of(user))
         user.set_password(new_password)
+        user._authgate_request = request  # the password-changed notice names this device
         user.save(update_fields=["password"])
         if proves_address:
             mark_verified(user)

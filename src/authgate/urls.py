@@ -24,6 +24,7 @@ urlpatterns = [
     path("sessions/", views.SessionListView.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
     path("activity/", views.ActivityView.as_view(), name="activity"),
+    path("notifications/", views.NotificationPreferencesView.as_view(), name="notifications"),
     path("tokens/", views.StaticTokenListView.as_view(), name="tokens"),
     path("tokens/<int:token_id>/", views.StaticTokenDetailView.as_view(), name="token-detail"),
     path("admin/invalidate-all-tokens/", views.InvalidateAllView.as_view(), name="invalidate-all"),

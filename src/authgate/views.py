@@ -17,7 +17,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .account import gate as password_gate
-from . import activity, cookies, mail, metrics, recovery, serializers, sessions, simplejwt_migration, static_tokens
+from . import (
+    activity,
+    cookies,
+    mail,
+    metrics,
+    notifications,
+    recovery,
+    serializers,
+    sessions,
+    simplejwt_migration,
+    static_tokens,
+)
 from . import cookies as cookies_module
 from .mfa import gate, providers, reauth
 from .openapi import OpenApiResponse, extend_schema, inline_serializer
@@ -79,6 +90,12 @@ class AuthgateAPIView(APIView):
 
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # A sign-in from a browser without a device cookie gave it one (new-device notices).
+        notifications.set_device_cookie(request._request, response)
+        return response
 
 
 def _open_atomic_blocks():
@@ -512,6 +529,7 @@ class PasswordChangeView(AuthgateAPIView):
         data = serializer.validated_data
         user = request.user
         user.set_password(data["new_password"])
+        user._authgate_request = request  # the password-changed notice names this device
         user.save(update_fields=["password"])
         activity.record(Activity.PASSWORD_CHANGED, user=user, request=request, session_id=_current_session_id(request))
         ended = sessions.end_user_sessions(
@@ -542,6 +560,32 @@ class SessionDetailView(AuthgateAPIView):
         session = get_object_or_404(sessions.active_sessions(request.user), pk=session_id)
         sessions.end_session_by_id(session.pk.hex)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationPreferencesSerializer(drf_serializers.Serializer):
+    new_device = drf_serializers.BooleanField(
+        required=False, help_text="Mail on a sign-in from a device not seen on this account before."
+    )
+
+
+@extend_schema(tags=["account"])
+class NotificationPreferencesView(AuthgateAPIView):
+    """Which optional security mails the user gets. Only the new-device mail can be turned
+    off; password and email changes, refresh-token reuse and second factors always mail."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: NotificationPreferencesSerializer, 401: ERRORS[401]})
+    def get(self, request):
+        return Response(notifications.preferences(request.user))
+
+    @extend_schema(
+        request=NotificationPreferencesSerializer,
+        responses={200: NotificationPreferencesSerializer, 400: ERRORS[400], 401: ERRORS[401]},
+    )
+    def patch(self, request):
+        data = _validated(NotificationPreferencesSerializer, request)
+        return Response(notifications.set_preferences(request.user, **data))
 
 
 class ActivityPagination(PageNumberPagination):
