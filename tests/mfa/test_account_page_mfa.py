@@ -170,6 +170,9 @@ def test_the_page_adds_a_passkey_that_signs_in_without_a_password_and_as_second_
     sign_out(page)
     page.get_by_test_id("passkey-login").click()  # no username, no password
     signed_in(page, "kat")
+    activity = page.locator("#activity")
+    expect(activity.locator("li[data-kind=mfa_added]")).to_contain_text("Passkey or security key added")
+    expect(activity.locator("li[data-kind=mfa_used]").first).to_contain_text("Passkey or security key used")
     shot(page, "05-signed-in-with-the-passkey")
 
     sign_out(page)

@@ -369,7 +369,8 @@ const ENDED = {
   reuse_detected: "Session ended: its sign-in token was used twice",
   account_deleted: "Signed out: the account was deleted",
 };
-const WARN = new Set(["login_failed", "login_throttled", "refresh_reuse_detected"]);
+const WARN = new Set(["login_failed", "login_throttled", "refresh_reuse_detected", "mfa_failed", "mfa_removed"]);
+const FACTOR = { totp: "Authenticator app", webauthn: "Passkey or security key", recovery_codes: "Recovery code" };
 function describeEvent(e) {
   const name = e.details && e.details.name ? ` “${e.details.name}”` : "";
   switch (e.kind) {
@@ -383,6 +384,10 @@ function describeEvent(e) {
     case "password_changed": return "Password changed";
     case "password_reset": return "Password reset";
     case "email_verified": return "Email address verified";
+    case "mfa_added": return `${FACTOR[e.details && e.details.factor] || "Second factor"} added`;
+    case "mfa_removed": return `${FACTOR[e.details && e.details.factor] || "Second factor"} removed${e.reason === "staff" ? " by support" : ""}`;
+    case "mfa_used": return `${FACTOR[e.details && e.details.factor] || "Second factor"} used`;
+    case "mfa_failed": return "Failed second step (wrong code or key)";
     default: return e.kind_display || e.kind;
   }
 }
