@@ -25,7 +25,8 @@ def bus():
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
     bus = PostgresBus("default")
-    bus.cache = SessionCache(10, 30)
+    bus.test_cache = SessionCache(10, 30)  # what the store would wire to the bus's callbacks
+    bus.listen(bus.test_cache.apply, bus.test_cache.clear)
     with bus._lock:
         bus._connect()  # no thread: this test reads the connection itself
     yield bus
@@ -47,7 +48,7 @@ def test_only_an_echo_from_the_listening_backend_earns_trust(bus):
     with psycopg.connect(**bus._params(), autocommit=True) as other:  # as a pooled connection would
         other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"hb:{bus._nonce}:1"))
         other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "s:marker"))
-    read_until(bus, lambda: bus.cache.epoch > 0)  # both arrived, in order
+    read_until(bus, lambda: bus.test_cache.epoch > 0)  # both arrived, in order
     assert bus._trusted_until == 0.0
 
     with bus._lock:

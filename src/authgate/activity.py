@@ -20,13 +20,12 @@ import uuid
 from contextvars import ContextVar
 from datetime import timedelta, timezone as dt_timezone
 
-from django.contrib.auth import get_user_model, user_logged_in, user_login_failed
+from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.db.models.functions import TruncHour
-from django.dispatch import receiver
 from django.utils import timezone
 
-from . import metrics, signals
+from . import metrics
 from .models import Activity, Session
 from .settings import api_settings
 
@@ -234,24 +233,21 @@ def purge(now=None):
     return deleted
 
 
-# -- receivers -------------------------------------------------------------------------------
+# -- receivers (connected by `authgate.receivers.connect()`) --------------------------------
 _SESSION_ATTRIBUTE = "_authgate_opened_session_id"
 
 
-@receiver(signals.session_opened, sender=Session, dispatch_uid="authgate.activity.session_opened")
-def _remember_opened_session(sender, session, request=None, **kwargs):
+def remember_opened_session(sender, session, request=None, **kwargs):
     # The login view sends `user_logged_in` right after: its row names this session.
     if request is not None:
         setattr(request, _SESSION_ATTRIBUTE, session.pk)
 
 
-@receiver(user_logged_in, dispatch_uid="authgate.activity.user_logged_in")
-def _login_succeeded(sender, request=None, user=None, **kwargs):
+def login_succeeded(sender, request=None, user=None, **kwargs):
     record(Activity.LOGIN_SUCCEEDED, user=user, request=request, session_id=getattr(request, _SESSION_ATTRIBUTE, None))
 
 
-@receiver(user_login_failed, dispatch_uid="authgate.activity.user_login_failed")
-def _login_failed(sender, credentials=None, request=None, **kwargs):
+def login_failed(sender, credentials=None, request=None, **kwargs):
     if _throttled_attempt.get():
         _throttled_attempt.set(False)
         return  # refused by the throttle: recorded (at most once a minute) as login_throttled

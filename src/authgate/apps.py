@@ -1,4 +1,4 @@
-"""Django app configuration: connects the signal receivers, the system checks, the
+"""Django app configuration: connects the signal receivers (`receivers`), the system checks, the
 optional OpenAPI extensions, and the deactivation trigger's installation after migrate."""
 
 from django.apps import AppConfig
@@ -12,12 +12,12 @@ class AuthgateConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
-        from . import signals  # noqa: F401  (connects receivers)
-        from . import activity  # noqa: F401  (connects the activity trail's receivers)
         from . import cutoffs  # noqa: F401  (hears password changes)
+        from . import receivers
         from . import openapi  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)
-        from .triggers import install_after_migrate
+        from .revocation.triggers import install_after_migrate
 
+        receivers.connect()
         post_migrate.connect(install_after_migrate, sender=self)
         _connect_notifications()
         _install_admin_login_form()

@@ -10,7 +10,6 @@ name — left over from before login names were canonical. Each still logs in wi
 exact username, but the shared name logs in the older account only.
 """
 
-from importlib import import_module
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
@@ -19,20 +18,9 @@ from django.core.exceptions import ImproperlyConfigured
 from .settings import api_settings
 from .simplejwt_migration import MigrationSettings
 
-# extra name -> the modules it brings
-EXTRAS = {"redis": "redis", "openapi": "drf_spectacular"}
+from .extras import EXTRAS, install_hint, is_installed
 
-
-def install_hint(extra: str) -> str:
-    return f"pip install 'authgate[{extra}]'"
-
-
-def is_installed(module: str) -> bool:
-    try:  # only asked when a setting needs the module, which is then imported anyway
-        import_module(module)
-    except ImportError:
-        return False
-    return True
+__all__ = ["EXTRAS", "install_hint", "is_installed"]  # re-exported: they lived here
 
 
 @register()

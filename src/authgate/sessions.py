@@ -22,7 +22,7 @@ from . import activity, cutoffs, metrics, signals
 from .mfa.providers import FACTOR_AMR
 from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
-from .revocation import get_store
+from .revocation import get_store, messages
 from .settings import api_settings
 from .tokens import ACCESS, REFRESH, Claims, TokenError, TokenPair, get_codec
 
@@ -228,15 +228,18 @@ def cached_access(claims: Claims) -> tuple[Any, AccessContext] | None:
 
 
 def access_from_database(claims: Claims) -> tuple[Any, AccessContext]:
-    """The database half of `authenticate_access`: reads the session, and caches it if it may."""
-    store = get_store()
-    snapshot = store.snapshot()  # before the read: a change during it keeps it out of the cache
-    session = _session_for_claims(claims)
-    user = session.user
-    _touch(session)
-    if session.id.hex == claims.session_id:  # the cache knows sessions by their canonical id
-        store.remember(snapshot, claims.session_id, claims.user_id, user)
+    """The database half of `authenticate_access`: reads the session; the store remembers
+    it if nothing changed meanwhile (its race protocol stays inside `load_user`)."""
+    user = get_store().load_user(claims.session_id, claims.user_id, _load_user, claims)
     return user, AccessContext(claims)
+
+
+def _load_user(claims: Claims) -> tuple[Any, bool]:
+    """The database read: (user, whether the store may remember it)."""
+    session = _session_for_claims(claims)
+    _touch(session)
+    # The cache knows sessions by their canonical id (a token may spell it otherwise).
+    return session.user, session.id.hex == claims.session_id
 
 
 def record_authentication(session_id: str, amr: "Iterable[str]") -> tuple[datetime, list[str]]:
@@ -270,7 +273,7 @@ def end_sessions(queryset: SessionQuerySet, reason: str) -> int:
             ended_at=timezone.now(), end_reason=reason
         )
         # This process forgets them at once; the others hear of it after the commit.
-        get_store().changed([f"s:{sid.hex}" for sid in ids])
+        get_store().changed(messages.sessions(sid.hex for sid in ids))
         transaction.on_commit(lambda: _send_session_ended(rows, reason))
     return count
 
@@ -334,9 +337,11 @@ def purge(now: datetime | None = None) -> int:
     # have a fresh access token, which a deleted row must stop.
     deleted = 0
     ids = list(dead.values_list("pk", flat=True))
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        with transaction.atomic():
-            deleted += Session.objects.filter(pk__in=chunk).delete()[0]
-            get_store().changed([f"s:{sid.hex}" for sid in chunk])
+    store = get_store()
+    with store.one_fence():
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            with transaction.atomic():
+                deleted += Session.objects.filter(pk__in=chunk).delete()[0]
+                store.changed(messages.sessions(sid.hex for sid in chunk))
     return deleted

@@ -42,6 +42,7 @@ from .exceptions import (
     TokenNotValidRequest,
 )
 from .models import Activity, StaticToken
+from .revocation import get_store
 from .security import JSONParser
 from .settings import api_settings
 from .sessions import AccessContext
@@ -76,6 +77,12 @@ class AuthgateAPIView(APIView):
         view = super().as_view(**initkwargs)
         view._non_atomic_requests = set(django_settings.DATABASES)  # what non_atomic_requests() sets
         return view
+
+    def dispatch(self, request, *args, **kwargs):
+        # However many sessions and users the request changes, other processes are told,
+        # and waited for, once, at the end (one fence per request).
+        with get_store().one_fence():
+            return super().dispatch(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # DRF's exception handler marks every open atomic block for rollback (set_rollback),

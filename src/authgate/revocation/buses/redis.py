@@ -1,0 +1,122 @@
+"""
+`RedisBus` (REDIS_URL): Redis pub/sub on one channel, "<REDIS_KEY_PREFIX>:revocation".
+
+`publish()` sends the messages after the commit (as one payload; more than MAX_MESSAGES
+become a FLUSH); heartbeats, fences and acknowledgements travel on the same channel. Two
+connections: a short-timeout client for publishing (when Redis is slow or gone, the
+database answers) and a subscription of its own that redis-py never silently reconnects
+(and resubscribes), so that a lost subscription is always noticed as a failure. Clients
+are made by `_make_client()`, the one place to change how Redis is reached.
+"""
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ...extras import install_hint
+from ..messages import FLUSH, MAX_MESSAGES
+from .base import PushBus
+
+logger = logging.getLogger("authgate.revocation")
+
+
+class RedisBus(PushBus):
+    """Redis pub/sub on one channel. Messages are published by the store after the commit."""
+
+    label = "Redis"
+
+    def __init__(self, url: str, prefix: str = "authgate") -> None:
+        super().__init__()
+        try:
+            import redis
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"REDIS_URL is set but the redis package is not installed: {install_hint('redis')}"
+            ) from exc
+
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.url = url
+        self.channel = f"{prefix}:revocation"
+        # Short timeouts and no retries: when Redis is slow or gone, the database answers.
+        self.client = self._make_client(socket_connect_timeout=0.25, socket_timeout=0.25)
+        self._pubsub: Any = None
+        self._sub_client: Any = None
+        self._outbox: list[str] = []
+
+    def _make_client(self, **timeouts: float) -> Any:
+        """A client for `self.url` that never retries (a failure must be seen, not hidden)."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **timeouts)
+
+    def _connect(self) -> None:
+        # Its own client: never silently reconnected (and resubscribed) by redis-py.
+        self._sub_client = self._make_client(socket_connect_timeout=1, socket_timeout=5)
+        self._pubsub = self._sub_client.pubsub()
+        self._pubsub.subscribe(self.channel)
+
+    def _fileno(self) -> int:
+        return int(self._pubsub.connection._sock.fileno())
+
+    def _read(self) -> None:
+        while True:
+            message = self._pubsub.get_message(timeout=0)
+            if message is None:
+                return
+            if message["type"] == "message":
+                self._received(message["data"].decode())
+
+    def _send_heartbeat(self, payload: str) -> None:
+        self._send(payload)
+
+    def _disconnect(self) -> None:
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            pubsub.close()
+            self._sub_client.close()
+
+    def _send(self, payload: str) -> None:
+        # Called with the lock held: the listener thread publishes it without the lock, so
+        # that a request never waits on a Redis round trip to read the subscription.
+        self._outbox.append(payload)
+        os.write(self._wake_w, b"x")
+
+    def _after_read(self) -> None:
+        payloads, self._outbox = self._outbox, []
+        if payloads:
+            pipe = self.client.pipeline(transaction=False)
+            for payload in payloads:
+                pipe.publish(self.channel, payload)
+            pipe.execute()
+
+    def _send_fence(self, payload: str) -> None:
+        self.client.publish(self.channel, payload)
+
+    def publish(self, messages: Sequence[str]) -> bool:
+        try:
+            if len(messages) > MAX_MESSAGES:
+                messages = [FLUSH]
+            self.client.publish(self.channel, " ".join(messages))
+            return True
+        except self._errors as exc:
+            # The database holds the change; other processes forget their entry within the TTL
+            # (and at once if they lost Redis too: a broken subscription empties the cache).
+            logger.warning(
+                "Redis unavailable while publishing a revocation (%s: %s); other processes "
+                "drop it within SESSION_CACHE_TTL.",
+                exc.__class__.__name__,
+                exc,
+            )
+            return False
+
+    def health(self) -> str:
+        try:
+            self.client.ping()
+            return "ok"
+        except self._errors:
+            return "down"
