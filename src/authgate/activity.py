@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from . import metrics
 from .models import Activity, Session
+from .net import client_ip, valid_ip
 from .settings import api_settings
 
 BATCH = 500
@@ -34,29 +35,11 @@ _USERNAME_MAX = Activity._meta.get_field("username").max_length
 _USER_AGENT_MAX = Activity._meta.get_field("user_agent").max_length
 
 
-def client_ip(request):
-    from .throttling import client_ip as ip_of  # the login throttle's notion of "the client"
-
-    return ip_of(request) or None
-
-
 def _session_uuid(session_id):
     if session_id is None or isinstance(session_id, uuid.UUID):
         return session_id
     try:
         return uuid.UUID(hex=str(session_id).replace("-", ""))
-    except ValueError:
-        return None
-
-
-def _valid_ip(ip):
-    """An address Django's GenericIPAddressField accepts, else None (a header may lie)."""
-    if not ip:
-        return None
-    import ipaddress
-
-    try:
-        return str(ipaddress.ip_address(ip))
     except ValueError:
         return None
 
@@ -72,7 +55,7 @@ def record(
     if username is None:
         username = user.get_username() if user is not None else ""
     if request is not None:
-        ip = ip if ip is not None else client_ip(request)
+        ip = ip if ip is not None else (client_ip(request) or None)
         if user_agent is None:
             user_agent = request.META.get("HTTP_USER_AGENT", "")
     return Activity.objects.create(
@@ -80,7 +63,7 @@ def record(
         user=user if user is not None and user.pk is not None else None,
         username=(username or "")[:_USERNAME_MAX],
         session_id=_session_uuid(session_id),
-        ip=_valid_ip(ip),
+        ip=valid_ip(ip),
         user_agent=(user_agent or "")[:_USER_AGENT_MAX],
         reason=reason or "",
         details=details,

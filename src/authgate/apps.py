@@ -12,7 +12,6 @@ class AuthgateConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
-        from . import cutoffs  # noqa: F401  (hears password changes)
         from . import receivers
         from . import openapi  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)
         from .revocation.triggers import install_after_migrate

@@ -28,7 +28,6 @@ shown in the admin. A key longer than the column is stored as its scope plus a h
 """
 
 import hashlib
-import ipaddress
 import math
 import re
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from .net import valid_ip
 
 from .models import AttemptCounter
 
@@ -77,14 +78,6 @@ def storage_key(key):
     return f"{scope}:#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def _valid_ip(ip):
-    """`ip` if it is an IP address (the column is typed), else None."""
-    try:
-        return str(ipaddress.ip_address(ip)) if ip else None
-    except ValueError:
-        return None
-
-
 def _seconds_until(moment, now):
     return max(1, math.ceil((moment - now).total_seconds()))
 
@@ -92,7 +85,7 @@ def _seconds_until(moment, now):
 def hit(key, limit, window, *, label="", ip=None):
     """Take one of `limit` slots of `key` in the current window of `window` seconds (or a
     timedelta). Returns Hit(allowed, retry_after, window_ends); a refused hit takes nothing."""
-    key, label, ip = storage_key(key), (label or "")[:200], _valid_ip(ip)
+    key, label, ip = storage_key(key), (label or "")[:200], valid_ip(ip)
     window = window if isinstance(window, timedelta) else timedelta(seconds=window)
     now = timezone.now()
     if limit < 1:
@@ -146,10 +139,10 @@ def _upsert(connection, key, limit, now, ends, label, ip):
     with connection.cursor() as cursor:
         cursor.execute(sql, [key, limit, adapt(ends), label, ip, adapt(now), adapt(now), adapt(now), limit])
         row = cursor.fetchone()
-    return _as_datetime(row[0]) if row else None
+    return _window_end_from_db(row[0]) if row else None
 
 
-def _as_datetime(value):
+def _window_end_from_db(value):
     """A window end as the database returned it (SQLite: text) → an aware datetime."""
     if isinstance(value, str):
         value = parse_datetime(value)

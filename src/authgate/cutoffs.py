@@ -18,10 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Max, Q
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from .models import CredentialCutoff
@@ -60,8 +57,7 @@ def issued_before_cutoff(user: Any, issued_at: int | float | None) -> bool:
     return int(issued_at) <= int(cutoff.timestamp())
 
 
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="authgate.cutoffs.password_changed")
-def _password_changed(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def password_changed(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
     # AbstractBaseUser.set_password() keeps the new raw password in `_password` until the
     # save that stores its hash is done: that save is a password change.
     if not raw and not created and getattr(instance, "_password", None) is not None:

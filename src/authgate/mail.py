@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.signals import request_finished, request_started
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
@@ -188,6 +187,4 @@ class Outbox:
             thread.join(timeout)
 
 
-outbox = Outbox()
-request_started.connect(outbox.request_started, dispatch_uid="authgate.mail.request_started")
-request_finished.connect(outbox.request_finished, dispatch_uid="authgate.mail.request_finished")
+outbox = Outbox()  # its request_started/request_finished receivers: `authgate.receivers`

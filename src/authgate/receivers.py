@@ -16,6 +16,15 @@ On the user model:
 - any change of a user but the login timestamp, and any deletion, is a revocation message
   "u:<pk>" (`revocation`): their sessions leave every process's cache.
 
+A password change (any `set_password()` then `save()`) marks the user's credential cutoff
+(`authgate.cutoffs`).
+
+Mails queued during a request leave after it (`authgate.mail.outbox`, on Django's
+`request_started`/`request_finished`).
+
+(Each module that keeps state built from the settings resets it on `setting_changed`
+itself, beside that state: `settings`, `tokens`, `revocation.process`, `mfa.providers`.)
+
 The activity trail's (`authgate.activity`): a login's row names the session it opened
 (`session_opened`, then Django's `user_logged_in`); a failed login is recorded from Django's
 `user_login_failed`.
@@ -26,9 +35,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import user_logged_in, user_login_failed
+from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from . import activity, identity, sessions, signals, static_tokens
+from . import activity, cutoffs, identity, mail, sessions, signals, static_tokens
 from .models import Session
 from .revocation import get_store, messages
 
@@ -91,6 +101,9 @@ def connect() -> None:
     pre_save.connect(end_credentials_of_deactivated_user, sender=user_model, dispatch_uid="authgate.deactivated")
     post_save.connect(forget_changed_user, sender=user_model, dispatch_uid="authgate.revocation.user_saved")
     post_delete.connect(forget_deleted_user, sender=user_model, dispatch_uid="authgate.revocation.user_deleted")
+    post_save.connect(cutoffs.password_changed, sender=user_model, dispatch_uid="authgate.cutoffs.password_changed")
+    request_started.connect(mail.outbox.request_started, dispatch_uid="authgate.mail.request_started")
+    request_finished.connect(mail.outbox.request_finished, dispatch_uid="authgate.mail.request_finished")
     signals.session_opened.connect(
         activity.remember_opened_session, sender=Session, dispatch_uid="authgate.activity.session_opened"
     )

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from . import cutoffs, recovery, sessions
 from .mfa import gate, providers
 from .models import MigratedToken
+from .net import client_ip
 from .settings import api_settings
 from .tokens import TokenError
 
@@ -73,7 +74,7 @@ class MigrationSettings:
         own = dict(api_settings.SIMPLEJWT_MIGRATION or {})
         legacy = getattr(django_settings, "SIMPLE_JWT", None) or {}
         self.enabled = bool(own.get("ENABLED", False))
-        self.until = _as_datetime(own.get("UNTIL"))
+        self.until = _until_datetime(own.get("UNTIL"))
         if self.enabled and self.until is None:
             raise ImproperlyConfigured('AUTHGATE["SIMPLEJWT_MIGRATION"] needs an end date: "UNTIL".')
         values = {name: own.get(name, legacy.get(name, default)) for name, default in SIMPLEJWT_DEFAULTS.items()}
@@ -96,7 +97,7 @@ class MigrationSettings:
         return self.enabled and self.until is not None and (now or timezone.now()) < self.until
 
 
-def _as_datetime(value: Any) -> datetime | None:
+def _until_datetime(value: Any) -> datetime | None:
     """UNTIL: an aware datetime; a naive one is in the current time zone; a date means
     up to the end of that day (UTC)."""
     if value is None or isinstance(value, datetime):
@@ -236,6 +237,4 @@ def _blacklist(jti: str, user: Any, raw: str, expires_at: datetime) -> None:
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    from .throttling import client_ip
-
     return client_ip(request) or None

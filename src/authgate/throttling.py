@@ -20,21 +20,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import Throttled
 
 from . import counters, identity
+from .net import client_ip
 from .settings import api_settings
 
 USER_IP_SCOPE = "login-user-ip"
 IP_SCOPE = "login-ip"
 MAIL_EMAIL_SCOPE = "mail-email"
 MAIL_IP_SCOPE = "mail-ip"
-
-
-def client_ip(request):
-    if request is None:
-        return ""
-    header = api_settings.CLIENT_IP_HEADER
-    if header and request.META.get(header):
-        return request.META[header].split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or ""
 
 
 def subject(username, user=None):

@@ -46,7 +46,8 @@ from .revocation import get_store
 from .security import JSONParser
 from .settings import api_settings
 from .sessions import AccessContext
-from .throttling import MailThrottle, client_ip
+from .net import client_ip
+from .throttling import MailThrottle
 from .tokens import TokenError
 
 ERRORS = {

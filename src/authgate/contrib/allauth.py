@@ -31,7 +31,7 @@ from django.http import HttpRequest
 from .. import sessions
 from ..models import Session
 from ..settings import api_settings
-from ..throttling import client_ip
+from ..net import client_ip
 from ..tokens import TokenError
 
 SESSION_KEY = "authgate_session_id"  # in the allauth (Django) session
