@@ -55,6 +55,7 @@ class SessionCache:
 
     def apply(self, messages: Iterable[str]) -> None:
         """Drop what `messages` ("s:<sid>", "u:<user pk>", "*") name."""
+        messages = list(messages)
         with self._lock:
             self.epoch += 1
             users = set()

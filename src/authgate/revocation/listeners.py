@@ -6,11 +6,11 @@ one that raises is logged and the others still hear the batch.
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 logger = logging.getLogger("authgate.revocation")
 
-Listener = Callable[[Sequence[str]], None]
+Listener = Callable[[list[str]], None]
 
 _listeners: list[Listener] = []
 
@@ -29,7 +29,7 @@ def has_listeners() -> bool:
     return bool(_listeners)
 
 
-def tell_listeners(messages: Sequence[str]) -> None:
+def tell_listeners(messages: list[str]) -> None:
     for callback in list(_listeners):
         try:
             callback(messages)

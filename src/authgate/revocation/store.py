@@ -68,8 +68,9 @@ class DatabaseRevocationStore:
     def changed(self, messages: Sequence[str]) -> None:
         # No cache to keep true; this process's live connections still hear of it.
         if has_listeners():
-            tell_listeners(messages)
-            transaction.on_commit(lambda: tell_listeners(messages), robust=True)
+            batch = list(messages)
+            tell_listeners(batch)
+            transaction.on_commit(lambda: tell_listeners(batch), robust=True)
 
     @contextmanager
     def one_fence(self) -> Iterator[None]:
