@@ -147,27 +147,50 @@ def _account_named(name):
 _throttled_attempt: ContextVar[bool] = ContextVar("authgate_throttled_attempt", default=False)
 
 
-def record_throttled(request, username):
+# At most this many `login_throttled` rows per blocked address and minute, whatever the
+# number of names it tries; past it, refused attempts are only counted in the metrics.
+THROTTLED_ROWS_PER_ADDRESS = 10
+
+
+def record_throttled(request, username, user=None, subject=None):
     """A login attempt refused by the failed-login throttle (before any password check).
 
-    Every one is counted, but a row is written at most once a minute per (name, IP): a
-    refused attempt costs no password hash, and must not become a database write an
-    attacker can repeat at will. The `user_login_failed` sent for the same attempt
-    writes no `login_failed` row of its own."""
+    Every one is counted in the metrics, but it writes at most one summary row a minute per
+    (account, address) — `subject` is the throttle's key of the account the name resolves
+    to, so `alice`, `ＡＬＩＣＥ` and alice's email are one — and at most
+    THROTTLED_ROWS_PER_ADDRESS a minute per address: a refused attempt costs no password
+    hash, and must not become a database write an attacker can repeat at will (nor flood
+    the victim's activity page). The `user_login_failed` sent for the same attempt writes
+    no `login_failed` row of its own."""
     _throttled_attempt.set(True)
     name = str(username or "")[:_USERNAME_MAX]
-    if not _first_in_minute(f"{name.lower()}|{client_ip(request) or ''}"):
+    ip = client_ip(request) or ""
+    if not _first_in_minute(subject or f"name:{name.lower()}", ip):
         metrics.count_event(Activity.LOGIN_THROTTLED)
         return None
-    return record(Activity.LOGIN_THROTTLED, user=_account_named(name), username=name, request=request)
+    if user is None and subject is None:
+        user = _account_named(name)
+    return record(Activity.LOGIN_THROTTLED, user=user, username=name, request=request)
 
 
-def _first_in_minute(ident):
+def _first_in_minute(subject, ip):
+    """True for the first refusal of a minute for (subject, ip), while the address has
+    had fewer than THROTTLED_ROWS_PER_ADDRESS such firsts this minute. Reads before it
+    writes: a refusal past either bound touches no cache entry."""
     from django.core.cache import caches
 
-    key = "authgate:activity-throttled:" + hashlib.sha256(ident.encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{subject}|{ip}".encode()).hexdigest()[:32]
+    key = "authgate:activity-throttled:" + digest
+    per_address = "authgate:activity-throttled-ip:" + hashlib.sha256(ip.encode()).hexdigest()[:32]
     try:
-        return caches[api_settings.THROTTLE_CACHE].add(key, 1, timeout=60)
+        cache = caches[api_settings.THROTTLE_CACHE]
+        if (cache.get(per_address) or 0) >= THROTTLED_ROWS_PER_ADDRESS or cache.get(key) is not None:
+            return False
+        if not cache.add(key, 1, timeout=60):
+            return False
+        if cache.add(per_address, 1, timeout=60):
+            return True
+        return cache.incr(per_address) <= THROTTLED_ROWS_PER_ADDRESS
     except Exception:  # noqa: BLE001 — the cache is down: write the row rather than lose it
         return True
 

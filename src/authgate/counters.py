@@ -199,6 +199,15 @@ def count(key):
     return row.count if row else 0
 
 
+def spent(keys, now=None):
+    """{key: seconds until its window ends} for those of `keys` that refuse hits right now
+    (a read: nothing is written), so a caller can refuse without touching a row."""
+    now = now or timezone.now()
+    stored = {storage_key(key): key for key in keys}
+    rows = AttemptCounter.objects.locked(now).filter(key__in=list(stored)).values_list("key", "window_ends")
+    return {stored[key]: _seconds_until(ends, now) for key, ends in rows}
+
+
 def lockouts(now=None):
     """Counters that refuse hits right now (count at the limit, window not over)."""
     return AttemptCounter.objects.locked(now)

@@ -38,6 +38,10 @@ def subject(username, user=None):
     return name, name
 
 
+def _account(username, user=None):
+    return user if user is not None else identity.resolve(username)
+
+
 class LoginThrottle:
     """Both failure counts of one password check (`authgate.account.gate` is its one
     user): `reserve()` before it, then exactly one of `failed()`, `succeeded()` or
@@ -46,7 +50,9 @@ class LoginThrottle:
     def __init__(self, request, username, user=None):
         self.request, self.username = request, username
         self.ip = client_ip(request)
-        who, self.label = subject(username, user)
+        self.user = _account(username, user)
+        self.who, self.label = subject(username, self.user)
+        who = self.who
         self.keys = {
             "USER_IP": f"{USER_IP_SCOPE}:{who}|{self.ip}",
             "IP": f"{IP_SCOPE}:{self.ip}",
@@ -64,22 +70,38 @@ class LoginThrottle:
 
     def try_reserve(self):
         """Take this attempt's slot in both counts. When either is exhausted, take nothing
-        and return the seconds until the attempt may be made again (else None)."""
-        for scope in ("USER_IP", "IP"):
+        and return the seconds until the attempt may be made again (else None).
+
+        The per-address count comes first, and both are first *read*: an attempt refused
+        because a count is already spent writes nothing (no counter row for a new name
+        from a blocked address, no slot taken and given back). Only attempts that may go
+        on take their slots, atomically; one that loses a race for the last slot gives
+        back what it took."""
+        scopes = []
+        for scope in ("IP", "USER_IP"):
             limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
             if limit is None or (scope == "IP" and not self.ip):
                 continue  # no address (authenticate() without a request): the account's count only
+            scopes.append((scope, limit, window))
+        spent = counters.spent([self.keys[scope] for scope, _limit, _window in scopes])
+        for scope, _limit, _window in scopes:
+            if self.keys[scope] in spent:
+                return self._refuse(spent[self.keys[scope]])
+        for scope, limit, window in scopes:
             hit = counters.hit(
                 self.keys[scope], limit, window, label=self.label if scope == "USER_IP" else "", ip=self.ip
             )
             if not hit.allowed:
                 self.cancel()
-                from . import activity
-
-                activity.record_throttled(self.request, self.username)
-                return hit.retry_after
+                return self._refuse(hit.retry_after)
             self.hits[scope] = hit
         return None
+
+    def _refuse(self, retry_after):
+        from . import activity
+
+        activity.record_throttled(self.request, self.username, user=self.user, subject=self.who)
+        return retry_after
 
     def failed(self):
         """A wrong password: the reservations stay counted."""
