@@ -220,12 +220,13 @@ def test_correctly_signed_arbitrary_claims_never_crash_authentication(data, djan
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("route", ["/api/protected/", "/api/ninja/protected/", "/api/plain/protected/"])
 @fuzz(60)
 @given(auth=auth_headers)
-def test_any_authorization_header_gets_json_401_or_200(auth, django_user_model):
+def test_any_authorization_header_gets_json_401_or_200(auth, route, django_user_model):
     client = APIClient()
     credentials = Credentials(django_user_model)
-    response = client.get("/api/protected/", **apply_auth(credentials, auth, client))
+    response = client.get(route, **apply_auth(credentials, auth, client))
     assert_contract(response, auth)
     assert response.status_code in (200, 401)
     if response.status_code == 401:

@@ -258,3 +258,24 @@ def test_a_websocket_open_on_a_is_closed_with_4001_when_its_session_ends_through
     response = asyncio.run(reconnect())
     assert response.status_code == 401
     assert json.loads(response.body)["code"] == "token_not_valid"
+
+
+def test_the_core_contract_holds_over_asgi(bus, pairs):
+    a, b = pairs("asgi")
+    username = "asgi-core"
+    with httpx.Client(base_url=a.url, timeout=TIMEOUT) as on_a, httpx.Client(base_url=b.url, timeout=TIMEOUT) as on_b:
+        registered = on_a.post(
+            "/api/auth/register/", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+        )
+        assert registered.status_code == 201, registered.text
+        pair = on_b.post("/api/auth/login/", json={"username": username, "password": PASSWORD}).json()
+        assert on_a.get("/api/auth/me/", headers=bearer(pair["access"])).json()["username"] == username
+        rotated = on_a.post("/api/auth/token/refresh/", json={"refresh": pair["refresh"]})
+        assert rotated.status_code == 200, rotated.text
+        fresh = rotated.json()
+        assert on_b.post("/api/auth/token/verify/", json={"token": fresh["access"]}).status_code == 200
+        assert on_b.post("/api/auth/logout/", json={"refresh": fresh["refresh"]}).status_code == 200
+        for route in ROUTES:
+            assert on_a.get(route, headers=bearer(fresh["access"])).status_code == 401, route
+        refused = on_a.post("/api/auth/token/refresh/", json={"refresh": fresh["refresh"]})
+        assert refused.status_code == 401 and refused.json()["detail"] == "Token is blacklisted"
