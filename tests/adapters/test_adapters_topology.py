@@ -166,6 +166,7 @@ def wait_until_cached(cluster, client, probe):
     raise AssertionError("B never answered from its session cache")
 
 
+@pytest.mark.timeout(900)  # a loaded machine: many requests, no timing claim
 @pytest.mark.parametrize("kind", ["wsgi", "asgi"])
 def test_the_very_next_request_after_a_logout_is_refused_on_every_route(bus, pairs, kind):
     cluster = bus
