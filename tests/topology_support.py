@@ -75,8 +75,17 @@ def _check_gunicorn():
     return None
 
 
+def _check_postgres_programs():
+    from tests.support.services import postgres_bin_dir
+
+    if postgres_bin_dir() is None:
+        return "PostgreSQL's server programs (initdb, pg_ctl) are not installed (Debian package postgresql)"
+    return None
+
+
 _CHECKS = {
     "postgres": _check_postgres,
+    "postgres-programs": _check_postgres_programs,
     "redis": _check_redis,
     "redis-server": _check_redis_server_binary,
     "gunicorn": _check_gunicorn,
