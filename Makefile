@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit dist clean
+.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit soak dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ bench-adapters: install
 # Correctness under load: ≤ 30 s, 127.0.0.1, 50 connections; exits 1 on a violation.
 load-audit: install-dev
 	$(PY) bench/load_audit.py $(ARGS)
+
+# Faults under mixed traffic, loopback only, its own PostgreSQL/Redis: SOAK_SECONDS (600)
+# of traffic, a fault every SOAK_FAULT_EVERY (30) s; writes bench/SOAK.md, exits 1 on a violation.
+soak: install-dev
+	$(PY) bench/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV)-py3* var staticfiles .pytest_cache dist build

@@ -6,7 +6,8 @@ test's own `redis-server` as the bus.
 - no refresh family forks: every 200 answered for one presented refresh token carries the
   same pair, and each session's generation in the database is one more than the rotations
   its client saw (a client that got no answer sends the same token again, as a real one
-  does, and gets the winner's pair inside the retry window);
+  does, and gets the winner's pair inside the retry window; a retry that a loaded machine
+  delays past the window ends the session as reuse, by design, and is set aside);
 - no logout answered 200 is forgotten: each such token is refused by every worker,
   the replacements included;
 - the master replaces the worker, and the replacement's cache starts cold (a session ended
@@ -45,7 +46,8 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.postgres, pytest.mark.redis]
 PASSWORD = "correct-horse-battery-9"
 CLIENTS = 4
 KILLS = 3
-TIMEOUT = 30.0
+TIMEOUT = 120.0  # generous: a loaded machine; a timeout is a failure, never retried
+RETRY_WINDOW = 10.0  # REFRESH_RETRY_WINDOW (the default)
 
 
 class Stack:
@@ -78,12 +80,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def login(url: str, username: str) -> dict[str, str]:
-    httpx.post(
-        f"{url}/api/auth/register/",
-        json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
-        timeout=TIMEOUT,
-    )
-    response = httpx.post(f"{url}/api/auth/login/", json={"username": username, "password": PASSWORD}, timeout=TIMEOUT)
+    """Register (once) and log in; a login whose answer died with a worker is sent again
+    (the orphaned session it may have opened is harmless)."""
+    with httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+        until_answered(
+            client,
+            "POST",
+            "/api/auth/register/",
+            json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+        )
+        response = until_answered(client, "POST", "/api/auth/login/", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
     body: dict[str, str] = response.json()
     return body
@@ -102,18 +108,24 @@ def kill_a_worker(server: Gunicorn) -> None:
 
 
 def send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-    """One request; None when the connection died with the worker (no answer)."""
+    """One request; None when the connection died with the worker (no answer). A timeout is
+    not retried: the request may still be running, and sending it again would race it."""
     try:
         return client.request(method, path, **kwargs)
+    except httpx.TimeoutException:
+        raise
     except httpx.TransportError:
         return None
 
 
 def until_answered(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """What a client does with a request left without an answer: the same again."""
-    for _ in range(20):
+    """What a client does with a request left without an answer: the same again. The
+    answer carries `late`: seconds from the first attempt to it when one went unanswered."""
+    first = time.monotonic()
+    for attempt in range(20):
         response = send(client, method, path, **kwargs)
         if response is not None:
+            response.extensions["late"] = time.monotonic() - first if attempt else 0.0
             return response
         time.sleep(0.05)
     raise AssertionError(f"{method} {path}: no answer after 20 attempts")
@@ -125,11 +137,18 @@ def test_workers_killed_amid_refreshes_and_logouts_fork_no_chain_and_forget_no_l
         sessions = [login(server.url, f"killed{i}") for i in range(CLIENTS)]
         answers: dict[str, set[tuple[str, str]]] = defaultdict(set)  # presented refresh -> pairs answered
         rotations: dict[str, int] = defaultdict(int)  # session id -> rotations seen by its client
+        late: set[str] = set()  # sessions ended because a retry came after the retry window
         logged_out: list[dict[str, str]] = []
         problems: list[str] = []
         stop = threading.Event()
 
         def client_loop(i: int) -> None:
+            try:
+                refresh_and_logout(i)
+            except Exception as exc:  # noqa: BLE001 — reported below, not lost in the thread
+                problems.append(f"client {i}: {exc!r}")
+
+        def refresh_and_logout(i: int) -> None:
             pair = sessions[i]
             with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
                 n = 0
@@ -151,6 +170,12 @@ def test_workers_killed_amid_refreshes_and_logouts_fork_no_chain_and_forget_no_l
                     for t in threads:
                         t.join()
                     ok = [r.json() for r in results if r.status_code == 200]
+                    if not ok and max(r.extensions["late"] for r in results) > RETRY_WINDOW:
+                        # The token went unanswered with the worker and its retry came after
+                        # REFRESH_RETRY_WINDOW (a loaded machine): reuse, by design. No fork.
+                        late.add(pair["session_id"])
+                        pair = sessions[i] = login(server.url, f"killed{i}")
+                        continue
                     if not ok or any(r.status_code not in (200, 401) for r in results):
                         problems.append(f"refresh of {pair['session_id']}: {[r.text[:120] for r in results]}")
                         return
@@ -171,11 +196,13 @@ def test_workers_killed_amid_refreshes_and_logouts_fork_no_chain_and_forget_no_l
             t.start()
         try:
             for _ in range(KILLS):
-                wait_until(lambda: sum(rotations.values()) >= 10, 60, "refreshes in flight")
+                wait_until(lambda: problems or sum(rotations.values()) >= 10, 60, "refreshes in flight")
                 rotations_before = sum(rotations.values())
                 kill_a_worker(server)
                 wait_until(
-                    lambda before=rotations_before: sum(rotations.values()) > before + 4, 60, "refreshes after the kill"
+                    lambda before=rotations_before: problems or sum(rotations.values()) > before + 4,
+                    60,
+                    "refreshes after the kill",
                 )
         finally:
             stop.set()
@@ -186,6 +213,8 @@ def test_workers_killed_amid_refreshes_and_logouts_fork_no_chain_and_forget_no_l
         forks = {token: pairs for token, pairs in answers.items() if len(pairs) > 1}
         assert forks == {}, f"{len(forks)} refresh tokens answered with more than one pair"
         for session_id, count in rotations.items():
+            if session_id in late:
+                continue
             ((generation,),) = stack.sql("SELECT generation FROM authgate_session WHERE id = %s", session_id)
             assert generation == count + 1, f"session {session_id}: {generation} generations, {count} rotations seen"
         assert logged_out, "no logout was answered during the run"

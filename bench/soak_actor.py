@@ -1,0 +1,252 @@
+"""
+The soak's clients (bench/soak.py): one `Actor` per user, two devices (sessions) each,
+and the bookkeeping they share (`Shared`).
+
+Invariants an actor keeps: it is the only thread using its user's credentials (so its own
+view of which are valid is exact, bar the parallel refresh it starts itself); a change
+answered 5xx or not answered at all is sent again until it gets an answer (its outcome is
+then known); a token is "revoked" from the moment its logout (password change, admin
+logout) was answered 200, and any 200 for it after that moment is counted.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tests.support.traffic import Ledger
+
+TIMEOUT = 120.0  # generous (a loaded machine): a retried timeout would race the request still running
+SETTLE_SECONDS = 120.0
+RETRY_WINDOW = 10.0  # REFRESH_RETRY_WINDOW (the default)  # how long a change is sent again before the actor gives up
+
+
+@dataclass
+class Shared:
+    urls: list[str]
+    staff: tuple[str, str]
+    ledger: Ledger
+    rng: random.Random
+    revoked: list[tuple[str, float | None]] = field(default_factory=list)  # (access, answered 200 at)
+    revoked_accepted: int = 0
+    forks: int = 0
+    late_retries: int = 0  # sessions ended as reuse: a lost refresh sent again after the window
+    lost: int = 0
+    examples: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    staff_access: str = ""
+
+    def count(self, what: str, example: str) -> None:
+        with self.lock:
+            setattr(self, what, getattr(self, what) + 1)
+            if len(self.examples) < 10:
+                self.examples.append(f"{what}: {example}")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Actor:
+    def __init__(self, index: int, shared: Shared) -> None:
+        self.shared = shared
+        self.username = f"soak{index}"
+        self.password = f"Soak-passphrase-{index}-0"
+        self.changes = 0
+        self.devices: list[dict[str, str]] = []
+        self.user_id = 0
+        self.rng = random.Random(index)
+        self.clients = [httpx.Client(base_url=url, timeout=TIMEOUT) for url in shared.urls]
+
+    # -- requests ------------------------------------------------------------------------
+    def send(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+        index = self.rng.randrange(len(self.clients))
+        sent = time.monotonic()
+        try:
+            response = self.clients[index].request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            self.shared.ledger.failure(kind, f"server{index}", sent, exc)
+            return None
+        self.shared.ledger.record(kind, f"server{index}", sent, response)
+        return response
+
+    def settle(self, kind: str, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, bool]:
+        """Send until answered below 500; (answer, whether an earlier attempt went unanswered).
+        The answer's extensions["late"]: seconds from the first attempt to it."""
+        first = time.monotonic()
+        deadline = first + SETTLE_SECONDS
+        retried = False
+        while True:
+            response = self.send(kind, method, path, **kwargs)
+            if response is not None and response.status_code < 500:
+                response.extensions["late"] = time.monotonic() - first
+                return response, retried
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind}: no answer below 500 for {SETTLE_SECONDS} s")
+            retried = True
+            time.sleep(0.2)
+
+    def login(self) -> dict[str, str]:
+        response, _ = self.settle(
+            "login", "POST", "/api/auth/login/", json={"username": self.username, "password": self.password}
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"login of {self.username}: {response.status_code} {response.text[:200]}")
+        body: dict[str, str] = response.json()
+        return body
+
+    def revoke(self, pair: dict[str, str], answered: bool) -> None:
+        with self.shared.lock:
+            self.shared.revoked.append((pair["access"], time.monotonic() if answered else None))
+
+    # -- set-up --------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.settle(
+            "register",
+            "POST",
+            "/api/auth/register/",
+            json={"username": self.username, "email": f"{self.username}@example.com", "password": self.password},
+        )
+        self.devices = [self.login(), self.login()]
+        response, _ = self.settle("me", "GET", "/api/auth/me/", headers=bearer(self.devices[0]["access"]))
+        self.user_id = response.json()["id"]
+        with self.shared.lock:
+            if not self.shared.staff_access:
+                staff, _ = self.settle(
+                    "login",
+                    "POST",
+                    "/api/auth/login/",
+                    json={"username": self.shared.staff[0], "password": self.shared.staff[1]},
+                )
+                self.shared.staff_access = staff.json()["access"]
+
+    # -- actions -------------------------------------------------------------------------
+    def protected(self) -> None:
+        d = self.rng.randrange(2)
+        response = self.send("protected", "GET", "/api/protected/", headers=bearer(self.devices[d]["access"]))
+        if response is not None and response.status_code == 401:
+            self.shared.count("lost", f"{self.username} device {d}: {response.text[:160]}")
+            self.devices[d] = self.login()
+
+    def refresh(self, parallel: bool) -> None:
+        d = self.rng.randrange(2)
+        token = self.devices[d]["refresh"]
+        results: list[tuple[httpx.Response, bool]] = []
+        calls = 2 if parallel else 1
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(
+                    self.settle("refresh", "POST", "/api/auth/token/refresh/", json={"refresh": token})
+                )
+            )
+            for _ in range(calls)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ok = [r.json() for r, _ in results if r.status_code == 200]
+        if not ok and any(retried and r.extensions["late"] > RETRY_WINDOW for r, retried in results):
+            # Unanswered, then sent again after REFRESH_RETRY_WINDOW: reuse, by design.
+            self.shared.count("late_retries", f"{self.username} refresh retried after the window")
+            self.devices[d] = self.login()
+            return
+        if not ok:
+            self.shared.count("lost", f"{self.username} refresh: {[r.text[:120] for r, _ in results]}")
+            self.devices[d] = self.login()
+            return
+        if len({(b["access"], b["refresh"]) for b in ok}) > 1:
+            self.shared.count("forks", f"{self.username}: one refresh token answered with {len(ok)} pairs")
+        self.devices[d] = {**self.devices[d], "access": ok[0]["access"], "refresh": ok[0]["refresh"]}
+
+    def logout(self) -> None:
+        d = self.rng.randrange(2)
+        pair = self.devices[d]
+        response, retried = self.settle("logout", "POST", "/api/auth/logout/", headers=bearer(pair["access"]))
+        if response.status_code == 401 and not retried:
+            self.shared.count("lost", f"{self.username} logout refused: {response.text[:160]}")
+        self.revoke(pair, answered=response.status_code == 200)
+        self.devices[d] = self.login()
+
+    def change_password(self) -> None:
+        new = f"Soak-passphrase-{self.username}-{self.changes + 1}"
+        response, retried = self.settle(
+            "password-change",
+            "POST",
+            "/api/auth/password/change/",
+            headers=bearer(self.devices[0]["access"]),
+            json={"old_password": self.password, "new_password": new},
+        )
+        if response.status_code == 400 and retried:
+            pass  # the unanswered attempt changed it
+        elif response.status_code != 200:
+            self.shared.count("lost", f"{self.username} password change: {response.status_code} {response.text[:160]}")
+            return
+        self.changes += 1
+        self.password = new
+        self.revoke(self.devices[1], answered=response.status_code == 200)
+        self.devices[1] = self.login()
+
+    def admin_logout(self) -> None:
+        response, _ = self.settle(
+            "admin-logout",
+            "POST",
+            f"/api/auth/admin/users/{self.user_id}/logout/",
+            headers=bearer(self.shared.staff_access),
+        )
+        if response.status_code != 200:
+            self.shared.count("lost", f"admin logout of {self.username}: {response.status_code} {response.text[:160]}")
+            return
+        for pair in self.devices:
+            self.revoke(pair, answered=True)
+        self.devices = [self.login(), self.login()]
+
+    def probe(self) -> None:
+        with self.shared.lock:
+            if not self.shared.revoked:
+                return
+            access, answered_at = self.shared.rng.choice(self.shared.revoked)
+        sent = time.monotonic()
+        response = self.send("probe", "GET", "/api/protected/", headers=bearer(access))
+        if response is not None and response.status_code == 200 and answered_at is not None and answered_at < sent:
+            self.shared.count("revoked_accepted", f"a token accepted {sent - answered_at:.1f} s after its logout")
+
+    def run(self, stop: threading.Event) -> None:
+        actions = [
+            (self.protected, 60),
+            (lambda: self.refresh(False), 14),
+            (lambda: self.refresh(True), 5),
+            (self.probe, 12),
+            (self.logout, 5),
+            (self.change_password, 2),
+            (self.admin_logout, 2),
+        ]
+        functions, weights = zip(*actions, strict=True)
+        try:
+            while not stop.is_set():
+                self.rng.choices(functions, weights)[0]()
+                time.sleep(0.02)
+        except Exception as exc:  # noqa: BLE001 — an actor that stops is a finding, not a crash
+            self.shared.count("lost", f"{self.username} stopped: {exc!r}")
+
+    def sweep(self) -> None:
+        """After the run: every live device of this actor works on both servers."""
+        for d, pair in enumerate(self.devices):
+            for client in self.clients:
+                status = client.get("/api/protected/", headers=bearer(pair["access"])).status_code
+                if status != 200:
+                    self.shared.count("lost", f"sweep: {self.username} device {d}: {status}")
+
+    def sweep_revoked(self) -> None:
+        """After the run: every token whose logout was answered 200 is refused by both servers."""
+        for access, answered_at in self.shared.revoked:
+            if answered_at is None:
+                continue
+            for client in self.clients:
+                if client.get("/api/protected/", headers=bearer(access)).status_code == 200:
+                    self.shared.count("revoked_accepted", "sweep: a revoked token accepted")
