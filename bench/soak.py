@@ -56,7 +56,7 @@ def environment(database_url: str, redis_url: str, var: Path) -> dict[str, str]:
         REDIS_URL=redis_url,
         SECRET_KEY="soak-" + "s" * 59,
         DEBUG="0",
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{REPO}",  # this tree's package first
         AUTHGATE_VAR_DIR=str(var),
         AUTHGATE_LOG_LEVEL="WARNING",
         AUTHGATE_LOGIN_THROTTLE_USER_IP="100000/15m",
