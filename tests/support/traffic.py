@@ -102,6 +102,8 @@ class Ledger:
             end = (w.end if w.end is not None else time.monotonic()) + self.grace
             if w.start <= outcome.sent <= end or w.start <= outcome.done <= end:
                 return True
+            if w.name in DROPS_CONNECTIONS and outcome.sent <= end and outcome.done >= w.start:
+                return True  # in flight when the worker died (however late its thread noticed)
         return False
 
     def violations(self) -> list[str]:
