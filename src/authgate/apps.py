@@ -13,7 +13,7 @@ class AuthgateConfig(AppConfig):
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
         from . import receivers
-        from . import openapi  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)
+        from .api import schema  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)
         from .revocation.triggers import install_after_migrate
 
         receivers.connect()

@@ -22,13 +22,7 @@ from typing import Any, TypeVar, overload
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from .access import (
-    Authenticated,
-    AuthenticationFailed,
-    NotAuthenticated,
-    aauthenticate_request,
-    authenticate_request,
-)
+from .access import Authenticated, AuthenticationFailed, NotAuthenticated, aauthenticate_request, authenticate_request
 from .settings import api_settings
 
 View = TypeVar("View", bound=Callable[..., Any])

@@ -30,6 +30,19 @@ MOVED = {
     ("authgate.triggers", "install_after_migrate"): ("authgate.revocation.triggers", "install_after_migrate"),
     ("authgate.triggers", "supported"): ("authgate.revocation.triggers", "supported"),
     ("authgate.checks", "install_hint"): ("authgate.extras", "install_hint"),
+    ("authgate.views", "LoginView"): ("authgate.api.views.auth", "LoginView"),
+    ("authgate.views", "AuthgateAPIView"): ("authgate.api.views.base", "AuthgateAPIView"),
+    ("authgate.views", "login_response"): ("authgate.api.views.steps", "login_response"),
+    ("authgate.views", "PasswordChangeView"): ("authgate.api.views.account", "PasswordChangeView"),
+    ("authgate.urls", "urlpatterns"): ("authgate.api.urls", "urlpatterns"),
+    ("authgate.serializers", "UserSerializer"): ("authgate.api.serializers", "UserSerializer"),
+    ("authgate.cookies", "set_auth_cookies"): ("authgate.api.cookies", "set_auth_cookies"),
+    ("authgate.authentication", "JWTSessionAuthentication"): (
+        "authgate.api.authentication",
+        "JWTSessionAuthentication",
+    ),
+    ("authgate.openapi", "extend_schema"): ("authgate.api.schema", "extend_schema"),
+    ("authgate.oauth", "AuthorizationServerMetadataView"): ("authgate.api.oauth", "AuthorizationServerMetadataView"),
     ("authgate.checks", "is_installed"): ("authgate.extras", "is_installed"),
 }
 
@@ -74,3 +87,12 @@ def test_a_moved_name_is_still_importable_from_its_old_module_as_the_same_object
 def test_a_documented_import_path_still_works(path):
     module, name = path
     assert getattr(import_module(module), name) is not None
+
+
+@pytest.mark.parametrize("old", ["authgate.views", "authgate.urls", "authgate.serializers", "authgate.openapi"])
+def test_a_moved_module_is_the_very_module_of_its_new_home(old):
+    from authgate._moved import MOVED
+
+    module = import_module(old)
+    assert module is import_module(MOVED[old])
+    assert module.__spec__.name == MOVED[old]  # its own spec: the autoreloader still watches its file

@@ -21,11 +21,11 @@ from rest_framework.response import Response
 
 from .. import recovery, sessions
 from ..exceptions import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
-from ..openapi import extend_schema
-from ..serializers import ErrorSerializer, LoginResponseSerializer
+from ..api.schema import extend_schema
+from ..api.serializers import ErrorSerializer, LoginResponseSerializer
 from ..settings import api_settings
 from ..throttling import LoginThrottle
-from ..views import ERRORS, AuthgateAPIView, PublicView, login_response
+from ..api.views import ERRORS, AuthgateAPIView, PublicView, login_response
 from . import events, gate, pending, providers, reauth, recovery_codes, totp
 from . import serializers as mfa_serializers
 

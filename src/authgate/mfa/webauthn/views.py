@@ -33,10 +33,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ... import recovery, sessions
-from ...openapi import extend_schema, inline_serializer
-from ...serializers import LoginResponseSerializer
+from ...api.schema import extend_schema, inline_serializer
+from ...api.serializers import LoginResponseSerializer
 from ...throttling import LoginThrottle
-from ...views import ERRORS, AuthgateAPIView, PublicView, login_response
+from ...api.views import ERRORS, AuthgateAPIView, PublicView, login_response
 from .. import events, providers, reauth, recovery_codes
 from . import ceremonies
 from .models import WebAuthnCredential

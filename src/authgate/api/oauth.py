@@ -22,12 +22,12 @@ from rest_framework import permissions, serializers
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
-from . import sessions
+from .. import sessions
+from ..security import JSONParser  # DRF's, without a 500 on deeply nested JSON
+from ..settings import api_settings
+from ..tokens import TokenError, get_codec
 from .authentication import StaticTokenAuthentication
-from .openapi import OpenApiResponse, extend_schema, inline_serializer
-from .security import JSONParser  # DRF's, without a 500 on deeply nested JSON
-from .settings import api_settings
-from .tokens import TokenError, get_codec
+from .schema import OpenApiResponse, extend_schema, inline_serializer
 from .views import AuthgateAPIView, PublicView
 
 INTROSPECT_PERMISSION = "authgate.introspect_token"

@@ -18,13 +18,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from . import access, metrics, static_tokens
-from .access import authorization_parts
-from .exceptions import InvalidToken
-from .models import StaticToken
-from .sessions import AccessContext
-from .settings import api_settings
-from .tokens import TokenError
+from .. import access, metrics, static_tokens
+from ..access import authorization_parts
+from ..exceptions import InvalidToken
+from ..models import StaticToken
+from ..sessions import AccessContext
+from ..settings import api_settings
+from ..tokens import TokenError
 
 
 def _authorization_parts(request: "Request | HttpRequest") -> tuple[str | None, str | None]:

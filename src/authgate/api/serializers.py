@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import FieldDoesNotExist, ValidationError as DjangoValidationError
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from . import identity, recovery
-from .models import Activity, Session, StaticToken
+from .. import identity, recovery
+from ..models import Activity, Session, StaticToken
 
 User = get_user_model()
 

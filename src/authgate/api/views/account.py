@@ -1,0 +1,189 @@
+"""
+The signed-in user's own account: profile and email change, deletion, password change, the
+list of their sessions (devices) and their activity trail.
+"""
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import generics, permissions, status
+from rest_framework import serializers as drf_serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from ... import activity, mail, notifications, recovery, sessions
+from ...mfa import reauth
+from ...models import Activity
+from ...settings import api_settings
+from ...throttling import MailThrottle
+from .. import cookies, serializers
+from ..schema import OpenApiResponse, extend_schema
+from .base import ERRORS, AuthgateAPIView, _current_session_id, _validated
+from .steps import _check_current_password, _mail_allowed
+
+
+@extend_schema(tags=["account"])
+class MeView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: api_settings.USER_SERIALIZER, 401: ERRORS[401]})
+    def get(self, request):
+        return Response(api_settings.USER_SERIALIZER(request.user, context={"request": request}).data)
+
+    @extend_schema(
+        request=serializers.EmailChangeSerializer,
+        responses={
+            200: serializers.UserSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            429: serializers.ErrorSerializer,
+        },
+        description="Change the email address (the current password is required). The new "
+        "address is unverified until the link mailed to it is used.",
+    )
+    def patch(self, request):
+        data = _validated(serializers.EmailChangeSerializer, request)
+        reauth.require_recent(request)
+        _check_current_password(request, data["password"])
+        user = request.user
+        if data["email"] != recovery.email_of(user):
+            # Counted before the change: an account must not become a way to flood an inbox.
+            MailThrottle(request, data["email"], mail.VERIFY_EMAIL).check()
+            old_email = recovery.email_of(user)
+            recovery.change_email(user, data["email"], request=request)
+            messages = [mail.verification_mail(request, user)]
+            # Counted too, quietly: switching back and forth must not flood the old inbox.
+            if old_email and _mail_allowed(request, old_email, mail.EMAIL_CHANGED, quietly=True):
+                messages.append(mail.email_changed_mail(request, user, old_email))
+            mail.outbox.send(messages)
+        return Response(serializers.UserSerializer(user).data)
+
+    @extend_schema(
+        request=serializers.AccountDeleteSerializer,
+        responses={204: None, 400: ERRORS[400], 401: ERRORS[401], 429: serializers.ErrorSerializer},
+        description="Delete the account (the current password is required): every session "
+        "ends and every static token is deleted.",
+    )
+    def delete(self, request):
+        data = _validated(serializers.AccountDeleteSerializer, request)
+        reauth.require_recent(request)
+        _check_current_password(request, data["password"])
+        recovery.delete_account(request.user, request=request)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.has_auth_cookies(request):
+            cookies.clear_auth_cookies(response)
+        return response
+
+
+@extend_schema(tags=["account"])
+class PasswordChangeView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=serializers.PasswordChangeSerializer,
+        responses={
+            200: serializers.SessionsEndedSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            429: serializers.ErrorSerializer,
+        },
+    )
+    def post(self, request):
+        reauth.require_recent(request)
+        serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        # A wrong old password is a failed login: otherwise a stolen access token would
+        # allow unthrottled guessing of the password here.
+        _check_current_password(
+            request,
+            serializer.validated_data["old_password"],
+            field="old_password",
+            message=_("Your old password was entered incorrectly."),
+        )
+        data = serializer.validated_data
+        user = request.user
+        user.set_password(data["new_password"])
+        user._authgate_request = request  # the password-changed notice names this device
+        user.save(update_fields=["password"])
+        activity.record(Activity.PASSWORD_CHANGED, user=user, request=request, session_id=_current_session_id(request))
+        ended = sessions.end_user_sessions(
+            user, sessions.PASSWORD_CHANGED, keep_session_id=_current_session_id(request)
+        )
+        return Response(
+            {"detail": _("Password changed. Your other sessions were signed out."), "sessions_ended": ended}
+        )
+
+
+@extend_schema(tags=["account"])
+class SessionListView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: serializers.SessionSerializer(many=True), 401: ERRORS[401]})
+    def get(self, request):
+        rows = sessions.active_sessions(request.user).order_by("-last_used_at")
+        context = {"current_session_id": _current_session_id(request)}
+        return Response(serializers.SessionSerializer(rows, many=True, context=context).data)
+
+
+@extend_schema(tags=["account"])
+class SessionDetailView(AuthgateAPIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={204: None, 401: ERRORS[401], 404: serializers.ErrorSerializer})
+    def delete(self, request, session_id):
+        session = get_object_or_404(sessions.active_sessions(request.user), pk=session_id)
+        sessions.end_session_by_id(session.pk.hex)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationPreferencesSerializer(drf_serializers.Serializer):
+    new_device = drf_serializers.BooleanField(
+        required=False, help_text="Mail on a sign-in from a device not seen on this account before."
+    )
+
+
+@extend_schema(tags=["account"])
+class NotificationPreferencesView(AuthgateAPIView):
+    """Which optional security mails the user gets. Only the new-device mail can be turned
+    off; password and email changes, refresh-token reuse and second factors always mail."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: NotificationPreferencesSerializer, 401: ERRORS[401]})
+    def get(self, request):
+        return Response(notifications.preferences(request.user))
+
+    @extend_schema(
+        request=NotificationPreferencesSerializer,
+        responses={200: NotificationPreferencesSerializer, 400: ERRORS[400], 401: ERRORS[401]},
+    )
+    def patch(self, request):
+        data = _validated(NotificationPreferencesSerializer, request)
+        return Response(notifications.set_preferences(request.user, **data))
+
+
+class ActivityPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+@extend_schema(tags=["account"])
+class ActivityView(AuthgateAPIView, generics.ListAPIView):
+    """The user's own security events (logins, failed ones, sessions ended...), newest first."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    pagination_class = ActivityPagination
+    serializer_class = serializers.ActivitySerializer
+
+    def get_queryset(self):
+        return activity.recent_for(self.request.user)
+
+    @extend_schema(
+        responses={
+            200: serializers.ActivitySerializer(many=True),
+            401: ERRORS[401],
+            404: OpenApiResponse(serializers.ErrorSerializer, description="No such page."),
+        }
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
