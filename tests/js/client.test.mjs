@@ -506,6 +506,30 @@ describe("account recovery and verification", () => {
     assert.equal((await c.resendVerification()).detail, "Your email address is already verified.");
   });
 
+  test("an older me() answer that arrives last does not undo a verification", async () => {
+    const server = createFakeServer();
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let holdNext = false;
+    const slow = Object.create(server);
+    slow.fetch = async (url, init) => {
+      const response = await server.fetch(url, init); // answered now, delivered later
+      const isMe = String(url).endsWith("/me/") && (!init || !init.method || init.method === "GET");
+      if (isMe && holdNext) { holdNext = false; await held; }
+      return response;
+    };
+    const c = tab(slow);
+    await c.login({ username: "alice", password: "secret" });
+    await c.resendVerification();
+    const { uid, token } = server.mails.at(-1);
+    holdNext = true;
+    const older = c.me(); // the page load's me/: email_verified false, delivered late
+    await c.verifyEmail({ uid, token }); // its own me/ answers true first
+    release();
+    assert.equal((await older).email_verified, true);
+    assert.equal(c.getUser().email_verified, true);
+  });
+
   test("changeEmail needs the password and updates the stored user", async () => {
     const server = createFakeServer();
     const c = tab(server);

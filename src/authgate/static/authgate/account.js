@@ -437,7 +437,9 @@ async function loadAccount() {
     try {
       const [user, sessions] = await Promise.all([client.me(), client.sessions(), loadActivity()]);
       if (!client.isAuthenticated()) return; // signed out meanwhile
-      renderUser(user);
+      // The stored user is the newest: a verification link's own me/ may have answered
+      // while sessions and activity were still loading.
+      renderUser(client.getUser() || user);
       renderSessions(sessions);
       body.dataset.loaded = "true";
     } catch (err) {

@@ -547,8 +547,19 @@ export function createClient(options = {}) {
     return data;
   }
 
+  // Two me/ calls may overlap (a page load and a verification link): the answer of the one
+  // sent last is the newest, whichever arrives last. An older answer arriving after it is
+  // not stored; that call returns the newest user instead.
+  let meSent = 0;
+  let meStored = 0;
   async function me() {
+    const sent = ++meSent;
     const user = await request("me/");
+    if (sent < meStored) {
+      const state = readState();
+      return (state && state.user) || user;
+    }
+    meStored = sent;
     const state = readState();
     if (state && user) writeState({ ...state, user });
     emit("change", { type: "user", user });
