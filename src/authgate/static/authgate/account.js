@@ -188,7 +188,8 @@ function showFieldErrors(form, err) {
       const input = form.elements.namedItem(field);
       if (input) input.setAttribute("aria-invalid", "true");
     } else {
-      rest.push(text);
+      // No place for it on the form: the message names the field.
+      rest.push(field === "non_field_errors" || field === "detail" ? text : `${field.replace(/_/g, " ")}: ${text}`);
     }
   }
   if (rest.length) showMessage(rest.join(" "), "error", "invalid");

@@ -208,7 +208,8 @@ export interface AuthgateClient {
   readonly mode: Mode;
   readonly baseUrl: string;
   login(credentials: { username: string; password: string; device?: string }): Promise<LoginResponse>;
-  register(account: { username: string; email: string; password: string }): Promise<User>;
+  /** The user model's USERNAME_FIELD, email and REQUIRED_FIELDS, and the password: every field given is sent. */
+  register(account: { username?: string; email?: string; password: string; [field: string]: unknown }): Promise<User>;
   /** Ends this session on the server and locally; never throws. `null` when signed out. */
   logout(): Promise<DetailResponse | { ok: false; detail?: string; code?: string; [field: string]: unknown } | null>;
   logoutAll(): Promise<DetailResponse>;

@@ -515,8 +515,10 @@ export function createClient(options = {}) {
     return data;
   }
 
-  async function register({ username, email, password } = {}) {
-    const res = await rawRequest(joinUrl(baseUrl, "register/"), { method: "POST", body: { username, email, password } });
+  // Every field given is sent: a custom user model asks for its USERNAME_FIELD and its
+  // REQUIRED_FIELDS (e.g. {email, full_name, password}).
+  async function register(fields = {}) {
+    const res = await rawRequest(joinUrl(baseUrl, "register/"), { method: "POST", body: { ...fields } });
     return json(res);
   }
 
