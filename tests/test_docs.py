@@ -143,10 +143,25 @@ def test_shell_sample_parses(code, path):
 
 
 def test_docs_use_known_languages_only():
-    known = {"python", "json", "js", "javascript", "sh", "bash", "text"}
+    known = {"python", "json", "js", "javascript", "sh", "bash", "text", "mermaid"}
     for path in DOCS:
         for lang, _code, start in code_blocks(path):
             assert lang in known, f"{path.name}:{start}: ```{lang} is not checked by a test"
+
+
+def test_mermaid_diagrams_start_with_a_diagram_kind_and_name_only_declared_participants():
+    for path in DOCS:
+        for lang, code, start in code_blocks(path):
+            if lang != "mermaid":
+                continue
+            lines = [line.strip() for line in code.strip().splitlines()]
+            assert lines[0] in {"sequenceDiagram", "flowchart TD", "flowchart LR"}, f"{path.name}:{start}"
+            if lines[0] == "sequenceDiagram":
+                declared = {line.split()[1] for line in lines if line.startswith("participant ")}
+                for line in lines[1:]:
+                    arrow = re.match(r"(\w+)-{1,2}>>(\w+):", line)
+                    if arrow:
+                        assert set(arrow.groups()) <= declared, f"{path.name}:{start}: {line}"
 
 
 def test_docs_stand_on_their_own():

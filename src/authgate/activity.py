@@ -25,7 +25,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from . import metrics
+from . import identity, metrics
 from .models import Activity, Session
 from .net import client_ip, valid_ip
 from .settings import api_settings
@@ -138,9 +138,7 @@ def record_tokens_revoked(tokens):
 
 
 def _account_named(name):
-    from .backends import UsernameOrEmailBackend
-
-    return UsernameOrEmailBackend.find_account(name) if name else None
+    return identity.resolve(name) if name else None
 
 
 # Set by a throttled attempt, consumed by the `user_login_failed` sent for that attempt.
