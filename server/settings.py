@@ -140,8 +140,13 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis behind Sentinel (comma list of host:port, and the monitored primary's name): the
+# session cache's bus follows the primary through failovers. Django's cache stays in the
+# database then (its Redis backend cannot follow a failover).
+REDIS_SENTINELS = env_list("REDIS_SENTINELS", [])
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "")
 
-if REDIS_URL:
+if REDIS_URL and not REDIS_SENTINELS:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -303,6 +308,9 @@ def _authgate_from_env():
         if rates:
             conf[setting] = rates
     conf["REDIS_URL"] = REDIS_URL
+    if REDIS_SENTINELS:
+        conf["REDIS_SENTINELS"] = REDIS_SENTINELS
+        conf["REDIS_SENTINEL_MASTER"] = REDIS_SENTINEL_MASTER
     return conf
 
 

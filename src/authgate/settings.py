@@ -61,6 +61,11 @@ DEFAULTS: dict[str, Any] = {
     "LAST_USED_UPDATE_INTERVAL": timedelta(seconds=60),
     "REDIS_URL": None,
     "REDIS_KEY_PREFIX": "authgate",
+    # Redis behind Sentinel: the sentinels ("host:port" each) and the name of the primary they
+    # monitor. Set, they choose the primary for publish and subscribe (REDIS_URL then gives
+    # only the database number and the credentials). See docs/deployment-scaling.md.
+    "REDIS_SENTINELS": (),
+    "REDIS_SENTINEL_MASTER": "",
     # None: a per-process session cache kept true by Redis pub/sub (REDIS_URL), PostgreSQL
     # LISTEN/NOTIFY or, on SQLite, a shared file; "authgate.revocation.DatabaseRevocationStore":
     # no cache, one query per request. See docs/deployment-scaling.md.

@@ -31,8 +31,14 @@ def _new_store() -> DatabaseRevocationStore:
         return store
     if api_settings.SESSION_CACHE_SIZE <= 0:
         return DatabaseRevocationStore()
-    if api_settings.REDIS_URL:
-        return CachingRevocationStore(RedisBus(api_settings.REDIS_URL, api_settings.REDIS_KEY_PREFIX))
+    if api_settings.REDIS_URL or api_settings.REDIS_SENTINELS:
+        bus = RedisBus(
+            api_settings.REDIS_URL,
+            api_settings.REDIS_KEY_PREFIX,
+            sentinels=api_settings.REDIS_SENTINELS,
+            master=api_settings.REDIS_SENTINEL_MASTER,
+        )
+        return CachingRevocationStore(bus)
     from ..models import Session
 
     alias = router.db_for_write(Session)

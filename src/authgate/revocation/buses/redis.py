@@ -1,5 +1,5 @@
 """
-`RedisBus` (REDIS_URL): Redis pub/sub on one channel, "<REDIS_KEY_PREFIX>:revocation".
+`RedisBus` (REDIS_URL, or REDIS_SENTINELS): Redis pub/sub on one channel, "<REDIS_KEY_PREFIX>:revocation".
 
 `publish()` sends the messages after the commit (as one payload; more than MAX_MESSAGES
 become a FLUSH); heartbeats, fences and acknowledgements travel on the same channel. Two
@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ...extras import install_hint
+from ...redis_client import make_client
 from ..messages import FLUSH, MAX_MESSAGES
 from .base import PushBus
 
@@ -28,7 +29,9 @@ class RedisBus(PushBus):
 
     label = "Redis"
 
-    def __init__(self, url: str, prefix: str = "authgate") -> None:
+    def __init__(
+        self, url: str | None, prefix: str = "authgate", sentinels: Sequence[str] = (), master: str = ""
+    ) -> None:
         super().__init__()
         try:
             import redis
@@ -39,6 +42,8 @@ class RedisBus(PushBus):
 
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self.url = url
+        self.sentinels = tuple(sentinels)
+        self.master = master
         self.channel = f"{prefix}:revocation"
         # Short timeouts and no retries: when Redis is slow or gone, the database answers.
         self.client = self._make_client(socket_connect_timeout=0.25, socket_timeout=0.25)
@@ -47,12 +52,10 @@ class RedisBus(PushBus):
         self._outbox: list[str] = []
 
     def _make_client(self, **timeouts: float) -> Any:
-        """A client for `self.url` that never retries (a failure must be seen, not hidden)."""
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        return redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **timeouts)
+        """A client for the primary (REDIS_URL, or through REDIS_SENTINELS) that never retries
+        (a failure must be seen, not hidden). Through Sentinel each new connection asks the
+        sentinels where the primary is: after a failover, the reconnection finds the new one."""
+        return make_client(self.url, sentinels=self.sentinels, master=self.master, **timeouts)
 
     def _connect(self) -> None:
         # Its own client: never silently reconnected (and resubscribed) by redis-py.
