@@ -28,7 +28,8 @@ from ..topology_support import (
     server_environment,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.postgres, pytest.mark.redis]
+# 1000 rounds with four stalls on a busy machine take minutes: more than the default limit.
+pytestmark = [pytest.mark.multiprocess, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(1800)]
 
 ROUNDS = int(os.environ.get("AUTHGATE_TEST_NEXT_REQUEST_ROUNDS", "1000"))
 STALLS = 4

@@ -103,6 +103,18 @@ class PushBus:
         self._fences: dict[str, tuple[set[str], threading.Event]] = {}  # id -> (nonces yet to ack, Event)
         self._peers: dict[str, float] = {}  # nonce of another listening process -> when last heard
         self._last_warning = 0.0
+        self._echoed_until = 0.0  # trust the echoes of the batch being read will give
+
+    def _renew_trust(self) -> None:
+        """After a batch of messages was applied (lock held): its echoes renew the trust. A
+        process whose trust had lapsed cannot know what it missed meanwhile (a revocation
+        whose publish failed never reaches it): it forgets its cache before trusting again."""
+        until, self._echoed_until = self._echoed_until, 0.0
+        if until <= self._trusted_until:
+            return
+        if time.monotonic() >= self._trusted_until:
+            self._on_reset()
+        self._trusted_until = until
 
     def listen(self, on_change: OnChange, on_reset: OnReset) -> None:
         """Report invalidations to `on_change`, lost knowledge to `on_reset` (before any use)."""
@@ -149,6 +161,7 @@ class PushBus:
             with self._lock:
                 try:
                     self._read()
+                    self._renew_trust()
                 except Exception as exc:  # noqa: BLE001 — any failure: distrust, the thread reconnects
                     self._fail(exc)
                     return False
@@ -193,6 +206,7 @@ class PushBus:
                     if self._fileno() in readable:
                         with self._lock:
                             self._read()
+                            self._renew_trust()
                     self._after_read()
             except Exception as exc:  # noqa: BLE001
                 with self._lock:
@@ -219,8 +233,8 @@ class PushBus:
                 self._peers[nonce] = time.monotonic()
             elif own:
                 sent = self._sent.pop(int(seq), None)
-                if sent is not None:
-                    self._trusted_until = max(self._trusted_until, sent + self.TRUST)
+                if sent is not None:  # applied once the whole batch read with it is (`_renew_trust`)
+                    self._echoed_until = max(self._echoed_until, sent + self.TRUST)
         elif kind == "fence":  # everything sent before it has been applied here: say so
             fence_id, _, sender = rest.partition(":")
             if sender != self._nonce:

@@ -11,6 +11,7 @@ are made by `_make_client()`, the one place to change how Redis is reached.
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,22 +101,34 @@ class RedisBus(PushBus):
     def _send_fence(self, payload: str) -> None:
         self.client.publish(self.channel, payload)
 
+    PUBLISH_RETRY = 0.1  # seconds between two attempts while Redis does not answer
+
     def publish(self, messages: Sequence[str]) -> bool:
-        try:
-            if len(messages) > MAX_MESSAGES:
-                messages = [FLUSH]
-            self.client.publish(self.channel, " ".join(messages))
-            return True
-        except self._errors as exc:
-            # The database holds the change; other processes forget their entry within the TTL
-            # (and at once if they lost Redis too: a broken subscription empties the cache).
-            logger.warning(
-                "Redis unavailable while publishing a revocation (%s: %s); other processes "
-                "drop it within SESSION_CACHE_TTL.",
-                exc.__class__.__name__,
-                exc,
-            )
-            return False
+        """Publish; while Redis does not take it (a stall: a paused primary, a failover),
+        retry until the trust period has passed since the first attempt. By then a process
+        that did not hear the change has heard no heartbeat echo for as long: it no longer
+        trusts its cache, and forgets it before trusting again (`_renew_trust`). Still not
+        taken: the listener thread keeps it and publishes it once Redis answers."""
+        if len(messages) > MAX_MESSAGES:
+            messages = [FLUSH]
+        payload = " ".join(messages)
+        deadline = time.monotonic() + self.TRUST + 0.25
+        while True:
+            try:
+                self.client.publish(self.channel, payload)
+                return True
+            except self._errors as exc:
+                if time.monotonic() >= deadline:
+                    logger.warning(
+                        "Redis unavailable while publishing a revocation (%s: %s); the answer waited "
+                        "until no process trusts its cache without it.",
+                        exc.__class__.__name__,
+                        exc,
+                    )
+                    with self._lock:
+                        self._send(payload)
+                    return False
+            time.sleep(self.PUBLISH_RETRY)
 
     def health(self) -> str:
         try:
