@@ -135,7 +135,7 @@ def test_unverified_banner_resend_and_verification_link(server, new_context, smt
     expect(banner).to_be_hidden()
 
 
-def test_email_change_needs_the_password_and_unverifies(server, new_context, smtp_server):  # noqa: F811
+def test_email_change_needs_the_password_and_waits_for_the_new_address_link(server, new_context, smtp_server):  # noqa: F811
     server.register("hana")
     page = open_page(new_context())
     sign_in(page, "hana")
@@ -149,11 +149,13 @@ def test_email_change_needs_the_password_and_unverifies(server, new_context, smt
     form.locator("input[name=password]").fill(PASSWORD)
     form.locator("button[type=submit]").click()
     expect(message(page)).to_have_attribute("data-code", "email_changed")
-    expect(page.locator("#profile-email")).to_have_text("hana.new@example.com")
-    expect(page.locator("#verify-banner")).to_be_visible()
+    expect(page.locator("#profile-email")).to_have_text("hana@example.com")
+    expect(page.locator("#profile-pending-email")).to_contain_text("hana.new@example.com")
     link = mail_with_subject(smtp_server, "hana.new@example.com", 1, "Confirm your email").link
     page.goto(link)
     expect(message(page)).to_have_attribute("data-code", "email_verified")
+    expect(page.locator("#profile-email")).to_have_text("hana.new@example.com")
+    expect(page.locator("#profile-pending-email")).to_be_hidden()
     expect(page.locator("#verify-banner")).to_be_hidden()
 
 

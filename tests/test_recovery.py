@@ -160,8 +160,9 @@ def test_a_verification_link_dies_when_the_address_changes(api_client, user, tok
         "/api/auth/me/", {"email": "alice@elsewhere.example", "password": PASSWORD}, format="json", **bearer(access)
     )
     assert response.status_code == 200
+    assert verify(api_client, smtp.wait_for("alice@elsewhere.example")[0].uid_and_token).status_code == 200
     assert_invalid_link(verify(api_client, link))
-    assert me(api_client, access).json()["email_verified"] is False
+    assert me(api_client, access).json()["email"] == "alice@elsewhere.example"
 
 
 def test_resend_mails_a_new_link_and_says_when_there_is_nothing_to_verify(api_client, user, tokens_for, smtp):
@@ -216,17 +217,24 @@ def test_email_change_needs_the_password_and_a_free_address(api_client, make_use
 
     response = change({"email": "new@example.com", "password": PASSWORD})
     assert response.status_code == 200
-    assert response.json()["email"] == "new@example.com"
-    assert response.json()["email_verified"] is False
+    # Pending until its link is used: the account keeps its verified address meanwhile.
+    assert response.json()["email"] == "alice@example.com"
+    assert response.json()["pending_email"] == "new@example.com"
+    assert response.json()["email_verified"] is True
     [message] = smtp.wait_for("new@example.com")
+    assert login(api_client, "new@example.com").status_code == 401
+    response = verify(api_client, message.uid_and_token)
+    assert response.status_code == 200
+    assert response.json() == {"detail": "Your email address is changed and verified."}
+    body = me(api_client, access).json()
+    assert (body["email"], body["pending_email"], body["email_verified"]) == ("new@example.com", "", True)
     # The previous address is told, with no verification link (only the session list): a
     # change by someone else gets noticed.
     [notice] = smtp.wait_for("alice@example.com")
     assert notice.subject == "Your email address on testserver was changed"
     assert "from alice@example.com to new@example.com" in notice.text
     assert notice.link == "http://testserver/#sessions-title" and "token=" not in notice.text
-    assert verify(api_client, message.uid_and_token).status_code == 200
-    assert me(api_client, access).json()["email_verified"] is True
+    assert_invalid_link(verify(api_client, message.uid_and_token))  # used
     # The old address logs in no more; the new one does.
     assert login(api_client, "alice@example.com").status_code == 401
     assert login(api_client, "new@example.com").status_code == 200

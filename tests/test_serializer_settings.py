@@ -54,6 +54,7 @@ def test_the_configured_serializers_are_used(api_client, db):
             "username": "carol",
             "email": "carol@example.com",
             "email_verified": False,
+            "pending_email": "",
             "is_staff": False,
             "first_name": "Carol",
         }
@@ -61,4 +62,4 @@ def test_the_configured_serializers_are_used(api_client, db):
 
 def test_the_defaults_are_back_after_the_override(api_client, user):
     body = login(api_client).json()
-    assert set(body["user"]) == {"id", "username", "email", "email_verified", "is_staff"}
+    assert set(body["user"]) == {"id", "username", "email", "email_verified", "pending_email", "is_staff"}

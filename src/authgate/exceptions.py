@@ -59,6 +59,15 @@ class InvalidLink(exceptions.APIException):
     default_code = "invalid_link"
 
 
+class EmailTaken(exceptions.APIException):
+    """400 `email_taken`: a pending address that another account took (registered or
+    verified) before the link mailed to it was used; nothing changes."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("Another account now uses this email address: it cannot become yours.")
+    default_code = "email_taken"
+
+
 class EmailUnverified(exceptions.APIException):
     """403 `email_unverified`: only ever raised after the password was right."""
 

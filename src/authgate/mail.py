@@ -71,6 +71,14 @@ def verification_mail(request, user):
     return compose(VERIFY_EMAIL, recovery.email_of(user), _context(request, user, link))
 
 
+def pending_email_mail(request, user):
+    """The verification mail to a pending address (`PATCH me/`): its link makes it the
+    account's email."""
+    link = recovery.pending_email_link(request, user)
+    address = recovery.pending_email_of(user)
+    return compose(VERIFY_EMAIL, address, {**_context(request, user, link), "email": address})
+
+
 def email_changed_mail(request, user, old_email):
     """The notice to the previous address: a change made by someone else gets noticed. A
     security notice (`authgate.notifications`): device, IP, time, the list of sessions."""

@@ -199,11 +199,17 @@ class EmailAddress(models.Model):
     model calls it); this row only remembers the address that a verification link proved.
     The user's email is verified while it still equals `email` (as login names compare: `authgate.account.names`): a
     change of address — through the API, the admin or `save()` — unverifies it by itself.
+
+    `pending_email` is an address the user asked to change to (`PATCH me/`): it is no login
+    name and blocks no one until the link mailed to it is used (`authgate.recovery`);
+    `pending_since` changes with each request, so a newer one kills the older link.
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_email")
     email = models.EmailField(max_length=254, blank=True, default="")
     verified_at = models.DateTimeField(null=True, blank=True)
+    pending_email = models.EmailField(max_length=254, blank=True, default="")
+    pending_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "verified email address"

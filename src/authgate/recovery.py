@@ -3,6 +3,14 @@ Account recovery and email verification: what a reset or verification link is, a
 using one does (and the two other account steps that need the password: changing the
 email address and deleting the account).
 
+An email change is pending until proved: `request_email_change()` parks the new address on
+the user's EmailAddress row, where it is no login name and blocks no one (another account
+may register or verify it meanwhile); the link mailed to it carries a token of its own salt
+that hashes the pending address and when it was asked for, so a newer request kills the
+older link. Using it (`use_verification_link()`) re-checks, through `authgate.identity`,
+that no other account holds the address at that moment (else `EmailTaken`, nothing
+changed), then makes it the user's email, whose save rebuilds the login keys.
+
 Links are Django's own. A reset link carries `PasswordResetTokenGenerator`'s token, which
 hashes the password and the last login: it stops working once used (the password
 changed) and after PASSWORD_RESET_TIMEOUT. A verification link carries the token of a
@@ -21,7 +29,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -29,7 +37,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from . import activity, identity, links, sessions, static_tokens
 from .account import names
-from .exceptions import EmailUnverified, InvalidLink
+from .exceptions import EmailTaken, EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .settings import api_settings
 
@@ -89,8 +97,23 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
         return f"{user.pk}|{names.fold(email_of(user))}|{verified}|{user.is_active}|{timestamp}"
 
 
+class PendingEmailTokenGenerator(PasswordResetTokenGenerator):
+    """The token of a link that proves a pending address: salted apart from the plain
+    verification link (a link mailed to the current address never confirms the pending
+    one), hashing the pending address and when it was asked for."""
+
+    key_salt = "authgate.recovery.PendingEmailTokenGenerator"
+
+    def _make_hash_value(self, user, timestamp):
+        record = _record(user)
+        pending = names.fold(record.pending_email) if record and record.pending_email else ""
+        since = record.pending_since.isoformat() if record and record.pending_since else ""
+        return f"{user.pk}|{names.fold(email_of(user))}|{pending}|{since}|{user.is_active}|{timestamp}"
+
+
 reset_token_generator = default_token_generator
 verification_token_generator = EmailVerificationTokenGenerator()
+pending_email_token_generator = PendingEmailTokenGenerator()
 
 
 def encode_uid(user):
@@ -118,6 +141,17 @@ def reset_link(request, user):
 
 def verification_link(request, user):
     return _link(request, api_settings.EMAIL_VERIFY_URL, user, verification_token_generator)
+
+
+def pending_email_link(request, user):
+    """The link that proves the user's pending address (the same verification page)."""
+    return _link(request, api_settings.EMAIL_VERIFY_URL, user, pending_email_token_generator)
+
+
+def pending_email_of(user):
+    """The address the user asked to change to, not yet proved ("" when none)."""
+    record = _record(user)
+    return record.pending_email if record else ""
 
 
 def _user_for_link(uid, token, generator):
@@ -178,12 +212,59 @@ def verify_email(user, request=None):
     email_verified.send(sender=type(user), user=user, request=request)
 
 
-def change_email(user, new_email, request=None):
-    """Give the user a new address; it is unverified until its own link is used."""
+def request_email_change(user, new_email):
+    """Park `new_email` as the user's pending address (replacing any older one, whose link
+    dies); the account's email and login names stay as they are."""
+    EmailAddress.objects.update_or_create(
+        user=user,
+        defaults={"pending_email": new_email, "pending_since": timezone.now()},
+        create_defaults={"email": email_of(user), "pending_email": new_email, "pending_since": timezone.now()},
+    )
+
+
+def cancel_email_change(user):
+    """Drop the pending address, if any (its link dies)."""
+    EmailAddress.objects.filter(user=user).exclude(pending_email="").update(pending_email="", pending_since=None)
+
+
+def use_verification_link(uid, token, request=None):
+    """Use an email verification link and return (user, previous address): one mailed to
+    a pending address makes it the user's email, one mailed to the current address
+    verifies it (previous address None). InvalidLink for anything else; EmailTaken,
+    changing nothing, when another account holds the pending address by now."""
+    user = user_for_uid(uid)
+    if user is not None and user.is_active and pending_email_token_generator.check_token(user, token):
+        return user, confirm_pending_email(user, request=request)
+    user = _user_for_link(uid, token, verification_token_generator)
+    verify_email(user, request=request)
+    return user, None
+
+
+def confirm_pending_email(user, request=None):
+    """Make the pending address the user's email and a login name, verified; returns the
+    previous address."""
+    field = user.get_email_field_name()
     old_email = email_of(user)
-    setattr(user, user.get_email_field_name(), new_email)
-    user.save(update_fields=[user.get_email_field_name()])
+    try:
+        with transaction.atomic():
+            record = EmailAddress.objects.select_for_update().get(user=user)
+            new_email = record.pending_email
+            if not new_email:
+                raise InvalidLink()
+            if identity.taken(new_email, user):
+                raise EmailTaken()
+            setattr(user, field, new_email)
+            user.save(update_fields=[field])  # the receivers check and rebuild the login keys
+            record.email, record.verified_at = new_email, timezone.now()
+            record.pending_email, record.pending_since = "", None
+            record.save(update_fields=["email", "verified_at", "pending_email", "pending_since"])
+            activity.record(Activity.EMAIL_VERIFIED, user=user, request=request)
+    except IntegrityError:  # taken between the check and the save: the UNIQUE key says so
+        setattr(user, field, old_email)
+        raise EmailTaken() from None
     email_changed.send(sender=type(user), user=user, request=request, old_email=old_email)
+    email_verified.send(sender=type(user), user=user, request=request)
+    return old_email
 
 
 def delete_account(user, request=None):

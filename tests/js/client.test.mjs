@@ -530,7 +530,7 @@ describe("account recovery and verification", () => {
     assert.equal(c.getUser().email_verified, true);
   });
 
-  test("changeEmail needs the password and updates the stored user", async () => {
+  test("changeEmail needs the password, leaves the email pending and updates the stored user", async () => {
     const server = createFakeServer();
     const c = tab(server);
     await c.login({ username: "alice", password: "secret" });
@@ -539,9 +539,9 @@ describe("account recovery and verification", () => {
     const changes = [];
     c.subscribe((e) => changes.push(e));
     const user = await c.changeEmail({ email: "new@example.com", password: "secret" });
-    assert.equal(user.email, "new@example.com");
-    assert.equal(user.email_verified, false);
-    assert.equal(c.getUser().email, "new@example.com");
+    assert.equal(user.email, "alice@example.com");
+    assert.equal(user.pending_email, "new@example.com");
+    assert.equal(c.getUser().pending_email, "new@example.com");
     assert.ok(changes.some((e) => e.type === "user"));
     const req = server.requests.at(-1);
     assert.equal(req.method, "PATCH");

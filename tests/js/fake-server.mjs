@@ -207,6 +207,12 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
       return json(200, { detail: "Your password has been reset. Sign in with the new one.", sessions_ended: ended });
     }
     if (path === "/api/auth/email/verify/" && method === "POST") {
+      const pending = useLink("pending");
+      if (pending && pending.user.pending_email === pending.link.to) {
+        pending.link.used = true;
+        Object.assign(pending.user, { email: pending.user.pending_email, pending_email: "", email_verified: true });
+        return json(200, { detail: "Your email address is changed and verified." });
+      }
       const found = useLink("verify");
       if (!found) return invalidLink();
       found.link.used = true;
@@ -220,14 +226,13 @@ export function createFakeServer({ refreshDelay = 0 } = {}) {
     const s = a.session;
     const u = s.user;
 
-    const profile = () => ({ id: u.id, username: u.username, email: u.email, email_verified: Boolean(u.email_verified), is_staff: u.is_staff });
+    const profile = () => ({ id: u.id, username: u.username, email: u.email, email_verified: Boolean(u.email_verified), pending_email: u.pending_email || "", is_staff: u.is_staff });
     if (path === "/api/auth/me/" && method === "GET") return json(200, profile());
     if (path === "/api/auth/me/" && (method === "PATCH" || method === "DELETE")) {
       if (body.password !== u.password) return json(400, { password: ["Your password was entered incorrectly."] });
       if (method === "PATCH") {
-        u.email = body.email;
-        u.email_verified = false;
-        server.issueLink(u.username, "verify");
+        u.pending_email = body.email === u.email ? "" : body.email;
+        if (u.pending_email) server.mails.push({ to: u.pending_email, kind: "pending", uid: String(u.id), token: `pending-${server.mails.length + 1}` });
         return json(200, profile());
       }
       for (const x of sessions.values()) if (x.user === u) x.ended = true;

@@ -74,16 +74,16 @@ def test_the_new_device_mail_can_be_turned_off_and_the_others_still_go(api_clien
     assert "turn off" not in mail.text
 
 
-def test_an_email_change_tells_the_old_address_with_the_device(api_client, user, tokens_for, smtp):
+def test_an_email_change_tells_the_old_address_with_the_device_that_confirmed_it(api_client, user, tokens_for, smtp):
     access = tokens_for(user)["access"]
     response = api_client.patch(
-        "/api/auth/me/",
-        {"email": "alice.new@example.com", "password": PASSWORD},
-        format="json",
-        **bearer(access),
-        **PHONE,
+        "/api/auth/me/", {"email": "alice.new@example.com", "password": PASSWORD}, format="json", **bearer(access)
     )
     assert response.status_code == 200, response.content
+    assert delivered(smtp) == []  # nothing changed yet: the new address is pending
+    (link,) = delivered(smtp, "alice.new@example.com")
+    confirmed = api_client.post("/api/auth/email/verify/", link.uid_and_token, format="json", **PHONE)
+    assert confirmed.status_code == 200, confirmed.content
     (mail,) = delivered(smtp)
     assert "email address" in mail.subject
     assert "alice.new@example.com" in mail.text and "iPhone" in mail.text and "203.0.113.80" in mail.text

@@ -58,13 +58,16 @@ class UserSerializer(serializers.ModelSerializer):
     username = _read_only(User.USERNAME_FIELD, "username")
     email = _read_only(_EMAIL, "email") if _EMAIL else serializers.SerializerMethodField()
     email_verified = serializers.SerializerMethodField()
+    pending_email = serializers.SerializerMethodField(
+        help_text=_('An address asked for, that becomes the email once the link mailed to it is used; "" when none.')
+    )
     is_staff = (
         _read_only("is_staff", "is_staff") if _has_field(User, "is_staff") else serializers.SerializerMethodField()
     )
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "email_verified", "is_staff"]
+        fields = ["id", "username", "email", "email_verified", "pending_email", "is_staff"]
 
     def get_email(self, user) -> str:
         return ""
@@ -74,6 +77,9 @@ class UserSerializer(serializers.ModelSerializer):
 
     def get_email_verified(self, user) -> bool:
         return recovery.is_email_verified(user)
+
+    def get_pending_email(self, user) -> str:
+        return recovery.pending_email_of(user)
 
 
 class RegisteredUserSerializer(UserSerializer):

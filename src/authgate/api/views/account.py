@@ -18,7 +18,7 @@ from ...throttling import MailThrottle
 from .. import cookies, serializers
 from ..schema import OpenApiResponse, extend_schema
 from .base import ERRORS, AuthgateAPIView, _current_session_id, _validated
-from .steps import _check_current_password, _mail_allowed
+from .steps import _check_current_password
 
 
 @extend_schema(tags=["account"])
@@ -37,24 +37,22 @@ class MeView(AuthgateAPIView):
             401: ERRORS[401],
             429: serializers.ErrorSerializer,
         },
-        description="Change the email address (the current password is required). The new "
-        "address is unverified until the link mailed to it is used.",
+        description="Ask to change the email address (the current password is required). The "
+        "new address is pending (`pending_email`) until the link mailed to it is used: only then "
+        "does it become the account's email and a login name. A newer request replaces it.",
     )
     def patch(self, request):
         data = _validated(serializers.EmailChangeSerializer, request)
         reauth.require_recent(request)
         _check_current_password(request, data["password"])
         user = request.user
-        if data["email"] != recovery.email_of(user):
-            # Counted before the change: an account must not become a way to flood an inbox.
+        if data["email"] == recovery.email_of(user):
+            recovery.cancel_email_change(user)  # back to the current address: nothing to prove
+        else:
+            # Counted before anything is parked: an account must not become a way to flood an inbox.
             MailThrottle(request, data["email"], mail.VERIFY_EMAIL).check()
-            old_email = recovery.email_of(user)
-            recovery.change_email(user, data["email"], request=request)
-            messages = [mail.verification_mail(request, user)]
-            # Counted too, quietly: switching back and forth must not flood the old inbox.
-            if old_email and _mail_allowed(request, old_email, mail.EMAIL_CHANGED, quietly=True):
-                messages.append(mail.email_changed_mail(request, user, old_email))
-            mail.outbox.send(messages)
+            recovery.request_email_change(user, data["email"])
+            mail.outbox.send([mail.pending_email_mail(request, user)])
         return Response(serializers.UserSerializer(user).data)
 
     @extend_schema(

@@ -13,7 +13,7 @@ from ...throttling import MailThrottle
 from .. import serializers
 from ..schema import extend_schema, inline_serializer
 from .base import ERRORS, AuthgateAPIView, PublicView, _validated
-from .steps import _send_verification_mail
+from .steps import _mail_allowed, _send_verification_mail
 
 RESET_REQUESTED = _("If an active account has this email address, a link to reset its password is on its way.")
 
@@ -79,9 +79,14 @@ class EmailVerifyView(PublicView):
     @extend_schema(request=serializers.LinkSerializer, responses={200: serializers.DetailSerializer, 400: ERRORS[400]})
     def post(self, request):
         data = _validated(serializers.LinkSerializer, request)
-        user = recovery.user_for_verification_link(data["uid"], data["token"])
-        recovery.verify_email(user, request=request)
-        return Response({"detail": _("Your email address is verified.")})
+        user, old_email = recovery.use_verification_link(data["uid"], data["token"], request=request)
+        if old_email is None:
+            return Response({"detail": _("Your email address is verified.")})
+        # The previous address is told (quietly counted: no flooding it by switching back and
+        # forth): a change made by someone else gets noticed.
+        if old_email and _mail_allowed(request, old_email, mail.EMAIL_CHANGED, quietly=True):
+            mail.outbox.send([mail.email_changed_mail(request, user, old_email)])
+        return Response({"detail": _("Your email address is changed and verified.")})
 
 
 @extend_schema(tags=["account recovery"])

@@ -31,6 +31,7 @@ const el = {
   avatar: $("#avatar"),
   profileUsername: $("#profile-username"),
   profileEmail: $("#profile-email"),
+  profilePendingEmail: $("#profile-pending-email"),
   profileId: $("#profile-id"),
   profileDevice: $("#profile-device"),
   profileMode: $("#profile-mode"),
@@ -274,6 +275,10 @@ function renderUser(user) {
   el.avatar.textContent = initials(user);
   el.profileUsername.textContent = user.username || "";
   el.profileEmail.textContent = user.email || "";
+  if (el.profilePendingEmail) {
+    el.profilePendingEmail.hidden = !user.pending_email;
+    el.profilePendingEmail.textContent = user.pending_email ? `Pending: ${user.pending_email} — check your inbox` : "";
+  }
   el.profileId.textContent = user.id ?? "";
   el.staffBadge.hidden = !user.is_staff;
   el.admin.hidden = !user.is_staff;
@@ -775,9 +780,10 @@ el.resetConfirmForm.addEventListener("submit", async (ev) => {
 
 async function completeVerification(link) {
   try {
-    await client.verifyEmail(link);
-    if (client.isAuthenticated() && client.getUser()) renderUser(client.getUser());
-    showMessage("Your email address is verified. Thank you!", "success", "email_verified");
+    const res = await client.verifyEmail(link);
+    // A link to a pending address changed the email: ask for the account as it is now.
+    if (client.isAuthenticated()) renderUser(await client.me().catch(() => client.getUser()));
+    showMessage((res && res.detail) || "Your email address is verified. Thank you!", "success", "email_verified");
   } catch (err) {
     showMessage(err.code === "invalid_link"
       ? "This verification link is invalid, expired or already used. Sign in to ask for a new one."
@@ -808,7 +814,7 @@ el.emailForm.addEventListener("submit", async (ev) => {
       const user = await mfa.withReauth(() => client.changeEmail({ email, password }));
       form.reset();
       renderUser(user);
-      showMessage(`Your email address is now ${user.email}. We sent it a link to verify it.`, "success", "email_changed");
+      showMessage(`We sent a link to ${user.pending_email}: your email address changes once you open it.`, "success", "email_changed");
     } catch (err) {
       if (!client.isAuthenticated() || err.code === "cancelled") return;
       // 429: too many wrong passwords, or too many mails to that address.

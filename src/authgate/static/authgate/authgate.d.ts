@@ -10,6 +10,8 @@ export interface User {
   email: string;
   is_staff?: boolean;
   email_verified?: boolean;
+  /** An address asked for with `changeEmail()`, not yet proved: it becomes `email` once the link mailed to it is used ("" when none). */
+  pending_email?: string;
   [field: string]: unknown;
 }
 
@@ -233,11 +235,12 @@ export interface AuthgateClient {
   confirmPasswordReset(reset: { uid: string; token: string; new_password: string }): Promise<DetailResponse>;
   /** Whose password a reset link would reset, without using it; `invalid_link` when it no longer works. */
   checkPasswordResetLink(link: { uid: string; token: string }): Promise<{ username: string; email: string }>;
-  /** Verifies the address from a verification link's `uid` and `token`. */
+  /** Verifies the address from a verification link's `uid` and `token` (a link mailed to a pending address makes it the email). */
   verifyEmail(link: { uid: string; token: string }): Promise<DetailResponse>;
   /** Mails a new verification link to the signed-in user. */
   resendVerification(): Promise<DetailResponse>;
-  /** Changes the signed-in user's address (the current password is required); returns the user. */
+  /** Asks to change the signed-in user's address (the current password is required); returns the user, whose
+   * `email` is unchanged and `pending_email` the new address until the link mailed to it is used. */
   changeEmail(change: { email: string; password: string }): Promise<User>;
   /** Deletes the signed-in user's account (the current password is required); signs out. */
   deleteAccount(confirm: { password: string }): Promise<null>;
