@@ -135,7 +135,10 @@ class TOTPConfirmView(AuthgateAPIView):
 class RecoveryCodesView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses={200: mfa_serializers.RecoveryCodesSerializer, 401: ERRORS[401]})
+    @extend_schema(
+        request=None,
+        responses={200: mfa_serializers.RecoveryCodesSerializer, 401: ERRORS[401], 403: ERROR, 404: ERROR},
+    )
     def post(self, request: Request) -> Response:
         """A new set of recovery codes; the old set stops working (needs a recent second-factor proof)."""
         if not providers.has_factor(request.user):

@@ -41,13 +41,6 @@ class PasswordResetView(PublicView):
 @extend_schema(tags=["account recovery"])
 class PasswordResetConfirmView(PublicView):
     @extend_schema(
-        request=serializers.PasswordResetConfirmSerializer,
-        responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400]},
-        description="Set a new password from a reset link; every session of the user ends. "
-        "A weak password is a field error and leaves the link usable; an invalid, "
-        "expired or used link is 400 `invalid_link`.",
-    )
-    @extend_schema(
         parameters=[serializers.LinkSerializer],
         responses={
             200: inline_serializer(
@@ -64,6 +57,13 @@ class PasswordResetConfirmView(PublicView):
         user = recovery.user_for_reset_link(link.validated_data["uid"], link.validated_data["token"])
         return Response({"username": user.get_username(), "email": recovery.email_of(user) or ""})
 
+    @extend_schema(
+        request=serializers.PasswordResetConfirmSerializer,
+        responses={200: serializers.SessionsEndedSerializer, 400: ERRORS[400]},
+        description="Set a new password from a reset link; every session of the user ends. "
+        "A weak password is a field error and leaves the link usable; an invalid, "
+        "expired or used link is 400 `invalid_link`.",
+    )
     def post(self, request):
         data = _validated(serializers.PasswordResetConfirmSerializer, request)
         user = recovery.user_for_reset_link(data["uid"], data["token"])
