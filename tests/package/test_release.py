@@ -83,12 +83,6 @@ def test_make_dist_builds_the_sdist_the_wheel_and_the_npm_tarball_with_checksums
         assert "authgate-0.1.0/LICENSE" in sdist.getnames()
 
 
-@pytest.mark.xfail(
-    django.VERSION >= (6, 1),
-    reason="known break: a new Django 6.1 project defines MAILERS, and the README's EMAIL_BACKEND line "
-    "is then refused (ImproperlyConfigured); the README's snippet must follow Django 6.1's mail settings",
-    strict=True,
-)
 def test_the_built_wheel_runs_the_readme_minimum_in_a_new_project(dist, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=INSTALL_TIMEOUT)
