@@ -79,14 +79,6 @@ def pending_email_mail(request, user):
     return compose(VERIFY_EMAIL, address, {**_context(request, user, link), "email": address})
 
 
-def email_changed_mail(request, user, old_email):
-    """The notice to the previous address: a change made by someone else gets noticed. A
-    security notice (`authgate.notifications`): device, IP, time, the list of sessions."""
-    from . import notifications
-
-    return notifications.compose(notifications.EMAIL_CHANGED, user, request, to=old_email, old_email=old_email)
-
-
 FACTOR_CHANGED = "factor_changed"
 FACTOR_NAMES = {"totp": _("an authenticator app"), "webauthn": _("a security key or passkey")}
 

@@ -8,7 +8,7 @@ from rest_framework import permissions, status
 from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 
-from ... import mail, recovery
+from ... import mail, notifications, recovery
 from ...throttling import MailThrottle
 from .. import serializers
 from ..schema import extend_schema, inline_serializer
@@ -85,7 +85,9 @@ class EmailVerifyView(PublicView):
         # The previous address is told (quietly counted: no flooding it by switching back and
         # forth): a change made by someone else gets noticed.
         if old_email and _mail_allowed(request, old_email, mail.EMAIL_CHANGED, quietly=True):
-            mail.outbox.send([mail.email_changed_mail(request, user, old_email)])
+            mail.outbox.send(
+                [notifications.compose(notifications.EMAIL_CHANGED, user, request, to=old_email, old_email=old_email)]
+            )
         return Response({"detail": _("Your email address is changed and verified.")})
 
 
