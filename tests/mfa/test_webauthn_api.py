@@ -293,3 +293,16 @@ def test_passwordless_login_in_cookie_mode_answers_with_the_cookies(api_client, 
     assert response.status_code == 200 and "access" not in response.json()
     assert {"authgate_access", "authgate_refresh", "csrftoken"} <= set(response.cookies)
     assert Session.objects.get(pk=response.json()["session_id"]).device == "Phone"
+
+
+@pytest.mark.django_db
+def test_one_address_can_ask_for_passkey_login_challenges_only_a_bounded_number_of_times_a_minute(api_client):
+    from authgate.mfa.webauthn.views import BEGIN_PER_ADDRESS_PER_MINUTE
+
+    before = WebAuthnChallenge.objects.count()
+    answers = [post(api_client, PASSKEY_BEGIN) for _ in range(BEGIN_PER_ADDRESS_PER_MINUTE + 5)]
+    assert [a.status_code for a in answers].count(200) == BEGIN_PER_ADDRESS_PER_MINUTE
+    refused = answers[-1]
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    assert WebAuthnChallenge.objects.count() - before == BEGIN_PER_ADDRESS_PER_MINUTE

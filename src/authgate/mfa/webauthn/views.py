@@ -28,13 +28,14 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import APIException, AuthenticationFailed
+from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ... import recovery, sessions
+from ... import counters, recovery, sessions
 from ...api.schema import extend_schema, inline_serializer
 from ...api.serializers import LoginResponseSerializer
+from ...net import client_ip
 from ...throttling import LoginThrottle
 from ...api.views import ERRORS, AuthgateAPIView, PublicView, login_response
 from .. import events, providers, reauth, recovery_codes
@@ -42,6 +43,9 @@ from . import ceremonies
 from .models import WebAuthnCredential
 
 FACTOR = "webauthn"
+# `passkey/login/begin/` is open to anyone and stores a challenge: at most this many a
+# minute per client address (each stored challenge lives until it is used or expires).
+BEGIN_PER_ADDRESS_PER_MINUTE = 30
 ERROR = {"description": "{detail, code}"}
 
 
@@ -171,12 +175,21 @@ class PasskeyLoginBeginView(PublicView):
         responses={
             200: inline_serializer(
                 "PasskeyLoginOptions", {"publicKey": serializers.JSONField(), "challenge_id": serializers.UUIDField()}
-            )
+            ),
+            429: ERROR,
         },
     )
     def post(self, request: Request) -> Response:
         """Options for `navigator.credentials.get()` (PublicKeyCredentialRequestOptionsJSON)
-        with no key listed: the browser offers the passkeys it has for this site."""
+        with no key listed: the browser offers the passkeys it has for this site. Each call
+        stores a challenge, so each address may ask a bounded number of times a minute."""
+        ip = client_ip(request)
+        if ip:
+            allowed, retry_after = counters.hit(
+                f"passkey-begin:{ip}", BEGIN_PER_ADDRESS_PER_MINUTE, 60, label="passkey login", ip=ip
+            )
+            if not allowed:
+                raise Throttled(wait=retry_after)
         row, public_key = ceremonies.assertion_options(request._request)
         return Response({"publicKey": public_key, "challenge_id": str(row.pk)})
 
