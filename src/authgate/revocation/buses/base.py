@@ -37,6 +37,7 @@ Subclasses provide `_connect()`, `_fileno()`, `_read()` (drain what arrived; cal
 
 import logging
 import os
+from abc import ABC, abstractmethod
 import select
 import threading
 import time
@@ -77,7 +78,7 @@ class BusError(Exception):
     pass
 
 
-class PushBus:
+class PushBus(ABC):
     """A subscription read by a background thread, trusted while heartbeats echo."""
 
     label = "Revocation bus"  # in log messages
@@ -121,31 +122,31 @@ class PushBus:
         self._on_change, self._on_reset = on_change, on_reset
 
     # -- what subclasses provide -----------------------------------------------------------
-    def _connect(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _connect(self) -> None: ...
 
-    def _fileno(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def _fileno(self) -> int: ...
 
-    def _read(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _read(self) -> None: ...
 
-    def _send(self, payload: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _send(self, payload: str) -> None: ...
 
-    def _send_heartbeat(self, payload: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _send_heartbeat(self, payload: str) -> None: ...
 
-    def _send_fence(self, payload: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _send_fence(self, payload: str) -> None: ...
 
-    def _disconnect(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _disconnect(self) -> None: ...
 
-    def publish(self, messages: Sequence[str]) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def publish(self, messages: Sequence[str]) -> bool: ...
 
-    def _after_read(self) -> None:
+    def _after_read(self) -> None:  # noqa: B027 - an optional hook: most buses have nothing to do
         """Work the listener thread does without the lock (e.g. network round trips)."""
 
     # -- the request path ------------------------------------------------------------------
