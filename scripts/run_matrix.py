@@ -157,6 +157,15 @@ def junit_counts(report: Path) -> tuple[int, int, int]:
     return tests - failures - errors - skipped, failures + errors, skipped
 
 
+def slowest(report: Path, count: int = 12) -> list[tuple[float, str]]:
+    """The `count` slowest tests of a JUnit XML report, as (seconds, node id)."""
+    if not report.exists():
+        return []
+    cases = ET.parse(report).getroot().iter("testcase")
+    timed = [(float(c.get("time", 0)), f"{c.get('classname', '')}::{c.get('name', '')}") for c in cases]
+    return sorted(timed, reverse=True)[:count]
+
+
 def run_pytest(
     tally: Tally, spec: dict[str, Any], python: Path, markers: str, urls: dict[str, str], extra: list[str], tmp: Path
 ) -> None:
@@ -172,6 +181,13 @@ def run_pytest(
     if rc == 5:  # nothing selected: not a failure
         rc = 0
     passed, failed, skipped = junit_counts(report)
+    print(f"-- slowest tests of {name}:")
+    for seconds, test in slowest(report):
+        print(f"   {seconds:7.1f}s  {test}")
+    kept = ROOT / "test-results"
+    kept.mkdir(exist_ok=True)
+    if report.exists():
+        shutil.copy(report, kept / report.name)
     if rc != 0:
         tally.broken = True
         failed = max(failed, 1)  # a crash before any report still fails the pass
