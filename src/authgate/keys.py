@@ -24,10 +24,12 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
@@ -45,8 +47,12 @@ RSA_KEY_SIZE = 2048
 # RFC 7638 §3.2: the members that define a key, per key type.
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 
+# The keys authgate signs and verifies with (deterministic schemes only).
+SigningKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+VerifyingKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 
-def check_algorithm(algorithm):
+
+def check_algorithm(algorithm: str) -> str:
     if algorithm in HMAC_ALGORITHMS or algorithm in ASYMMETRIC_ALGORITHMS:
         return algorithm
     if algorithm in RANDOMISED_ALGORITHMS:
@@ -61,7 +67,7 @@ def check_algorithm(algorithm):
     )
 
 
-def _as_bytes(value):
+def _as_bytes(value: str | bytes | bytearray | memoryview) -> bytes:
     if isinstance(value, str):
         # Environments that cannot hold newlines get PEM text with literal "\n".
         value = value.replace("\\n", "\n").strip()
@@ -69,7 +75,9 @@ def _as_bytes(value):
     return bytes(value)
 
 
-def load_private_key(value, source="SIGNING_KEY"):
+def load_private_key(
+    value: str | bytes | bytearray | memoryview | SigningKey, source: str = "SIGNING_KEY"
+) -> PrivateKeyTypes:
     """A private key object from PEM text/bytes (or a key object, returned as is)."""
     if isinstance(value, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
         return value
@@ -79,24 +87,30 @@ def load_private_key(value, source="SIGNING_KEY"):
         raise ImproperlyConfigured(f"AUTHGATE {source}: not an unencrypted PEM private key ({exc}).") from None
 
 
-def load_public_key(value, source="VERIFYING_KEYS"):
+def load_public_key(
+    value: str | bytes | PrivateKeyTypes | PublicKeyTypes, source: str = "VERIFYING_KEYS"
+) -> VerifyingKey:
     """A public key object from public PEM, private PEM (its public half) or a key object."""
-    if isinstance(value, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return value
-    if isinstance(value, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-        return value.public_key()
-    data = _as_bytes(value)
-    try:
-        return serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        pass
-    try:
-        return serialization.load_pem_private_key(data, password=None).public_key()
-    except (ValueError, TypeError) as exc:
-        raise ImproperlyConfigured(f"AUTHGATE {source}: not a PEM public key ({exc}).") from None
+    public: PrivateKeyTypes | PublicKeyTypes
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        data = _as_bytes(value)
+        try:
+            public = serialization.load_pem_public_key(data)
+        except (ValueError, TypeError):
+            try:
+                public = serialization.load_pem_private_key(data, password=None).public_key()
+            except (ValueError, TypeError) as exc:
+                raise ImproperlyConfigured(f"AUTHGATE {source}: not a PEM public key ({exc}).") from None
+    elif isinstance(value, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        public = value.public_key()
+    else:
+        public = value
+    if isinstance(public, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return public
+    raise ImproperlyConfigured(f"AUTHGATE: unsupported key type {type(public).__name__}.")
 
 
-def algorithm_for(public_key, configured):
+def algorithm_for(public_key: VerifyingKey, configured: str) -> str:
     """The one algorithm a key verifies with. Bound to the key, never read from a token
     header: this is what makes algorithm confusion impossible."""
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -106,43 +120,48 @@ def algorithm_for(public_key, configured):
     raise ImproperlyConfigured(f"AUTHGATE: unsupported key type {type(public_key).__name__}.")
 
 
-def check_key_matches(private_key, algorithm):
-    public = private_key.public_key()
-    expected = rsa.RSAPublicKey if algorithm in RSA_ALGORITHMS else (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
-    if not isinstance(public, expected):
-        raise ImproperlyConfigured(
-            f"AUTHGATE: the signing key is a {type(public).__name__}, which cannot sign {algorithm}."
-        )
+def check_key_matches(private_key: PrivateKeyTypes, algorithm: str) -> SigningKey:
+    """The key itself, once it is known to sign `algorithm`."""
+    if algorithm in RSA_ALGORITHMS:
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            return private_key
+    elif isinstance(private_key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return private_key
+    raise ImproperlyConfigured(
+        f"AUTHGATE: the signing key is a {type(private_key.public_key()).__name__}, which cannot sign {algorithm}."
+    )
 
 
-def public_jwk(public_key):
+def public_jwk(public_key: PublicKeyTypes) -> dict[str, str]:
     """The key's public JWK members (RFC 7638's set: no private part, nothing optional)."""
     if isinstance(public_key, rsa.RSAPublicKey):
         full = RSAAlgorithm.to_jwk(public_key, as_dict=True)
-    else:
+    elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         full = OKPAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        raise ImproperlyConfigured(f"AUTHGATE: unsupported key type {type(public_key).__name__}.")
     return {name: full[name] for name in _THUMBPRINT_MEMBERS[full["kty"]]}
 
 
-def thumbprint(public_key):
+def thumbprint(public_key: PublicKeyTypes) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): the default `kid` of a key."""
     canonical = json.dumps(public_jwk(public_key), sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def public_pem(key):
+def public_pem(key: PrivateKeyTypes | PublicKeyTypes) -> bytes:
     public = key.public_key() if hasattr(key, "public_key") else key
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def private_pem(key):
+def private_pem(key: PrivateKeyTypes) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def generate_private_key(algorithm):
+def generate_private_key(algorithm: str) -> SigningKey:
     if algorithm in RSA_ALGORITHMS:
         return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
     if algorithm == "EdDSA":
@@ -155,12 +174,12 @@ def generate_private_key(algorithm):
 class KeysDirectory:
     """What a keys directory holds, read once."""
 
-    current: object
-    next: object = None
-    previous: list = field(default_factory=list)  # public keys
+    current: PrivateKeyTypes
+    next: PrivateKeyTypes | None = None
+    previous: list[VerifyingKey] = field(default_factory=list)
 
 
-def read_keys_dir(path):
+def read_keys_dir(path: str | Path) -> KeysDirectory:
     path = Path(path)
     current_file = path / CURRENT
     if not current_file.is_file():
@@ -174,7 +193,7 @@ def read_keys_dir(path):
     return KeysDirectory(current=current, next=staged, previous=previous)
 
 
-def keys_dir_state(path):
+def keys_dir_state(path: str | Path) -> tuple[tuple[str, int, int], ...]:
     """A cheap fingerprint (names, sizes, mtimes) that changes whenever a rotation happens."""
     path = Path(path)
     state = []
@@ -187,7 +206,7 @@ def keys_dir_state(path):
     return tuple(state)
 
 
-def _write_atomically(target, data, mode):
+def _write_atomically(target: Path, data: bytes, mode: int) -> None:
     """Write `data` so that readers see either the old file or the whole new one."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
@@ -208,10 +227,17 @@ class RotationResult:
     signing_kid: str
     staged_kid: str | None = None
     retired_kid: str | None = None
-    pruned: list = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
 
 
-def rotate_keys_dir(path, algorithm, *, stage=False, keep_previous_for=None, now=None):
+def rotate_keys_dir(
+    path: str | Path,
+    algorithm: str,
+    *,
+    stage: bool = False,
+    keep_previous_for: timedelta | None = None,
+    now: float | None = None,
+) -> RotationResult:
     """
     One rotation step in a keys directory (see the module docstring):
 

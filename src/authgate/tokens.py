@@ -26,7 +26,13 @@ from . import keys
 from .settings import RELOADING_SETTINGS, api_settings
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
     from django.utils.functional import _StrPromise as StrPromise
+    from jwt.types import Options
+
+    from .models import Session
 
 logger = logging.getLogger("authgate.tokens")
 
@@ -58,7 +64,7 @@ class Claims:
     generation: int
     issued_at: int
     expires_at: int
-    payload: dict
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class TokenPair:
     access: str
     refresh: str
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return {"access": self.access, "refresh": self.refresh}
 
 
@@ -78,12 +84,12 @@ class VerifiedTokens:
     one codec: new keys or settings make a new codec, hence an empty map.
     """
 
-    def __init__(self, size):
+    def __init__(self, size: int) -> None:
         self.size = size
-        self._claims = OrderedDict()
+        self._claims: OrderedDict[str, Claims] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, token):
+    def get(self, token: str) -> Claims | None:
         claims = self._claims.get(token)
         if claims is not None:
             with self._lock:
@@ -91,7 +97,7 @@ class VerifiedTokens:
                     self._claims.move_to_end(token)
         return claims
 
-    def put(self, token, claims):
+    def put(self, token: str, claims: Claims) -> None:
         if self.size <= 0:
             return
         with self._lock:
@@ -112,26 +118,30 @@ class TokenCodec:
     the JWKS. Each verifying key is bound to one algorithm, whatever a header claims.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.algorithm = keys.check_algorithm(api_settings.ALGORITHM)
-        self.issuer = api_settings.ISSUER
-        self.audience = api_settings.AUDIENCE
-        self.leeway = api_settings.LEEWAY.total_seconds()
-        self.keys_dir = None
-        self.keys_state = None
+        self.issuer: str | None = api_settings.ISSUER
+        self.audience: str | list[str] | None = api_settings.AUDIENCE
+        self.leeway: float = api_settings.LEEWAY.total_seconds()
+        self.keys_dir: Path | None = None
+        self.keys_state: tuple[tuple[str, int, int], ...] | None = None
         self.last_keys_check = time.monotonic()
-        self.public_keys = {}  # kid -> public key: what the JWKS publishes
+        self.public_keys: dict[str, keys.VerifyingKey] = {}  # kid -> public key: what the JWKS publishes
+        self.signing_key: str | bytes | keys.SigningKey
+        self.key_id: str | None
+        self.verifying_keys: dict[str, tuple[str, str | bytes | keys.VerifyingKey]]
+        self.default_verifying_key: tuple[str, str | bytes | keys.VerifyingKey]
         if self.algorithm in keys.HMAC_ALGORITHMS:
             self._load_hmac_keys()
         else:
             self._load_asymmetric_keys()
         self.headers = {"kid": self.key_id} if self.key_id else None
-        self._decode_options = {
+        self._decode_options: Options = {
             "require": _REQUIRED_CLAIMS + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])
         }
         self.verified = VerifiedTokens(api_settings.TOKEN_CACHE_SIZE)
 
-    def _load_hmac_keys(self):
+    def _load_hmac_keys(self) -> None:
         self.signing_key = api_settings.SIGNING_KEY or django_settings.SECRET_KEY
         self.key_id = api_settings.SIGNING_KEY_ID
         default = api_settings.VERIFYING_KEY or self.signing_key
@@ -140,8 +150,9 @@ class TokenCodec:
             self.verifying_keys.setdefault(self.key_id, (self.algorithm, default))
         self.default_verifying_key = (self.algorithm, default)
 
-    def _load_asymmetric_keys(self):
-        staged, previous = None, []
+    def _load_asymmetric_keys(self) -> None:
+        staged: PrivateKeyTypes | None = None
+        previous: list[keys.VerifyingKey] = []
         if api_settings.SIGNING_KEYS_DIR:
             self.keys_dir = Path(api_settings.SIGNING_KEYS_DIR)
             self.keys_state = keys.keys_dir_state(self.keys_dir)
@@ -160,7 +171,7 @@ class TokenCodec:
                 f"AUTHGATE ALGORITHM {self.algorithm} needs a private key: set SIGNING_KEYS_DIR, "
                 "SIGNING_KEY_FILE or SIGNING_KEY (PEM)."
             )
-        keys.check_key_matches(private, self.algorithm)
+        private = keys.check_key_matches(private, self.algorithm)
         self.signing_key = private
         self.key_id = api_settings.SIGNING_KEY_ID or keys.thumbprint(private.public_key())
         self.public_keys[self.key_id] = private.public_key()
@@ -178,7 +189,7 @@ class TokenCodec:
             legacy = keys.load_public_key(api_settings.VERIFYING_KEY, source="VERIFYING_KEY")
         self.default_verifying_key = (keys.algorithm_for(legacy, self.algorithm), legacy)
 
-    def jwks(self):
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWK Set (RFC 7517): current, staged and previous keys; empty for HMAC."""
         return {
             "keys": [
@@ -187,17 +198,17 @@ class TokenCodec:
             ]
         }
 
-    def keys_changed(self):
+    def keys_changed(self) -> bool:
         return self.keys_dir is not None and keys.keys_dir_state(self.keys_dir) != self.keys_state
 
-    def encode(self, payload):
+    def encode(self, payload: dict[str, Any]) -> str:
         if self.issuer:
             payload["iss"] = self.issuer
         if self.audience:
             payload["aud"] = self.audience
         return jwt.encode(payload, self.signing_key, algorithm=self.algorithm, headers=self.headers)
 
-    def _key_for(self, token):
+    def _key_for(self, token: str) -> tuple[str, str | bytes | keys.VerifyingKey]:
         header = jwt.get_unverified_header(token)
         kid = header.get("kid")
         if kid is None:
@@ -212,7 +223,7 @@ class TokenCodec:
             raise TokenError("malformed", _("Token is signed with an unknown key."))
         return entry
 
-    def decode(self, token, expected_type):
+    def decode(self, token: object, expected_type: str) -> Claims:
         """Verified claims of `token`, or TokenError. Signature is checked before anything."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise TokenError("malformed", _("Token is invalid."))
@@ -263,11 +274,11 @@ class TokenCodec:
             self.verified.put(token, claims)
         return claims
 
-    def _claims_for(self, session, token_type, issued_at, lifetime):
+    def _claims_for(self, session: "Session", token_type: str, issued_at: int, lifetime: "timedelta") -> dict[str, Any]:
         cap = int(session.expires_at.timestamp())
         expires_at = min(issued_at + int(lifetime.total_seconds()), cap)
         sid = session.id.hex
-        claims = {
+        claims: dict[str, Any] = {
             "type": token_type,
             "sub": str(session.user_id),
             "sid": sid,
@@ -281,22 +292,22 @@ class TokenCodec:
             claims["auth_time"] = int(session.authenticated_at.timestamp())
         return claims
 
-    def access_for(self, session, issued_at=None):
+    def access_for(self, session: "Session", issued_at: int | None = None) -> str:
         issued_at = session.issued_at if issued_at is None else issued_at
         return self.encode(self._claims_for(session, ACCESS, issued_at, api_settings.ACCESS_TOKEN_LIFETIME))
 
-    def refresh_for(self, session):
+    def refresh_for(self, session: "Session") -> str:
         return self.encode(self._claims_for(session, REFRESH, session.issued_at, api_settings.REFRESH_TOKEN_LIFETIME))
 
-    def pair_for(self, session):
+    def pair_for(self, session: "Session") -> TokenPair:
         """The session's current pair; the same bytes every time for the same row state."""
         return TokenPair(access=self.access_for(session), refresh=self.refresh_for(session))
 
 
-_codec = None
+_codec: TokenCodec | None = None
 
 
-def _reloaded(codec, min_interval):
+def _reloaded(codec: TokenCodec, min_interval: float) -> TokenCodec:
     """The codec to use now: a new one if `codec`'s keys directory changed on disk
     (a rotation by `rotate_signing_key`, possibly from another process or host)."""
     global _codec
