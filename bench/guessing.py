@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.topology_support import (  # noqa: E402
+from tests.support.topology import (  # noqa: E402
     concurrently,
     Gunicorn,
     create_database,

@@ -87,6 +87,6 @@ def tokens_for(api_client):
 def pytest_runtest_setup(item):
     """Tests marked postgres/redis/multiprocess skip with a reason when the service is missing
     (and fail under CI=true, where it must be there). Runs before any fixture is set up."""
-    from .topology_support import require_marked_services
+    from .support.topology import require_marked_services
 
     require_marked_services(item)

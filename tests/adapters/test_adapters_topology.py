@@ -25,7 +25,7 @@ import pytest
 
 from tests.support.processes import GunicornServer
 
-from ..topology_support import (
+from ..support.topology import (
     RedisServer,
     create_database,
     drop_database,

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from tests.browser_support import (  # noqa: F401  (fixtures)
+from tests.support.browser import (  # noqa: F401  (fixtures)
     PASSWORD,
     REPO,
     axe_violations,
@@ -29,7 +29,7 @@ from tests.browser_support import (  # noqa: F401  (fixtures)
     screenshot,
     sign_in,
 )
-from tests.smtp_support import smtp_server  # noqa: F401  (fixture)
+from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from tests.browser_support import PASSWORD, browser, live_server  # noqa: F401  (fixtures)
+from tests.support.browser import PASSWORD, browser, live_server  # noqa: F401  (fixtures)
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.test_docs import REPO, code_blocks
+from tests.package.test_docs import REPO, code_blocks
 
 pytestmark = pytest.mark.portable
 

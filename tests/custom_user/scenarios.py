@@ -1,6 +1,6 @@
 """
 authgate with a user model that logs in by email and has no `username` field (run with
-`--ds=tests.custom_user.settings`; see tests/test_custom_user_model.py).
+`--ds=tests.custom_user.settings`; see tests/core/test_custom_user_model.py).
 """
 
 import pytest

@@ -23,7 +23,7 @@ import pytest
 
 from ..support.services import PostgresCluster
 from ..support.traffic import Credentials, Ledger
-from ..topology_support import Gunicorn, manage, require, server_environment, wait_until
+from ..support.topology import Gunicorn, manage, require, server_environment, wait_until
 from .common import bearer, end_behind_the_back
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.postgres]

@@ -29,7 +29,7 @@ import psycopg
 import pytest
 
 from ..support.services import RedisServer
-from ..topology_support import (
+from ..support.topology import (
     Gunicorn,
     create_database,
     drop_database,

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from ..support.services import RedisSentinel, RedisServer
-from ..topology_support import (
+from ..support.topology import (
     Gunicorn,
     create_database,
     drop_database,

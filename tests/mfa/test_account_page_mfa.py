@@ -17,7 +17,7 @@ import time
 import pyotp
 import pytest
 
-from tests.browser_support import REPO, TIMEOUT_MS, PASSWORD, browser, server  # noqa: F401  (fixtures)
+from tests.support.browser import REPO, TIMEOUT_MS, PASSWORD, browser, server  # noqa: F401  (fixtures)
 from tests.mfa.webauthn_browser_support import VirtualAuthenticator, localhost_url
 
 pytestmark = pytest.mark.browser

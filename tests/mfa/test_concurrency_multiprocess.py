@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from ..topology_support import (
+from ..support.topology import (
     Gunicorn,
     concurrently,
     create_database,

@@ -3,7 +3,7 @@ REAUTH_WINDOW; `reauthenticate/` renews it; accounts without a factor are not as
 
 import pytest
 
-from ..smtp_support import smtp, smtp_server  # noqa: F401  (fixtures)
+from ..support.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 from authgate.mail import outbox
 from authgate.models import Activity, Session

@@ -10,7 +10,7 @@ their correct twin is accepted.
 
 import pytest
 
-from tests.browser_support import PASSWORD, browser, server  # noqa: F401  (fixtures)
+from tests.support.browser import PASSWORD, browser, server  # noqa: F401  (fixtures)
 from tests.mfa.webauthn_browser_support import VirtualAuthenticator, call, localhost_url, other_origin
 
 pytestmark = pytest.mark.browser

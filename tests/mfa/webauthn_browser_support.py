@@ -1,7 +1,7 @@
 """
 Chromium with a virtual authenticator (CDP `WebAuthn.addVirtualAuthenticator`: CTAP2, an
 internal platform authenticator with resident keys and user verification) against the
-live service of tests/browser_support.py.
+live service of tests/support/browser.py.
 
 The service is reached as http://localhost:PORT, not 127.0.0.1: an IP address cannot be a
 WebAuthn RP ID, and localhost is a secure context, so the ceremonies run exactly as on an

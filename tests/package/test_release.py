@@ -22,7 +22,7 @@ from pathlib import Path
 import django
 import pytest
 
-from tests.test_docs import VARIANTS, NewProject, _seed_flow
+from tests.package.test_docs import VARIANTS, NewProject, _seed_flow
 
 pytestmark = [pytest.mark.portable, pytest.mark.single_pass]
 

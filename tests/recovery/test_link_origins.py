@@ -10,7 +10,7 @@ from django.core import checks
 from django.test import override_settings
 
 from ..conftest import bearer
-from ..smtp_support import smtp, smtp_server  # noqa: F401  (fixtures)
+from ..support.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 HOSTS = ["auth.example.com", "127.0.0.1", "localhost", "testserver"]
 

@@ -10,7 +10,7 @@ from authgate import recovery
 from authgate.mail import outbox
 
 from ..conftest import PASSWORD, bearer, login
-from ..smtp_support import smtp, smtp_server  # noqa: F401  (fixtures)
+from ..support.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 NEWHIRE = "newhire@example.com"
 

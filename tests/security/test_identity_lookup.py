@@ -14,7 +14,7 @@ from authgate import identity, recovery
 from authgate.mail import outbox
 
 from ..conftest import PASSWORD
-from ..smtp_support import smtp, smtp_server  # noqa: F401  (fixtures)
+from ..support.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -15,7 +15,7 @@ from authgate.mail import outbox
 from authgate.models import KnownDevice
 
 from ..conftest import PASSWORD, bearer
-from ..smtp_support import smtp, smtp_server  # noqa: F401  (fixtures)
+from ..support.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
 
 LAPTOP = {"HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "REMOTE_ADDR": "198.51.100.7"}
 PHONE = {"HTTP_USER_AGENT": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1) Safari/604.1", "REMOTE_ADDR": "203.0.113.80"}

@@ -17,8 +17,8 @@ import threading
 import httpx
 import pytest
 
-from ..test_topology_revocation import Bus, bearer, proves_cache, wait_until_cached
-from ..topology_support import (
+from ..topology.test_revocation import Bus, bearer, proves_cache, wait_until_cached
+from ..support.topology import (
     RedisServer,
     create_database,
     drop_database,
