@@ -32,11 +32,6 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_seconds(name):
-    value = os.environ.get(name)
-    return timedelta(seconds=float(value)) if value else None
-
-
 DEBUG = env_bool("DEBUG")
 
 _DEV_SECRET = "authgate-dev-insecure-secret-key-change-me-0123456789abcdef"
@@ -244,69 +239,50 @@ if os.environ.get("PASSWORD_RESET_TIMEOUT"):
     PASSWORD_RESET_TIMEOUT = int(os.environ["PASSWORD_RESET_TIMEOUT"])
 
 
+# AUTHGATE settings the environment does not set: their value is Python (a date in a dict),
+# or they come from variables of their own (REDIS_URL and the sentinels, shared with CACHES).
+ENV_PYTHON_ONLY = frozenset({"SIMPLEJWT_MIGRATION"})
+ENV_OWN_VARIABLES = frozenset({"REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"})
+# Settings whose default is None but whose value is a comma list, or a boolean.
+ENV_LISTS = frozenset({"MFA_ENCRYPTION_KEYS", "WEBAUTHN_ORIGINS"})
+ENV_BOOLEANS = frozenset({"COOKIE_SECURE"})
+
+
 def _authgate_from_env():
-    """AUTHGATE settings from AUTHGATE_* environment variables (lifetimes in seconds)."""
+    """AUTHGATE settings from AUTHGATE_<NAME> environment variables, for every setting of
+    authgate.conf.DEFAULTS but ENV_PYTHON_ONLY: durations in seconds, booleans as 1/0, lists
+    comma-separated, dicts as JSON, the throttles' rates one by one
+    (AUTHGATE_LOGIN_THROTTLE_USER_IP); unset or empty, the default holds."""
+    from authgate.conf import DEFAULTS, DURATIONS, NESTED
+
     conf = {}
-    for name in (
-        "ACCESS_TOKEN_LIFETIME",
-        "REFRESH_TOKEN_LIFETIME",
-        "SESSION_MAX_AGE",
-        "REFRESH_RETRY_WINDOW",
-        "LEEWAY",
-        "ACTIVITY_RETENTION",
-        "SESSION_CACHE_TTL",
-        "MFA_TOKEN_LIFETIME",
-        "REAUTH_WINDOW",
-        "WEBAUTHN_CHALLENGE_LIFETIME",
-    ):
-        value = env_seconds(f"AUTHGATE_{name}")
-        if value is not None:
-            conf[name] = value
-    for name in (
-        "ALGORITHM",
-        "SIGNING_KEY",
-        "ISSUER",
-        "AUDIENCE",
-        "COOKIE_DOMAIN",
-        "ACCESS_COOKIE_NAME",
-        "REFRESH_COOKIE_NAME",
-        "SIGNING_KEY_FILE",
-        "SIGNING_KEYS_DIR",
-        "SIGNING_KEY_ID",
-        "PASSWORD_RESET_URL",
-        "EMAIL_VERIFY_URL",
-        "LISTEN_DATABASE_URL",
-        "REDIS_KEY_PREFIX",
-        "TOTP_ISSUER",
-        "WEBAUTHN_RP_ID",
-        "WEBAUTHN_RP_NAME",
-        "WEBAUTHN_RESIDENT_KEY",
-        "WEBAUTHN_USER_VERIFICATION",
-    ):
+    for name, default in DEFAULTS.items():
+        if name in ENV_PYTHON_ONLY or name in ENV_OWN_VARIABLES:
+            continue
+        if name in NESTED:
+            rates = {
+                scope: os.environ[f"AUTHGATE_{name}_{scope}"]
+                for scope in default
+                if os.environ.get(f"AUTHGATE_{name}_{scope}")
+            }
+            if rates:
+                conf[name] = rates
+            continue
         value = os.environ.get(f"AUTHGATE_{name}")
-        if value:
-            conf[name] = value
-    if os.environ.get("AUTHGATE_VERIFYING_KEYS"):  # JSON {"kid": "public PEM", ...}
-        conf["VERIFYING_KEYS"] = json.loads(os.environ["AUTHGATE_VERIFYING_KEYS"])
-    if os.environ.get("AUTHGATE_MFA_ENCRYPTION_KEYS"):  # comma list of Fernet keys, the first encrypts
-        conf["MFA_ENCRYPTION_KEYS"] = env_list("AUTHGATE_MFA_ENCRYPTION_KEYS", [])
-    if os.environ.get("AUTHGATE_LINK_ORIGINS"):  # comma list of origins the mails' links may use
-        conf["LINK_ORIGINS"] = env_list("AUTHGATE_LINK_ORIGINS", [])
-    if os.environ.get("AUTHGATE_METRICS_ALLOWED_IPS"):  # comma list of addresses or CIDR networks
-        conf["METRICS_ALLOWED_IPS"] = env_list("AUTHGATE_METRICS_ALLOWED_IPS", [])
-    if os.environ.get("AUTHGATE_WEBAUTHN_ORIGINS"):  # comma list of origins (scheme://host[:port])
-        conf["WEBAUTHN_ORIGINS"] = env_list("AUTHGATE_WEBAUTHN_ORIGINS", [])
-    for name in ("ROTATE_REFRESH_TOKENS", "COOKIE_SECURE", "REQUIRE_EMAIL_VERIFICATION", "ACTIVITY_TRAIL"):
-        if os.environ.get(f"AUTHGATE_{name}"):
+        if not value:
+            continue
+        if name in DURATIONS:
+            conf[name] = timedelta(seconds=float(value))
+        elif isinstance(default, bool) or name in ENV_BOOLEANS:
             conf[name] = env_bool(f"AUTHGATE_{name}")
-    for setting, scopes in (("LOGIN_THROTTLE", ("USER_IP", "IP")), ("MAIL_THROTTLE", ("EMAIL", "IP"))):
-        rates = {
-            name: os.environ[f"AUTHGATE_{setting}_{name}"]
-            for name in scopes
-            if os.environ.get(f"AUTHGATE_{setting}_{name}")
-        }
-        if rates:
-            conf[setting] = rates
+        elif type(default) is int:
+            conf[name] = int(value)
+        elif isinstance(default, tuple) or name in ENV_LISTS:
+            conf[name] = env_list(f"AUTHGATE_{name}", [])
+        elif isinstance(default, dict):  # VERIFYING_KEYS: {"kid": "public PEM", ...}
+            conf[name] = json.loads(value)
+        else:
+            conf[name] = value
     conf["REDIS_URL"] = REDIS_URL
     if REDIS_SENTINELS:
         conf["REDIS_SENTINELS"] = REDIS_SENTINELS

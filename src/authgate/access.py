@@ -31,7 +31,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 
 from . import metrics, sessions
-from .settings import api_settings
+from .conf import api_settings
 from .tokens import ACCESS, Claims, TokenError, get_codec
 
 if TYPE_CHECKING:

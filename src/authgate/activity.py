@@ -28,7 +28,7 @@ from django.utils import timezone
 from . import identity, metrics
 from .models import Activity, Session
 from .net import client_ip, valid_ip
-from .settings import api_settings
+from .conf import api_settings
 
 BATCH = 500
 _USERNAME_MAX = Activity._meta.get_field("username").max_length

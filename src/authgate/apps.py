@@ -1,4 +1,4 @@
-"""Django app configuration: connects the signal receivers (`receivers`), the system checks, the
+"""Django app configuration: checks the AUTHGATE keys, connects the signal receivers (`receivers`), the system checks, the
 optional OpenAPI extensions, and the deactivation trigger's installation after migrate."""
 
 from django.apps import AppConfig
@@ -11,6 +11,9 @@ class AuthgateConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from .conf import api_settings
+
+        api_settings.check()  # a misspelled AUTHGATE key stops the start, naming it
         from . import checks  # noqa: F401  (registers the system checks)
         from . import receivers
         from .api import schema  # noqa: F401  (registers the OpenAPI security schemes, if drf-spectacular is there)

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from .settings import api_settings
+from .conf import api_settings
 from .simplejwt_migration import MigrationSettings
 
 from .extras import EXTRAS, install_hint, is_installed

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.http import is_same_domain
 
-from .settings import api_settings
+from .conf import api_settings
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

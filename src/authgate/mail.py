@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from . import links, recovery
-from .settings import api_settings
+from .conf import api_settings
 
 logger = logging.getLogger("authgate.mail")
 

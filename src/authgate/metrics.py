@@ -20,7 +20,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from .settings import api_settings
+from .conf import api_settings
 
 try:
     import prometheus_client

@@ -11,7 +11,7 @@ let a client choose its own throttle bucket.
 import ipaddress
 from typing import Any
 
-from .settings import api_settings
+from .conf import api_settings
 
 
 def client_ip(request: Any) -> str:

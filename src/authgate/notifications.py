@@ -220,7 +220,7 @@ def set_device_cookie(request: HttpRequest, response: HttpResponse) -> None:
     value = getattr(request, _REQUEST_ATTRIBUTE, None)
     if not value:
         return
-    from .settings import api_settings
+    from .conf import api_settings
 
     secure = api_settings.COOKIE_SECURE if api_settings.COOKIE_SECURE is not None else not settings.DEBUG
     response.set_cookie(

@@ -23,7 +23,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from .access import Authenticated, AuthenticationFailed, NotAuthenticated, aauthenticate_request, authenticate_request
-from .settings import api_settings
+from .conf import api_settings
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -39,7 +39,7 @@ from . import activity, identity, links, sessions, static_tokens
 from .account import names
 from .exceptions import EmailTaken, EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
-from .settings import api_settings
+from .conf import api_settings
 
 logger = logging.getLogger("authgate.recovery")
 

@@ -23,7 +23,7 @@ from .mfa.providers import FACTOR_AMR
 from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store, messages
-from .settings import api_settings
+from .conf import api_settings
 from .tokens import ACCESS, REFRESH, Claims, TokenError, TokenPair, get_codec
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from . import cutoffs, recovery, sessions
 from .mfa import gate, providers
 from .models import MigratedToken
 from .net import client_ip
-from .settings import api_settings
+from .conf import api_settings
 from .tokens import TokenError
 
 if TYPE_CHECKING:

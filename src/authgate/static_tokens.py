@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import activity
 from .models import Activity, StaticToken
-from .settings import api_settings
+from .conf import api_settings
 from .tokens import TokenError
 
 KEY_PREFIX = "ag_"

@@ -21,7 +21,7 @@ from rest_framework.exceptions import Throttled
 
 from . import counters, identity
 from .net import client_ip
-from .settings import api_settings
+from .conf import api_settings
 
 USER_IP_SCOPE = "login-user-ip"
 IP_SCOPE = "login-ip"

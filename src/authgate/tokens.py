@@ -23,7 +23,7 @@ from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 
 from . import keys
-from .settings import RELOADING_SETTINGS, api_settings
+from .conf import RELOADING_SETTINGS, api_settings
 
 if TYPE_CHECKING:
     from datetime import timedelta

@@ -1,7 +1,7 @@
 """
 Settings changes (`override_settings`, Django's `setting_changed`) reach every module that
-built state from them, each through its own receiver: `authgate.settings` imports none of
-authgate's other modules, so there is no import cycle.
+built state from them, each through its own receiver: `authgate.conf` (and its older path
+`authgate.settings`) imports none of authgate's other modules, so there is no import cycle.
 """
 
 import ast
@@ -12,16 +12,22 @@ from django.test import override_settings
 from authgate import revocation, tokens
 from authgate.settings import api_settings
 
-SETTINGS_MODULE = Path(__file__).resolve().parents[2] / "src" / "authgate" / "settings.py"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "authgate"
 
 
 def test_the_settings_module_imports_no_other_authgate_module():
-    tree = ast.parse(SETTINGS_MODULE.read_text())
+    tree = ast.parse((PACKAGE / "conf.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0 and not (node.module or "").startswith("authgate"), ast.unparse(node)
         elif isinstance(node, ast.Import):
             assert not any(alias.name.startswith("authgate") for alias in node.names), ast.unparse(node)
+
+
+def test_the_older_settings_path_imports_nothing_but_the_settings():
+    tree = ast.parse((PACKAGE / "settings.py").read_text())
+    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert [(getattr(node, "level", None), getattr(node, "module", None)) for node in imports] == [(1, "conf")]
 
 
 def test_an_override_reaches_the_settings_the_codec_and_the_store():

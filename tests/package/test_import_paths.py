@@ -44,6 +44,11 @@ MOVED = {
     ("authgate.openapi", "extend_schema"): ("authgate.api.schema", "extend_schema"),
     ("authgate.oauth", "AuthorizationServerMetadataView"): ("authgate.api.oauth", "AuthorizationServerMetadataView"),
     ("authgate.checks", "is_installed"): ("authgate.extras", "is_installed"),
+    ("authgate.settings", "api_settings"): ("authgate.conf", "api_settings"),
+    ("authgate.settings", "DEFAULTS"): ("authgate.conf", "DEFAULTS"),
+    ("authgate.settings", "APISettings"): ("authgate.conf", "APISettings"),
+    ("authgate.settings", "IMPORT_STRINGS"): ("authgate.conf", "IMPORT_STRINGS"),
+    ("authgate.settings", "RELOADING_SETTINGS"): ("authgate.conf", "RELOADING_SETTINGS"),
 }
 
 # Names the docs import from where they have always been.
@@ -73,6 +78,8 @@ DOCUMENTED = [
     ("authgate.sessions", "end_sessions"),
     ("authgate.settings", "api_settings"),
     ("authgate.settings", "DEFAULTS"),
+    ("authgate.conf", "api_settings"),
+    ("authgate.conf", "DEFAULTS"),
     ("authgate.models", "Session"),
     ("authgate.models", "Activity"),
 ]

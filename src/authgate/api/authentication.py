@@ -23,7 +23,7 @@ from ..access import authorization_parts
 from ..exceptions import InvalidToken
 from ..models import StaticToken
 from ..sessions import AccessContext
-from ..settings import api_settings
+from ..conf import api_settings
 from ..tokens import TokenError
 
 

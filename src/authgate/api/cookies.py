@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from ..settings import api_settings
+from ..conf import api_settings
 
 
 def _secure():

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from .. import sessions
 from ..security import JSONParser  # DRF's, without a 500 on deeply nested JSON
-from ..settings import api_settings
+from ..conf import api_settings
 from ..tokens import TokenError, get_codec
 from .authentication import StaticTokenAuthentication
 from .schema import OpenApiResponse, extend_schema, inline_serializer

@@ -12,7 +12,7 @@ can import every module. The security schemes, registered when `AuthgateConfig.r
 
 from typing import Any
 
-from ..settings import api_settings
+from ..conf import api_settings
 
 try:
     from drf_spectacular.extensions import OpenApiAuthenticationExtension

@@ -30,7 +30,7 @@ from django.http import HttpRequest
 
 from .. import sessions
 from ..models import Session
-from ..settings import api_settings
+from ..conf import api_settings
 from ..net import client_ip
 from ..tokens import TokenError
 

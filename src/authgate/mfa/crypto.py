@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..settings import api_settings
+from ..conf import api_settings
 
 _INFO = b"authgate.mfa.secret-encryption.v1"
 

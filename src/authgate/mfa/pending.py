@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..settings import api_settings
+from ..conf import api_settings
 from . import providers
 from .models import PendingLogin
 

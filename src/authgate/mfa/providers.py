@@ -156,7 +156,7 @@ def providers() -> list[FactorProvider]:
     global _providers
     built = _providers
     if built is None:
-        from ..settings import api_settings
+        from ..conf import api_settings
 
         configured = [import_string(path)() if isinstance(path, str) else path() for path in api_settings.MFA_PROVIDERS]
         extra_types = {p.type for p in _extra}

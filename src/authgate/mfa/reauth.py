@@ -21,7 +21,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..exceptions import ReauthenticationRequired
-from ..settings import api_settings
+from ..conf import api_settings
 from . import providers
 
 

@@ -23,7 +23,7 @@ from .. import recovery, sessions
 from ..exceptions import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
 from ..api.schema import extend_schema
 from ..api.serializers import ErrorSerializer, LoginResponseSerializer
-from ..settings import api_settings
+from ..conf import api_settings
 from ..throttling import LoginThrottle
 from ..api.views import ERRORS, AuthgateAPIView, PublicView, login_response
 from . import events, gate, pending, providers, reauth, recovery_codes, totp

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.db import connections, router
 
-from ..settings import RELOADING_SETTINGS, api_settings
+from ..conf import RELOADING_SETTINGS, api_settings
 from .buses.postgres import PostgresBus
 from .buses.redis import RedisBus
 from .buses.sqlite import FileBus

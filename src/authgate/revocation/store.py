@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.db.models.base import ModelState
 
-from ..settings import api_settings
+from ..conf import api_settings
 from .buses.base import Bus
 from .cache import SessionCache
 from .listeners import has_listeners, tell_listeners

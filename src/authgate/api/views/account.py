@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from ... import activity, mail, notifications, recovery, sessions
 from ...mfa import reauth
 from ...models import Activity
-from ...settings import api_settings
+from ...conf import api_settings
 from ...throttling import MailThrottle
 from .. import cookies, serializers
 from ..schema import OpenApiResponse, extend_schema

@@ -13,7 +13,7 @@ from ... import sessions, simplejwt_migration, static_tokens
 from ...exceptions import RefreshRequired, TokenNotValidRequest
 from ...mfa import gate
 from ...models import StaticToken
-from ...settings import api_settings
+from ...conf import api_settings
 from ...tokens import TokenError
 from .. import cookies, serializers
 from ..schema import extend_schema, inline_serializer

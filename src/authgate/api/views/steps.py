@@ -16,7 +16,7 @@ from ...account import gate as password_gate
 from ...exceptions import InvalidCredentials
 from ...models import Activity
 from ...net import client_ip
-from ...settings import api_settings
+from ...conf import api_settings
 from ...throttling import MailThrottle
 from .. import cookies
 from .. import cookies as cookies_module

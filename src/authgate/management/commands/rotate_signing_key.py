@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from authgate import keys
-from authgate.settings import api_settings
+from authgate.conf import api_settings
 
 
 class Command(BaseCommand):

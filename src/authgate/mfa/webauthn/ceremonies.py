@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ...settings import api_settings
+from ...conf import api_settings
 from .models import WebAuthnChallenge, WebAuthnCredential
 
 if TYPE_CHECKING:
