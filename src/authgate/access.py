@@ -10,9 +10,12 @@ Invariants:
   a header always wins, and a header of another scheme (Token, Basic...) is not ours:
   the answer is None, and the cookie is not looked at. Never a query string.
 - A cookie-authenticated request with an unsafe method must pass Django's CSRF check.
-- Every check of a token is `sessions.authenticate_access` (the cache, then the database);
-  the async path answers from memory when it can and reads the database in a worker thread
-  otherwise, so it never blocks the event loop.
+- Every check of a token is four steps, each replaceable (`Hooks`, the DRF class's methods
+  as simplejwt's): `get_header`, `get_raw_token`, `get_validated_token` (the codec), and
+  `get_user` (`sessions.session_user`: the cache, then the database) — the defaults do
+  what `sessions.authenticate_access` does, no query more. The async path answers from
+  memory when it can and reads the database in a worker thread otherwise, so it never
+  blocks the event loop.
 - Every failure is an `AuthenticationFailed` carrying `status`, `detail`, `code`, `reason`
   and the `WWW-Authenticate` value: DRF, Ninja, plain views and websockets answer from it, so
   one refusal reads the same everywhere.
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
@@ -109,7 +112,17 @@ class Authenticated:
         return self.auth.session_id
 
 
-# -- the pieces (each a hook of the DRF class) ------------------------------------------
+# -- the pieces: each a hook of the DRF class (`Hooks`), as simplejwt's ---------------------
+class Hooks(Protocol):
+    """The four steps of a check, each of which a project may replace (by overriding the
+    method of the same name on `JWTSessionAuthentication`)."""
+
+    def get_header(self, request: HttpRequest) -> str | None: ...
+    def get_raw_token(self, header: str) -> str | None: ...
+    def get_validated_token(self, raw_token: str) -> AccessContext: ...
+    def get_user(self, validated_token: AccessContext) -> Any: ...
+
+
 def get_header(request: HttpRequest) -> str | None:
     """The raw `Authorization` header, or None."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -123,33 +136,73 @@ def authorization_parts(header: str | None) -> tuple[str | None, str | None]:
     return scheme, credential.strip()
 
 
-def get_credential(request: HttpRequest) -> Credential | None:
+def get_raw_token(header: str) -> str | None:
+    """The token of an `Authorization` value of one of `AUTH_HEADER_TYPES`; None when the
+    value is another scheme's; AuthenticationFailed (`malformed`) when it is not
+    `<scheme> <token>`."""
+    scheme, raw = authorization_parts(header)
+    if scheme is None or scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
+        return None
+    if not raw or " " in raw:
+        raise AuthenticationFailed("malformed", _("Authorization header must be 'Bearer <token>'."))
+    return raw
+
+
+def get_validated_token(raw_token: str) -> AccessContext:
+    """The verified access token (signature, expiry, type) as `request.auth` holds it, or
+    AuthenticationFailed. Says nothing yet about its session: `get_user` does."""
+    try:
+        return sessions.AccessContext(get_codec().decode(raw_token, ACCESS))
+    except TokenError as error:
+        raise AuthenticationFailed(error.reason, error.message) from None
+
+
+def get_user(validated_token: AccessContext) -> Any:
+    """The user of a verified token's live session (from memory when the cache may answer,
+    else one query), or AuthenticationFailed."""
+    try:
+        return sessions.session_user(validated_token.claims)
+    except TokenError as error:
+        raise AuthenticationFailed(error.reason, error.message) from None
+
+
+class _DefaultHooks:
+    get_header = staticmethod(get_header)
+    get_raw_token = staticmethod(get_raw_token)
+    get_validated_token = staticmethod(get_validated_token)
+    get_user = staticmethod(get_user)
+
+
+DEFAULT_HOOKS: Hooks = _DefaultHooks()
+
+
+def get_credential(request: HttpRequest, hooks: Hooks = DEFAULT_HOOKS) -> Credential | None:
     """The access token a request presents: the Bearer header, else the access cookie.
     None when there is none, or when the header is another scheme's."""
-    return credential_from(get_header(request), request.COOKIES)
+    header = hooks.get_header(request)
+    if header is not None:
+        raw = hooks.get_raw_token(header)
+        return None if raw is None else Credential(raw, HEADER)
+    cookie = request.COOKIES.get(api_settings.ACCESS_COOKIE_NAME)
+    return Credential(cookie, COOKIE) if cookie else None
 
 
 def credential_from(authorization: str | None, cookies: Mapping[str, str]) -> Credential | None:
     """`get_credential` from an `Authorization` value and the cookies (a websocket handshake
     has no HttpRequest)."""
-    scheme, raw = authorization_parts(authorization)
-    if scheme is not None:
-        if scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
-            return None
-        if not raw or " " in raw:
-            raise AuthenticationFailed("malformed", _("Authorization header must be 'Bearer <token>'."))
-        return Credential(raw, HEADER)
+    if authorization:
+        raw = get_raw_token(authorization)
+        return None if raw is None else Credential(raw, HEADER)
     cookie = cookies.get(api_settings.ACCESS_COOKIE_NAME)
     return Credential(cookie, COOKIE) if cookie else None
 
 
-def check_access(raw: str) -> tuple[Any, AccessContext]:
+def check_access(raw: str, hooks: Hooks = DEFAULT_HOOKS) -> tuple[Any, AccessContext]:
     """(user, AccessContext) of a live access token; AuthenticationFailed otherwise."""
     started = perf_counter()
     try:
-        return sessions.authenticate_access(raw)
-    except TokenError as error:
-        raise AuthenticationFailed(error.reason, error.message) from None
+        validated = hooks.get_validated_token(raw)
+        return hooks.get_user(validated), validated
     finally:
         metrics.observe_authentication("bearer", perf_counter() - started)
 
@@ -175,13 +228,14 @@ def enforce_csrf(request: HttpRequest) -> None:
 
 
 # -- the one call ------------------------------------------------------------------------
-def authenticate_request(request: HttpRequest) -> Authenticated | None:
+def authenticate_request(request: HttpRequest, hooks: Hooks = DEFAULT_HOOKS) -> Authenticated | None:
     """The user and session a request's credential names; None without one (or with
-    another scheme's header); AuthenticationFailed when it is refused."""
-    credential = get_credential(request)
+    another scheme's header); AuthenticationFailed when it is refused. `hooks` replaces
+    any of the four steps (the DRF class passes itself)."""
+    credential = get_credential(request, hooks)
     if credential is None:
         return None
-    user, auth = check_access(credential.raw)
+    user, auth = check_access(credential.raw, hooks)
     if credential.source == COOKIE:
         # A cookie is sent by the browser on its own: unsafe methods need CSRF proof.
         enforce_csrf(request)

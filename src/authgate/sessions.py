@@ -234,6 +234,16 @@ def access_from_database(claims: Claims) -> tuple[Any, AccessContext]:
     return user, AccessContext(claims)
 
 
+def session_user(claims: Claims) -> Any:
+    """The user of a verified access token's live session, else TokenError: the memory half,
+    then the database half, of `authenticate_access` (the authentication hook `get_user`)."""
+    store = get_store()
+    user = store.live_user(claims.session_id, claims.user_id)
+    if user is None:
+        user = store.load_user(claims.session_id, claims.user_id, _load_user, claims)
+    return user
+
+
 def _load_user(claims: Claims) -> tuple[Any, bool]:
     """The database read: (user, whether the store may remember it)."""
     session = _session_for_claims(claims)

@@ -54,20 +54,42 @@ def enforce_csrf(request: HttpRequest) -> None:
 
 class JWTSessionAuthentication(authentication.BaseAuthentication):
     """Bearer header or access cookie: the framework-independent `access.authenticate_request`,
-    answered the DRF way."""
+    answered the DRF way.
+
+    As simplejwt's class, each step is a method a subclass may override: `get_header`,
+    `get_raw_token`, `get_validated_token`, `get_user` (`access.Hooks`). A step refuses by
+    raising `access.AuthenticationFailed` (or any DRF exception)."""
 
     www_authenticate_realm = "api"
 
     def authenticate(self, request: Request) -> tuple[Any, AccessContext] | None:
         django_request = request._request if hasattr(request, "_request") else request
         try:
-            result = access.authenticate_request(django_request)
+            result = access.authenticate_request(django_request, self)
         except access.AuthenticationFailed as failure:
             raise _as_drf(failure) from None
         return None if result is None else (result.user, result.auth)
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'
+
+    # -- the hooks ---------------------------------------------------------------------
+    def get_header(self, request: HttpRequest) -> str | None:
+        """The `Authorization` value of the (Django) request, or None: then the access
+        cookie is looked at."""
+        return access.get_header(request)
+
+    def get_raw_token(self, header: str) -> str | None:
+        """The token in `header`; None when it is another scheme's (not ours to answer)."""
+        return access.get_raw_token(header)
+
+    def get_validated_token(self, raw_token: str) -> AccessContext:
+        """The verified token (signature, expiry, type); it becomes `request.auth`."""
+        return access.get_validated_token(raw_token)
+
+    def get_user(self, validated_token: AccessContext) -> Any:
+        """The user of the token's live session (from memory, else one query)."""
+        return access.get_user(validated_token)
 
 
 class StaticTokenAuthentication(authentication.BaseAuthentication):
