@@ -8,6 +8,9 @@ if not REDIS_URL:
 
 # DRF's authtoken table, so that `import_drf_tokens` can be tested against real rows.
 # simplejwt's blacklist tables, so that the migration from simplejwt is tested against them.
+# Argon2id at a test's cost (tests/hashers.py); the service's hashers follow, for upgrades.
+PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
+
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "rest_framework_simplejwt.token_blacklist"]  # noqa: F405
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
