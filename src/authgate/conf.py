@@ -107,6 +107,9 @@ DEFAULTS: dict[str, Any] = {
     # which outside DEBUG must be a host named in ALLOWED_HOSTS on its scheme's default
     # port, or loopback (authgate.links).
     "LINK_ORIGINS": (),
+    # Refuse a username that looks like another account's (the same Unicode TR39 skeleton:
+    # `secadmın` beside `secadmin`), at registration and on a rename: 400 on the username.
+    "REFUSE_CONFUSABLE_USERNAMES": True,
     # Refuse login (403 `email_unverified`, after the right password) until the address is verified.
     "REQUIRE_EMAIL_VERIFICATION": False,
     # Mails asked for (reset, verification resend, email change): per address and per IP.
@@ -277,6 +280,7 @@ class APISettings(_APISettings):
     PASSWORD_RESET_URL: str
     EMAIL_VERIFY_URL: str
     LINK_ORIGINS: Sequence[str]
+    REFUSE_CONFUSABLE_USERNAMES: bool
     REQUIRE_EMAIL_VERIFICATION: bool
     MAIL_THROTTLE: dict[str, str]
     SEND_MAIL_IN_BACKGROUND: bool

@@ -12,6 +12,13 @@ A name's canonical form is Unicode NFKC plus case folding (`canonical()`), so `A
 - no account's username can be another account's email (nor the reverse), so an email
   always logs in the account that has it as its email.
 
+Usernames that look alike (the same Unicode TR39 skeleton, `names.lookalikes()`:
+`secadmın` beside `secadmin`, a Cyrillic `а` for a Latin `a`) are refused the same way
+when REFUSE_CONFUSABLE_USERNAMES is on (the default): each username's skeletons are rows
+of the `NameSkeleton` table, whose UNIQUE column settles concurrent registrations. The
+rows are kept with the setting off too (a name that looks like an older one's then gets
+none), so turning it on later guards every account.
+
 `resolve()` is the one answer to "which account does this login name mean?", used by the
 authentication backend and the login throttle alike. An exact username match wins (so
 accounts that predate these rules and differ only by case keep logging in as before; the
@@ -29,19 +36,30 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
 
+from .account import names
 from .account.names import fold
-from .models import LoginKey
+from .models import LoginKey, NameSkeleton
+from .conf import api_settings
 
 KEY_LENGTH = LoginKey._meta.get_field("key").max_length
+
+
+def _stored(value):
+    """`value` as a key column holds it: hashed when longer than the column."""
+    if len(value) > KEY_LENGTH:
+        return "#" + hashlib.sha256(value.encode()).hexdigest()
+    return value
 
 
 def canonical(value):
     """The canonical form of a login name: NFKC, case-folded, NFKC again (folding can
     produce characters that compose); hashed when longer than the key column."""
-    folded = fold(value)
-    if len(folded) > KEY_LENGTH:
-        return "#" + hashlib.sha256(folded.encode()).hexdigest()
-    return folded
+    return _stored(fold(value))
+
+
+def skeletons(value):
+    """The skeletons of a username as `NameSkeleton` rows hold them (`names.lookalikes`)."""
+    return {_stored(skeleton) for skeleton in names.lookalikes(value)} if value else set()
 
 
 def email_field_name(user_model=None):
@@ -59,6 +77,20 @@ def identity_fields(user_model=None):
     """The fields whose values are login names: the username field and the email field."""
     user_model = user_model or get_user_model()
     return {user_model.USERNAME_FIELD, email_field_name(user_model)} - {None}
+
+
+def lookalike_field(user_model=None):
+    """The field whose look is guarded: the username field, unless it is the email field
+    (distinct addresses are distinct mailboxes, however alike they look)."""
+    user_model = user_model or get_user_model()
+    field = user_model.USERNAME_FIELD
+    return None if field == email_field_name(user_model) else field
+
+
+def skeletons_for(user):
+    """The skeletons of `user`'s username (none when the username is the email)."""
+    field = lookalike_field(type(user))
+    return skeletons(getattr(user, field, None)) if field else set()
 
 
 def keys_for(user):
@@ -95,6 +127,23 @@ def taken(value, user=None):
     return holder is not None and (user is None or holder != user.pk)
 
 
+def lookalike_holder_id(value, user=None):
+    """The pk of an account other than `user` whose username looks like `value`, or None."""
+    rows = NameSkeleton.objects.filter(skeleton__in=skeletons(value))
+    if user is not None and user.pk is not None:
+        rows = rows.exclude(user_id=user.pk)
+    return rows.values_list("user_id", flat=True).first()
+
+
+def username_taken(value, user=None):
+    """True when `value` cannot be `user`'s username (a new account's when None): another
+    account holds it as a login name or, with REFUSE_CONFUSABLE_USERNAMES, has a username
+    that looks the same."""
+    if taken(value, user):
+        return True
+    return bool(value) and api_settings.REFUSE_CONFUSABLE_USERNAMES and lookalike_holder_id(value, user) is not None
+
+
 def resolve(name):
     """The account a login name means: an exact username match, else the account holding
     the canonical key (by username or email, any case or width); None when none does."""
@@ -113,29 +162,43 @@ class NameTaken(IntegrityError):
 
 
 def check_available(user):
-    """Raise NameTaken if one of `user`'s login names is held by another account (before
-    a save, so that nothing is written; the UNIQUE key settles races)."""
+    """Raise NameTaken if one of `user`'s login names is held by another account, or (with
+    REFUSE_CONFUSABLE_USERNAMES) its username looks like another account's — before a
+    save, so that nothing is written; the UNIQUE columns settle races."""
     keys = keys_for(user)
-    if not keys:
-        return
-    clash = LoginKey.objects.filter(key__in=keys)
-    if user.pk is not None:
-        clash = clash.exclude(user_id=user.pk)
-    key = clash.values_list("key", flat=True).first()
-    if key is not None:
-        raise NameTaken(f"The login name {key!r} belongs to another account.")
+    if keys:
+        clash = LoginKey.objects.filter(key__in=keys)
+        if user.pk is not None:
+            clash = clash.exclude(user_id=user.pk)
+        key = clash.values_list("key", flat=True).first()
+        if key is not None:
+            raise NameTaken(f"The login name {key!r} belongs to another account.")
+    field = lookalike_field(type(user))
+    if field and api_settings.REFUSE_CONFUSABLE_USERNAMES and lookalike_holder_id(getattr(user, field), user):
+        raise NameTaken(f"The username {getattr(user, field)!r} looks like another account's.")
 
 
 def sync(user):
-    """Make `user`'s LoginKey rows its current login names (after a save). Raises
-    IntegrityError, changing nothing, if another account holds one of them."""
+    """Make `user`'s LoginKey rows its current login names, and its NameSkeleton rows its
+    username's skeletons (after a save). Raises IntegrityError, changing nothing, if another
+    account holds one of them (a skeleton only with REFUSE_CONFUSABLE_USERNAMES: with it
+    off, a skeleton another account holds is left to that account)."""
     wanted = keys_for(user)
+    looks = skeletons_for(user)
     with transaction.atomic():
         have = dict(LoginKey.objects.filter(user_id=user.pk).values_list("key", "pk"))
         stale = [pk for key, pk in have.items() if key not in wanted]
         if stale:
             LoginKey.objects.filter(pk__in=stale).delete()
         LoginKey.objects.bulk_create([LoginKey(key=key, user_id=user.pk) for key in wanted - have.keys()])
+        have = dict(NameSkeleton.objects.filter(user_id=user.pk).values_list("skeleton", "pk"))
+        stale = [pk for skeleton, pk in have.items() if skeleton not in looks]
+        if stale:
+            NameSkeleton.objects.filter(pk__in=stale).delete()
+        NameSkeleton.objects.bulk_create(
+            [NameSkeleton(skeleton=skeleton, user_id=user.pk) for skeleton in looks - have.keys()],
+            ignore_conflicts=not api_settings.REFUSE_CONFUSABLE_USERNAMES,
+        )
 
 
 def rebuild(user_model=None, key_model=None, write=True):
@@ -161,3 +224,22 @@ def rebuild(user_model=None, key_model=None, write=True):
     if write:
         key_model.objects.bulk_create(new, batch_size=1000)
     return clashes
+
+
+def rebuild_skeletons(user_model=None, skeleton_model=None):
+    """Give every account the skeleton rows of its username, oldest account first (a name
+    that looks like an older account's gets none, and keeps logging in); returns how many
+    rows were written. Used by the migration that introduced them; safe to re-run."""
+    field = lookalike_field(get_user_model())
+    if field is None:
+        return 0
+    user_model = user_model or get_user_model()
+    skeleton_model = skeleton_model or NameSkeleton
+    held = set(skeleton_model.objects.values_list("skeleton", flat=True))
+    new = []
+    for row in user_model._default_manager.order_by("pk").values("pk", field).iterator(chunk_size=2000):
+        for skeleton in skeletons(row[field]) - held:
+            held.add(skeleton)
+            new.append(skeleton_model(skeleton=skeleton, user_id=row["pk"]))
+    skeleton_model.objects.bulk_create(new, batch_size=1000)
+    return len(new)

@@ -286,6 +286,18 @@ class LoginKey(models.Model):
         return self.key
 
 
+class NameSkeleton(models.Model):
+    """A UTS #39 skeleton of an account's username (`authgate.account.names.lookalikes`):
+    this UNIQUE column is what refuses a second name that looks like the first (`secadmın`
+    beside `secadmin`) when REFUSE_CONFUSABLE_USERNAMES is on, atomically on every database."""
+
+    skeleton = models.CharField(max_length=191, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_skeletons")
+
+    def __str__(self):
+        return self.skeleton
+
+
 class Lockout(AttemptCounter):
     """The counters refusing attempts right now, as support sees them (the admin lists
     `Lockout.objects.locked()`)."""

@@ -221,14 +221,16 @@ def validate_new_password(value, user):
         raise serializers.ValidationError({"new_password": list(exc.messages)}) from None
 
 
-# One login name per account, whatever its case or width, and an email never another
-# account's username (nor the reverse): see authgate.identity.
+# One login name per account, whatever its case or width, no username that looks like
+# another's (REFUSE_CONFUSABLE_USERNAMES), and an email never another account's username
+# (nor the reverse): see authgate.identity.
 USERNAME_TAKEN = _("A user with that username already exists.")
 
 
 def validate_unused_username(value, exclude_user=None):
-    """Usernames are unique case- and width-insensitively, and never another account's email."""
-    if identity.taken(value, exclude_user):
+    """Usernames are unique case- and width-insensitively, never look like another account's
+    username (REFUSE_CONFUSABLE_USERNAMES), and are never another account's email."""
+    if identity.username_taken(value, exclude_user):
         raise serializers.ValidationError(USERNAME_TAKEN)
     return value
 
