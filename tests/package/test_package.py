@@ -1,6 +1,6 @@
 """
-The package boundary: a plain install needs only Django, Django REST framework and PyJWT
-(with cryptography); Redis and drf-spectacular are extras, imported only when used. The
+The package boundary: a plain install needs only Django, Django REST framework, PyJWT
+(with cryptography) and confusable-homoglyphs (Unicode's confusables data, pure Python); Redis and drf-spectacular are extras, imported only when used. The
 wheel carries LICENSE and py.typed. Checked offline: the wheel is built from a copy of the
 sources with the build backend installed here, and the app is run with the extras'
 packages made unimportable.
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from importlib.metadata import requires
+from importlib.metadata import files, requires
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 pytestmark = [pytest.mark.portable, pytest.mark.single_pass]
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = {"django", "djangorestframework", "pyjwt"}
+CORE = {"django", "djangorestframework", "pyjwt", "confusable-homoglyphs"}
 
 
 def _name(requirement):
@@ -69,7 +69,7 @@ def _metadata(wheel_path):
         return email.message_from_bytes(archive.read(name)), archive.namelist()
 
 
-def test_pyproject_core_dependencies_are_django_drf_and_pyjwt_only():
+def test_pyproject_core_dependencies_are_django_drf_pyjwt_and_the_confusables_data_only():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert {_name(r) for r in project["dependencies"]} == CORE
     assert Requirement(next(r for r in project["dependencies"] if _name(r) == "pyjwt")).extras == {"crypto"}
@@ -81,6 +81,12 @@ def test_pyproject_core_dependencies_are_django_drf_and_pyjwt_only():
 
 def test_the_installed_distribution_agrees():
     assert _core(requires("authgate")) == CORE
+
+
+def test_no_core_dependency_installs_a_top_level_tests_package():
+    """A dependency that ships its own `tests` package shadows this project's."""
+    for name in CORE:
+        assert not [path for path in files(name) or () if path.parts[0] in {"tests", "test"}], name
 
 
 def test_the_wheel_requires_only_the_core_and_carries_license_and_py_typed(wheel):
