@@ -17,25 +17,30 @@ authgate's `session_opened` (which names the session a login opened).
 
 import hashlib
 import uuid
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from datetime import timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
+from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.db.models import Count
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from . import identity, metrics
-from .models import Activity, Session
+from .models import Activity, Session, StaticToken
 from .net import client_ip, valid_ip
 from .conf import api_settings
+from .types import User
 
 BATCH = 500
 _USERNAME_MAX = Activity._meta.get_field("username").max_length
 _USER_AGENT_MAX = Activity._meta.get_field("user_agent").max_length
 
 
-def _session_uuid(session_id):
+def _session_uuid(session_id: object) -> uuid.UUID | None:
     if session_id is None or isinstance(session_id, uuid.UUID):
         return session_id
     try:
@@ -45,8 +50,17 @@ def _session_uuid(session_id):
 
 
 def record(
-    kind, user=None, request=None, session_id=None, *, username=None, ip=None, user_agent=None, reason="", **details
-):
+    kind: str,
+    user: User | None = None,
+    request: HttpRequest | None = None,
+    session_id: str | uuid.UUID | None = None,
+    *,
+    username: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    reason: str = "",
+    **details: object,
+) -> Activity | None:
     """Record one event of `kind` (an `Activity` kind); returns the row, or None when the
     trail is off. `details` must be small and JSON-serialisable, and never a secret."""
     metrics.count_event(kind, reason)
@@ -70,7 +84,7 @@ def record(
     )
 
 
-def record_sessions_ended(rows, reason, ended_at=None):
+def record_sessions_ended(rows: Iterable[tuple[uuid.UUID, Any]], reason: str, ended_at: datetime | None = None) -> int:
     """One `session_ended` row per (session id, user id) in `rows`, with the session's IP and
     user agent (the device that was signed out); written in batches, after the end commits.
     A session or account deleted meanwhile (an admin's delete) still gets its row."""
@@ -113,12 +127,12 @@ def record_sessions_ended(rows, reason, ended_at=None):
     return written
 
 
-def token_rows(queryset):
+def token_rows(queryset: "QuerySet[StaticToken]") -> list[tuple[int, Any, str, str]]:
     """What `record_tokens_revoked` needs of static tokens about to be deleted."""
     return list(queryset.values_list("pk", "user_id", f"user__{get_user_model().USERNAME_FIELD}", "name"))
 
 
-def record_tokens_revoked(tokens):
+def record_tokens_revoked(tokens: Sequence[tuple[int, Any, str, str]]) -> int:
     """`static_token_revoked` rows for `token_rows()`, in batches."""
     metrics.count_event(Activity.STATIC_TOKEN_REVOKED, count=len(tokens))
     if not api_settings.ACTIVITY_TRAIL or not tokens:
@@ -137,7 +151,7 @@ def record_tokens_revoked(tokens):
     return len(Activity.objects.bulk_create(rows, batch_size=BATCH))
 
 
-def _account_named(name):
+def _account_named(name: str) -> User | None:
     return identity.resolve(name) if name else None
 
 
@@ -150,7 +164,12 @@ _throttled_attempt: ContextVar[bool] = ContextVar("authgate_throttled_attempt", 
 THROTTLED_ROWS_PER_ADDRESS = 10
 
 
-def record_throttled(request, username, user=None, subject=None):
+def record_throttled(
+    request: HttpRequest | None,
+    username: object,
+    user: User | None = None,
+    subject: str | None = None,
+) -> Activity | None:
     """A login attempt refused by the failed-login throttle (before any password check).
 
     Every one is counted in the metrics, but it writes at most one summary row a minute per
@@ -171,7 +190,7 @@ def record_throttled(request, username, user=None, subject=None):
     return record(Activity.LOGIN_THROTTLED, user=user, username=name, request=request)
 
 
-def _first_in_minute(subject, ip):
+def _first_in_minute(subject: str, ip: str) -> bool:
     """True for the first refusal of a minute for (subject, ip), while the address has
     had fewer than THROTTLED_ROWS_PER_ADDRESS such firsts this minute. Reads before it
     writes: a refusal past either bound touches no cache entry."""
@@ -193,12 +212,14 @@ def _first_in_minute(subject, ip):
         return True
 
 
-def recent_for(user):
+def recent_for(user: User) -> "QuerySet[Activity]":
     """The user's own events, newest first (what GET /api/auth/activity/ lists)."""
     return Activity.objects.of_user(user).order_by("-created_at", "-id")
 
 
-def hourly_counts(kinds, hours=24 * 7, now=None):
+def hourly_counts(
+    kinds: Sequence[str], hours: int = 24 * 7, now: datetime | None = None
+) -> tuple[dict[str, list[int]], list[datetime]]:
     """({kind: [count per hour]}, [hour starts]) for the last `hours` whole hours, this one
     included (UTC): one grouped query over the (kind, created_at) index."""
     now = now or timezone.now()
@@ -218,7 +239,7 @@ def hourly_counts(kinds, hours=24 * 7, now=None):
     return counts, starts
 
 
-def top_failing_ips(since, limit=10):
+def top_failing_ips(since: datetime, limit: int = 10) -> list[tuple[str, int]]:
     """[(ip, failed logins)] since `since`, most first."""
     return list(
         Activity.objects.filter(kind=Activity.LOGIN_FAILED, created_at__gte=since, ip__isnull=False)
@@ -228,7 +249,7 @@ def top_failing_ips(since, limit=10):
     )
 
 
-def purge(now=None):
+def purge(now: datetime | None = None) -> int:
     """Delete events older than ACTIVITY_RETENTION; returns the count (0 when kept for ever)."""
     retention = api_settings.ACTIVITY_RETENTION
     if retention is None:
@@ -241,17 +262,19 @@ def purge(now=None):
 _SESSION_ATTRIBUTE = "_authgate_opened_session_id"
 
 
-def remember_opened_session(sender, session, request=None, **kwargs):
+def remember_opened_session(sender: type, session: Session, request: HttpRequest | None = None, **kwargs: Any) -> None:
     # The login view sends `user_logged_in` right after: its row names this session.
     if request is not None:
         setattr(request, _SESSION_ATTRIBUTE, session.pk)
 
 
-def login_succeeded(sender, request=None, user=None, **kwargs):
+def login_succeeded(sender: type, request: HttpRequest | None = None, user: User | None = None, **kwargs: Any) -> None:
     record(Activity.LOGIN_SUCCEEDED, user=user, request=request, session_id=getattr(request, _SESSION_ATTRIBUTE, None))
 
 
-def login_failed(sender, credentials=None, request=None, **kwargs):
+def login_failed(
+    sender: object, credentials: dict[str, Any] | None = None, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     if _throttled_attempt.get():
         _throttled_attempt.set(False)
         return  # refused by the throttle: recorded (at most once a minute) as login_throttled

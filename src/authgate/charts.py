@@ -4,15 +4,16 @@ JavaScript library, no network access, nothing to vendor. Each function returns 
 that is safe to insert (every text in it is escaped).
 """
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
-def _nice_max(value):
+def _nice_max(value: float) -> int:
     """A round axis maximum at or above `value` (1, 2, 5, 10, 20, 50...)."""
     if value <= 0:
         return 1
@@ -24,7 +25,7 @@ def _nice_max(value):
         step *= 10
 
 
-def bucketed(counts, hours, size):
+def bucketed(counts: Sequence[int], hours: Sequence[datetime], size: int) -> tuple[list[int], list[datetime]]:
     """Hourly counts summed into buckets of `size` hours (the bucket's first hour as its
     label), so that a week draws as bars wide enough to see and hover."""
     return (
@@ -33,7 +34,16 @@ def bucketed(counts, hours, size):
     )
 
 
-def hourly_bars(counts, hours, *, title, color, width=760, height=170, span=1):
+def hourly_bars(
+    counts: Sequence[int],
+    hours: Sequence[datetime],
+    *,
+    title: str,
+    color: str,
+    width: int = 760,
+    height: int = 170,
+    span: int = 1,
+) -> SafeString:
     """A bar per bucket of `span` hours (`counts[i]` events in the bucket starting at
     `hours[i]`, aware datetimes), with a labelled y-axis maximum and a tick at each
     midnight (UTC)."""
@@ -72,7 +82,9 @@ def hourly_bars(counts, hours, *, title, color, width=760, height=170, span=1):
     return mark_safe("".join(parts))
 
 
-def ranked_bars(items, *, title, color, width=760, row=22):
+def ranked_bars(
+    items: Sequence[tuple[str, int]], *, title: str, color: str, width: int = 760, row: int = 22
+) -> SafeString:
     """Horizontal bars for (label, count) pairs, largest first."""
     top = 24
     height = top + row * max(len(items), 1) + 6

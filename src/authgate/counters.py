@@ -30,21 +30,25 @@ shown in the admin. A key longer than the column is stored as its scope plus a h
 import hashlib
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 
+from typing import cast
+
 from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .net import valid_ip
 
-from .models import AttemptCounter
+from .models import AttemptCounter, AttemptCounterQuerySet
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-KEY_LENGTH = AttemptCounter._meta.get_field("key").max_length
+KEY_LENGTH = cast(int, AttemptCounter._meta.get_field("key").max_length)  # a CharField's: always set
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,11 @@ class Hit:
     retry_after: int  # seconds until the window ends (when refused: when to try again)
     window_ends: datetime | None = None  # lets `release()` give back exactly this slot
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bool | int]:
         return iter((self.allowed, self.retry_after))
 
 
-def parse_rate(rate):
+def parse_rate(rate: object) -> tuple[int, int] | tuple[None, None]:
     """'5/15m' → (5, 900): a limit per window, as LOGIN_THROTTLE spells it; None → (None, None)."""
     if rate is None:
         return None, None
@@ -70,7 +74,7 @@ def parse_rate(rate):
     return int(num), int(multiplier or 1) * _UNITS[unit]
 
 
-def storage_key(key):
+def storage_key(key: str) -> str:
     """The stored form of `key`: itself, or scope + hash when it is too long for the column."""
     if len(key) <= KEY_LENGTH:
         return key
@@ -78,11 +82,11 @@ def storage_key(key):
     return f"{scope}:#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def _seconds_until(moment, now):
+def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-def hit(key, limit, window, *, label="", ip=None):
+def hit(key: str, limit: int, window: float | timedelta, *, label: str = "", ip: str | None = None) -> Hit:
     """Take one of `limit` slots of `key` in the current window of `window` seconds (or a
     timedelta). Returns Hit(allowed, retry_after, window_ends); a refused hit takes nothing."""
     key, label, ip = storage_key(key), (label or "")[:200], valid_ip(ip)
@@ -117,14 +121,17 @@ RETURNING {ends}
 """
 
 
-def _upsert(connection, key, limit, now, ends, label, ip):
+def _upsert(
+    connection: BaseDatabaseWrapper, key: str, limit: int, now: datetime, ends: datetime, label: str, ip: str | None
+) -> datetime | None:
     """The window end when a slot was taken, else None (the key is at its limit)."""
     quote = connection.ops.quote_name
     meta = AttemptCounter._meta
+    columns = {f.name: str(f.column) for f in meta.concrete_fields}
     sql = _UPSERT.format(
         table=quote(meta.db_table),
         **{
-            name: quote(meta.get_field(field).column)
+            name: quote(columns[field])
             for name, field in [
                 ("key", "key"),
                 ("count", "count"),
@@ -142,16 +149,19 @@ def _upsert(connection, key, limit, now, ends, label, ip):
     return _window_end_from_db(row[0]) if row else None
 
 
-def _window_end_from_db(value):
+def _window_end_from_db(value: str | datetime) -> datetime:
     """A window end as the database returned it (SQLite: text) → an aware datetime."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, dt_timezone.utc)
-    return value
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    if moment is None:
+        raise ValueError(f"Not a datetime: {value!r}")
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, dt_timezone.utc)
+    return moment
 
 
-def _hit_portably(key, limit, now, window, label, ip):
+def _hit_portably(
+    key: str, limit: int, now: datetime, window: timedelta, label: str, ip: str | None
+) -> datetime | None:
     """The same with the ORM, for other databases: conditional UPDATEs, then an INSERT."""
     rows = AttemptCounter.objects.filter(key=key)
     for _ in range(5):  # only a race with another process's insert or restart loops
@@ -178,28 +188,28 @@ def _hit_portably(key, limit, now, window, label, ip):
     raise RuntimeError(f"Attempt counter {key!r} kept changing under this process")
 
 
-def release(key, hit_result):
+def release(key: str, hit_result: Hit | None) -> None:
     """Give back the slot `hit_result` took (the guarded thing turned out not to count),
     unless its window has already been replaced by a new one."""
-    if hit_result is None or not hit_result.allowed:
+    if hit_result is None or not hit_result.allowed or hit_result.window_ends is None:
         return
     AttemptCounter.objects.filter(key=storage_key(key), window_ends=hit_result.window_ends, count__gt=0).update(
         count=F("count") - 1
     )
 
 
-def reset(key):
+def reset(key: str) -> None:
     """Forget `key`'s count (e.g. a successful login resets its failures)."""
     AttemptCounter.objects.filter(key=storage_key(key)).delete()
 
 
-def count(key):
+def count(key: str) -> int:
     """The current window's count of `key` (0 when none is open)."""
     row = AttemptCounter.objects.filter(key=storage_key(key), window_ends__gt=timezone.now()).first()
     return row.count if row else 0
 
 
-def spent(keys, now=None):
+def spent(keys: Iterable[str], now: datetime | None = None) -> dict[str, int]:
     """{key: seconds until its window ends} for those of `keys` that refuse hits right now
     (a read: nothing is written), so a caller can refuse without touching a row."""
     now = now or timezone.now()
@@ -208,12 +218,12 @@ def spent(keys, now=None):
     return {stored[key]: _seconds_until(ends, now) for key, ends in rows}
 
 
-def lockouts(now=None):
+def lockouts(now: datetime | None = None) -> AttemptCounterQuerySet:
     """Counters that refuse hits right now (count at the limit, window not over)."""
     return AttemptCounter.objects.locked(now)
 
 
-def purge(now=None):
+def purge(now: datetime | None = None) -> int:
     """Delete counters whose window has ended; returns the count (for the cleanup command)."""
     deleted, _ = AttemptCounter.objects.filter(window_ends__lte=now or timezone.now()).delete()
     return deleted

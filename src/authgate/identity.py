@@ -31,38 +31,41 @@ saving the user again rebuilds them.
 """
 
 import hashlib
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 
 from .account import names
 from .account.names import fold
 from .models import LoginKey, NameSkeleton
 from .conf import api_settings
+from .types import User
 
-KEY_LENGTH = LoginKey._meta.get_field("key").max_length
+KEY_LENGTH = cast(int, LoginKey._meta.get_field("key").max_length)  # a CharField's: always set
 
 
-def _stored(value):
+def _stored(value: str) -> str:
     """`value` as a key column holds it: hashed when longer than the column."""
     if len(value) > KEY_LENGTH:
         return "#" + hashlib.sha256(value.encode()).hexdigest()
     return value
 
 
-def canonical(value):
+def canonical(value: object) -> str:
     """The canonical form of a login name: NFKC, case-folded, NFKC again (folding can
     produce characters that compose); hashed when longer than the key column."""
     return _stored(fold(value))
 
 
-def skeletons(value):
+def skeletons(value: object) -> set[str]:
     """The skeletons of a username as `NameSkeleton` rows hold them (`names.lookalikes`)."""
     return {_stored(skeleton) for skeleton in names.lookalikes(value)} if value else set()
 
 
-def email_field_name(user_model=None):
+def email_field_name(user_model: type[User] | None = None) -> str | None:
     """The user model's email field, or None when it has none."""
     user_model = user_model or get_user_model()
     name = user_model.get_email_field_name()
@@ -73,13 +76,14 @@ def email_field_name(user_model=None):
     return name
 
 
-def identity_fields(user_model=None):
+def identity_fields(user_model: type[User] | None = None) -> set[str]:
     """The fields whose values are login names: the username field and the email field."""
     user_model = user_model or get_user_model()
-    return {user_model.USERNAME_FIELD, email_field_name(user_model)} - {None}
+    email = email_field_name(user_model)
+    return {user_model.USERNAME_FIELD} if email is None else {user_model.USERNAME_FIELD, email}
 
 
-def lookalike_field(user_model=None):
+def lookalike_field(user_model: type[User] | None = None) -> str | None:
     """The field whose look is guarded: the username field, unless it is the email field
     (distinct addresses are distinct mailboxes, however alike they look)."""
     user_model = user_model or get_user_model()
@@ -87,24 +91,24 @@ def lookalike_field(user_model=None):
     return None if field == email_field_name(user_model) else field
 
 
-def skeletons_for(user):
+def skeletons_for(user: User) -> set[str]:
     """The skeletons of `user`'s username (none when the username is the email)."""
     field = lookalike_field(type(user))
     return skeletons(getattr(user, field, None)) if field else set()
 
 
-def keys_for(user):
+def keys_for(user: User) -> set[str]:
     """The canonical login keys of `user` (its username and email; blanks skipped)."""
     values = (getattr(user, field, None) for field in identity_fields(type(user)))
     return {canonical(value) for value in values if value}
 
 
-def holder_id(value):
+def holder_id(value: object) -> Any:
     """The pk of the account that holds `value` as a login name, or None."""
     return LoginKey.objects.filter(key=canonical(value)).values_list("user_id", flat=True).first()
 
 
-def account_with_email(address):
+def account_with_email(address: str | None) -> User | None:
     """The account whose email is `address` (any case or width, as login names compare),
     or None: the one lookup of an account by its address (password reset, login by email).
     Found through the canonical key, never by a database's own case-insensitive match."""
@@ -119,7 +123,7 @@ def account_with_email(address):
     return user
 
 
-def taken(value, user=None):
+def taken(value: object, user: User | None = None) -> bool:
     """True when `value` is a login name of another account than `user`."""
     if not value:
         return False
@@ -127,7 +131,7 @@ def taken(value, user=None):
     return holder is not None and (user is None or holder != user.pk)
 
 
-def lookalike_holder_id(value, user=None):
+def lookalike_holder_id(value: object, user: User | None = None) -> Any:
     """The pk of an account other than `user` whose username looks like `value`, or None."""
     rows = NameSkeleton.objects.filter(skeleton__in=skeletons(value))
     if user is not None and user.pk is not None:
@@ -135,7 +139,7 @@ def lookalike_holder_id(value, user=None):
     return rows.values_list("user_id", flat=True).first()
 
 
-def username_taken(value, user=None):
+def username_taken(value: object, user: User | None = None) -> bool:
     """True when `value` cannot be `user`'s username (a new account's when None): another
     account holds it as a login name or, with REFUSE_CONFUSABLE_USERNAMES, has a username
     that looks the same."""
@@ -144,7 +148,7 @@ def username_taken(value, user=None):
     return bool(value) and api_settings.REFUSE_CONFUSABLE_USERNAMES and lookalike_holder_id(value, user) is not None
 
 
-def resolve(name):
+def resolve(name: str | None) -> User | None:
     """The account a login name means: an exact username match, else the account holding
     the canonical key (by username or email, any case or width); None when none does."""
     if not name:
@@ -161,7 +165,7 @@ class NameTaken(IntegrityError):
     """A save would give an account a login name that another account holds."""
 
 
-def check_available(user):
+def check_available(user: User) -> None:
     """Raise NameTaken if one of `user`'s login names is held by another account, or (with
     REFUSE_CONFUSABLE_USERNAMES) its username looks like another account's — before a
     save, so that nothing is written; the UNIQUE columns settle races."""
@@ -178,7 +182,7 @@ def check_available(user):
         raise NameTaken(f"The username {getattr(user, field)!r} looks like another account's.")
 
 
-def sync(user):
+def sync(user: User) -> None:
     """Make `user`'s LoginKey rows its current login names, and its NameSkeleton rows its
     username's skeletons (after a save). Raises IntegrityError, changing nothing, if another
     account holds one of them (a skeleton only with REFUSE_CONFUSABLE_USERNAMES: with it
@@ -201,7 +205,9 @@ def sync(user):
         )
 
 
-def rebuild(user_model=None, key_model=None, write=True):
+def rebuild(
+    user_model: type[Model] | None = None, key_model: type[Model] | None = None, write: bool = True
+) -> list[tuple[Any, str, str, Any]]:
     """Give every account the keys it can have, oldest account first, and return the
     clashes: (pk, field, value, pk of the account holding that name) for each name an
     account cannot have because an older account holds it. Used by the migration that
@@ -209,7 +215,7 @@ def rebuild(user_model=None, key_model=None, write=True):
     user_model = user_model or get_user_model()
     key_model = key_model or LoginKey
     fields = sorted(identity_fields(get_user_model()))
-    held = dict(key_model.objects.values_list("key", "user_id"))
+    held = dict(key_model._default_manager.values_list("key", "user_id"))
     clashes, new = [], []
     for row in user_model._default_manager.order_by("pk").values("pk", *fields).iterator(chunk_size=2000):
         for field in fields:
@@ -222,11 +228,11 @@ def rebuild(user_model=None, key_model=None, write=True):
             elif held[key] != row["pk"]:
                 clashes.append((row["pk"], field, row[field], held[key]))
     if write:
-        key_model.objects.bulk_create(new, batch_size=1000)
+        key_model._default_manager.bulk_create(new, batch_size=1000)
     return clashes
 
 
-def rebuild_skeletons(user_model=None, skeleton_model=None):
+def rebuild_skeletons(user_model: type[Model] | None = None, skeleton_model: type[Model] | None = None) -> int:
     """Give every account the skeleton rows of its username, oldest account first (a name
     that looks like an older account's gets none, and keeps logging in); returns how many
     rows were written. Used by the migration that introduced them; safe to re-run."""
@@ -235,11 +241,11 @@ def rebuild_skeletons(user_model=None, skeleton_model=None):
         return 0
     user_model = user_model or get_user_model()
     skeleton_model = skeleton_model or NameSkeleton
-    held = set(skeleton_model.objects.values_list("skeleton", flat=True))
+    held = set(skeleton_model._default_manager.values_list("skeleton", flat=True))
     new = []
     for row in user_model._default_manager.order_by("pk").values("pk", field).iterator(chunk_size=2000):
         for skeleton in skeletons(row[field]) - held:
             held.add(skeleton)
             new.append(skeleton_model(skeleton=skeleton, user_id=row["pk"]))
-    skeleton_model.objects.bulk_create(new, batch_size=1000)
+    skeleton_model._default_manager.bulk_create(new, batch_size=1000)
     return len(new)

@@ -87,7 +87,7 @@ def factor_changed_mail(request, user, factor, added):
     """The notice that a second factor was added or removed (by the user or by support)."""
     from django.utils import timezone
 
-    from .throttling import client_ip
+    from .net import client_ip
 
     context = {
         **_context(request, user, link=""),

@@ -15,8 +15,10 @@ keeps each process's values in a file there, and a scrape sums them
 
 import ipaddress
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
@@ -28,6 +30,9 @@ try:
     from prometheus_client.core import GaugeMetricFamily
 except ImportError:  # pragma: no cover — the reusable app runs without it
     prometheus_client = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 LOGIN_OUTCOMES = {"login_succeeded": "success", "login_failed": "failure", "login_throttled": "throttled"}
 REFRESH_OUTCOMES = ("rotated", "retried", "reuse_detected", "invalid")
@@ -81,7 +86,7 @@ if prometheus_client is not None:
         SESSIONS_ENDED.labels(_reason).inc(0)
 
 
-def count_event(kind, reason="", count=1):
+def count_event(kind: str, reason: str = "", count: int = 1) -> None:
     """Count a security event (called by `activity.record`)."""
     if prometheus_client is None:
         return
@@ -95,13 +100,13 @@ def count_event(kind, reason="", count=1):
         SESSIONS_ENDED.labels(reason or "unknown").inc(count)
 
 
-def observe_authentication(scheme, seconds):
+def observe_authentication(scheme: str, seconds: float) -> None:
     """The per-request credential check took `seconds` ("bearer" or "token")."""
     if prometheus_client is not None:
         _auth_seconds[scheme].observe(seconds)
 
 
-def count_refresh(outcome):
+def count_refresh(outcome: str) -> None:
     if prometheus_client is not None:
         _refresh[outcome].inc()
 
@@ -110,7 +115,7 @@ class ActiveSessionsCollector:
     """`authgate_active_sessions`: sessions not ended and not past their absolute cap, counted
     in the database when scraped (one indexed COUNT), right whatever the process count."""
 
-    def collect(self):
+    def collect(self) -> Iterator["Metric"]:
         from .models import Session
 
         gauge = GaugeMetricFamily("authgate_active_sessions", "Sessions whose tokens can still be used.")
@@ -121,7 +126,7 @@ class ActiveSessionsCollector:
 class _Scrape:
     """What one scrape collects: every process's metrics, plus the database-derived ones."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
         if directory:
             self.source = prometheus_client.CollectorRegistry()
@@ -129,16 +134,16 @@ class _Scrape:
         else:
             self.source = prometheus_client.REGISTRY
 
-    def collect(self):
+    def collect(self) -> Iterator["Metric"]:
         yield from self.source.collect()
         yield from ActiveSessionsCollector().collect()
 
 
-def _networks():
+def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(entry, strict=False) for entry in api_settings.METRICS_ALLOWED_IPS]
 
 
-def address_allowed(request):
+def address_allowed(request: HttpRequest) -> bool:
     """True if the peer, and any client a proxy says it forwards for, is in METRICS_ALLOWED_IPS:
     behind a reverse proxy on the same host the peer is loopback, yet the client is not."""
     networks = _networks()
@@ -160,7 +165,7 @@ def address_allowed(request):
 class MetricsView(View):
     """GET /metrics: the Prometheus text exposition format."""
 
-    def get(self, request):
+    def get(self, request: HttpRequest) -> HttpResponse:
         if prometheus_client is None:
             return JsonResponse(
                 {

@@ -9,6 +9,8 @@ however many times it is refreshed: no token is ever stored, in plaintext or oth
 """
 
 import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.db import models
@@ -17,13 +19,16 @@ from django.utils.translation import gettext_lazy as _
 
 from .account import names
 
+if TYPE_CHECKING:
+    from .types import User
 
-class SessionQuerySet(models.QuerySet):
-    def open(self):
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def open(self) -> Self:
         """Sessions not ended (they may still have expired by time)."""
         return self.filter(ended_at__isnull=True)
 
-    def active(self, now=None):
+    def active(self, now: datetime | None = None) -> Self:
         """Sessions whose tokens can still be used: not ended, not past the absolute cap."""
         now = now or timezone.now()
         return self.open().filter(expires_at__gt=now)
@@ -61,11 +66,11 @@ class Session(models.Model):
         # introspection endpoint (`authgate.introspect_token`).
         permissions = [("introspect_token", "Can introspect tokens (RFC 7662)")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} · {self.device or 'unnamed device'} · {self.id}"
 
     @property
-    def is_ended(self):
+    def is_ended(self) -> bool:
         return self.ended_at is not None
 
     @property
@@ -73,13 +78,13 @@ class Session(models.Model):
         return self.amr.split()
 
     @property
-    def authenticated_at(self):
+    def authenticated_at(self) -> datetime:
         """When the session last authenticated (login or re-authentication)."""
         return self.auth_time or self.created_at
 
 
-class StaticTokenQuerySet(models.QuerySet):
-    def usable(self, now=None):
+class StaticTokenQuerySet(models.QuerySet["StaticToken"]):
+    def usable(self, now: datetime | None = None) -> Self:
         now = now or timezone.now()
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
 
@@ -100,15 +105,15 @@ class StaticToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} · {self.name or 'token'} · {self.prefix}…"
 
 
-class ActivityQuerySet(models.QuerySet):
-    def of_user(self, user):
+class ActivityQuerySet(models.QuerySet["Activity"]):
+    def of_user(self, user: "User") -> Self:
         return self.filter(user=user)
 
-    def older_than(self, cutoff):
+    def older_than(self, cutoff: datetime) -> Self:
         return self.filter(created_at__lt=cutoff)
 
 
@@ -188,7 +193,7 @@ class Activity(models.Model):
             models.Index(fields=["kind", "created_at"], name="authgate_activity_kind"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username or '-'}"
 
 
@@ -215,10 +220,10 @@ class EmailAddress(models.Model):
         verbose_name = "verified email address"
         verbose_name_plural = "verified email addresses"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} · {self.email or '—'}"
 
-    def proves(self, address):
+    def proves(self, address: str) -> bool:
         return bool(self.verified_at) and names.same(self.email, address)
 
 
@@ -236,12 +241,12 @@ class MigratedToken(models.Model):
         verbose_name = "exchanged simplejwt token"
         verbose_name_plural = "exchanged simplejwt tokens"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.jti} → {self.session_id or '—'}"
 
 
-class AttemptCounterQuerySet(models.QuerySet):
-    def locked(self, now=None):
+class AttemptCounterQuerySet(models.QuerySet["AttemptCounter"]):
+    def locked(self, now: datetime | None = None) -> Self:
         """Counters that refuse hits right now: at their limit, window not yet over."""
         return self.filter(count__gte=models.F("limit"), window_ends__gt=now or timezone.now())
 
@@ -262,15 +267,15 @@ class AttemptCounter(models.Model):
     class Meta:
         ordering = ["-window_ends"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.key} ({self.count}/{self.limit})"
 
     @property
-    def scope(self):
+    def scope(self) -> str:
         return self.key.split(":", 1)[0]
 
     @property
-    def is_locked(self):
+    def is_locked(self) -> bool:
         return self.count >= self.limit and self.window_ends > timezone.now()
 
 
@@ -282,7 +287,7 @@ class LoginKey(models.Model):
     key = models.CharField(max_length=191, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_login_keys")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.key
 
 
@@ -322,7 +327,7 @@ class CredentialCutoff(models.Model):
     class Meta:
         verbose_name = "credential cutoff"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user or 'everyone'} · {self.not_before.isoformat()}"
 
 
@@ -338,7 +343,7 @@ class KnownDevice(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="authgate_knowndevice_user_key")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} · {self.key[:8]}"
 
 
@@ -350,7 +355,7 @@ class NotificationPreference(models.Model):
     )
     new_device = models.BooleanField(default=True, help_text="Mail on a sign-in from a new device.")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} · new device: {self.new_device}"
 
 

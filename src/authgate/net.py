@@ -1,7 +1,8 @@
 """
 Who a request comes from, in one place: `client_ip()` is the notion of "the client" shared
 by the login throttle, the activity trail, session rows and the simplejwt exchange, and
-`valid_ip()` what a typed IP column may hold. Above the settings only.
+`valid_ip()` what a typed IP column may hold; `user_of()` is the account of a request its
+view let in authenticated. Above the settings only.
 
 Invariant: the client IP comes from CLIENT_IP_HEADER (its first entry) only when that
 setting names a header, else from REMOTE_ADDR: a header a proxy does not overwrite would
@@ -9,12 +10,16 @@ let a client choose its own throttle bucket.
 """
 
 import ipaddress
-from typing import Any
+
+from django.http import HttpRequest
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
 
 from .conf import api_settings
+from .types import User
 
 
-def client_ip(request: Any) -> str:
+def client_ip(request: HttpRequest | None) -> str:
     """The client's IP as the request says it ("" when unknown or no request); `request` is
     Django's or DRF's."""
     if request is None:
@@ -33,3 +38,12 @@ def valid_ip(ip: str | None) -> str | None:
         return str(ipaddress.ip_address(ip))
     except ValueError:
         return None
+
+
+def user_of(request: Request) -> User:
+    """The user of a request that its view's permissions let in authenticated (DRF's
+    `IsAuthenticated`); NotAuthenticated (401) for an anonymous one."""
+    user = request.user
+    if not user.is_authenticated:
+        raise NotAuthenticated()
+    return user

@@ -85,7 +85,7 @@ def set_preferences(user: Any, **values: bool) -> dict[str, bool]:
 def _client_ip(request: HttpRequest | None) -> str:
     if request is None:
         return ""
-    from .throttling import client_ip
+    from .net import client_ip
 
     return client_ip(request) or ""
 

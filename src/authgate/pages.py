@@ -1,5 +1,8 @@
 """The account page: plain HTML served by Django, driven by authgate.js."""
 
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
@@ -13,7 +16,7 @@ CONTENT_SECURITY_POLICY = (
 class AccountPageView(TemplateView):
     template_name = "authgate/account.html"
 
-    def get(self, request, *args, **kwargs):
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = ensure_csrf_cookie(super().get)(request, *args, **kwargs)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return response

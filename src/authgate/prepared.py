@@ -10,8 +10,16 @@ construction (what `ModelIterable` does) — so the result is exactly what `.get
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.db import connections, router
+from django.db.models import Model
+from django.db.models.sql.compiler import SQLCompiler
+
+if TYPE_CHECKING:
+    from django.db.models import Expression
+    from django.db.models.query import RelatedPopulator
 
 try:  # Django's internals: if a future version moves them, every lookup uses the ORM instead
     from django.db.models.query import get_related_populators
@@ -21,18 +29,29 @@ except ImportError:  # pragma: no cover — depends on the Django version
 logger = logging.getLogger("authgate.prepared")
 
 
+M = TypeVar("M", bound=Model)
+
+
 class _Compiled:
     __slots__ = ("sql", "compiler", "converters", "init_list", "start", "end", "populators")
 
+    sql: str
+    compiler: SQLCompiler
+    converters: "dict[int, tuple[list[Callable[..., Any]], Expression]]"
+    init_list: list[str]
+    start: int
+    end: int
+    populators: "list[RelatedPopulator]"
 
-class PreparedGet:
-    def __init__(self, model, select_related=()):
+
+class PreparedGet(Generic[M]):
+    def __init__(self, model: type[M], select_related: Iterable[str] = ()) -> None:
         self.model = model
         self.select_related = tuple(select_related)
-        self._compiled = {}
+        self._compiled: dict[str, _Compiled | None] = {}
         self._lock = threading.Lock()
 
-    def _compile(self, alias):
+    def _compile(self, alias: str) -> _Compiled | None:
         """The compiled lookup, or None when this Django does not fit what it relies on."""
         if get_related_populators is None:
             return None
@@ -44,7 +63,7 @@ class PreparedGet:
             )
             return None
 
-    def _compile_with_django_internals(self, alias):
+    def _compile_with_django_internals(self, alias: str) -> _Compiled | None:
         queryset = self.model._default_manager.using(alias)
         if self.select_related:
             queryset = queryset.select_related(*self.select_related)
@@ -61,10 +80,11 @@ class PreparedGet:
         fields = klass_info["select_fields"]
         compiled.start, compiled.end = fields[0], fields[-1] + 1
         compiled.init_list = [column[0].target.attname for column in select[compiled.start : compiled.end]]
-        compiled.populators = get_related_populators(klass_info, select, alias)
+        # django-stubs follows a newer Django (a `fetch_mode` argument); 5.2 and 6.0 take three.
+        compiled.populators = get_related_populators(klass_info, select, alias)  # type: ignore[call-arg]
         return compiled
 
-    def get(self, pk):
+    def get(self, pk: object) -> M | None:
         """The instance with this pk (related objects loaded), or None."""
         alias = router.db_for_read(self.model)
         if alias not in self._compiled:

@@ -12,15 +12,19 @@ HTTP-level hardening that is not about one view: response headers and JSON parsi
   `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]` for the project's own views too.
 """
 
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 
 class NoStoreMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         if content_type.startswith("application/json") and not response.has_header("Cache-Control"):
@@ -29,7 +33,9 @@ class NoStoreMiddleware:
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -46,12 +46,12 @@ BLACKLISTED = _("Token is blacklisted")
 class ReuseDetected(TokenError):
     """A spent refresh token presented again: its session (`.session`) has been ended."""
 
-    def __init__(self, session):
+    def __init__(self, session: Session) -> None:
         super().__init__("revoked", BLACKLISTED)
         self.session = session
 
 
-def _now_seconds():
+def _now_seconds() -> int:
     return int(time.time())
 
 
@@ -99,7 +99,7 @@ def open_session(
 _session_with_user = PreparedGet(Session, select_related=["user"])
 
 
-def _session_for_claims(claims):
+def _session_for_claims(claims: Claims) -> Session:
     """The row a verified token names, with its user; TokenError when it cannot be used."""
     try:
         session_id = uuid.UUID(hex=claims.session_id)
@@ -133,7 +133,8 @@ def _advance_generation(session: Session, presented: int, issued_at: int) -> boo
     session_id = Session._meta.pk.get_db_prep_value(session.pk, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [issued_at, last_used, session_id, presented])
-        return cursor.rowcount == 1
+        rowcount: int = cursor.rowcount
+        return rowcount == 1
 
 
 _CAS_SQL: dict[str, str] = {}  # vendor -> the UPDATE above
@@ -208,7 +209,7 @@ class AccessContext:
         self.claims = claims
         self.session_id = claims.session_id
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"access token of session {self.session_id}"
 
 
@@ -263,7 +264,7 @@ def record_authentication(session_id: str, amr: "Iterable[str]") -> tuple[dateti
     return now, combined.split()
 
 
-def _touch(session):
+def _touch(session: Session) -> None:
     """Record use, at most once per LAST_USED_UPDATE_INTERVAL (not a write per request)."""
     now = timezone.now()
     if now - session.last_used_at >= api_settings.LAST_USED_UPDATE_INTERVAL:
@@ -288,7 +289,7 @@ def end_sessions(queryset: SessionQuerySet, reason: str) -> int:
     return count
 
 
-def _send_session_ended(rows, reason):
+def _send_session_ended(rows: list[tuple[uuid.UUID, Any]], reason: str) -> None:
     # The activity trail writes its rows in batches (invalidate-all may end thousands).
     activity.record_sessions_ended(rows, reason)
     if not signals.session_ended.has_listeners(Session):

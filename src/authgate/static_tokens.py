@@ -12,37 +12,48 @@ so rotating SECRET_KEY the Django way does not cut off every script.
 """
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
 from . import activity
 from .models import Activity, StaticToken
 from .conf import api_settings
 from .tokens import TokenError
+from .types import User
 
 KEY_PREFIX = "ag_"
 MAX_KEY_LENGTH = 200
 _SALT = "authgate.static-token"
 
 
-def generate_key():
+def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def digest(key, secret=None):
+def digest(key: str, secret: str | bytes | None = None) -> str:
     return salted_hmac(_SALT, key, secret=secret, algorithm="sha256").hexdigest()
 
 
-def _candidate_digests(key):
+def _candidate_digests(key: str) -> list[str]:
     """The key's digest under SECRET_KEY, then under each SECRET_KEY_FALLBACKS entry."""
     return [digest(key)] + [digest(key, old) for old in getattr(settings, "SECRET_KEY_FALLBACKS", ())]
 
 
-def create_token(user, name="", expires_in=None, key=None, created_at=None, request=None):
+def create_token(
+    user: User,
+    name: str = "",
+    expires_in: float | None = None,
+    key: str | None = None,
+    created_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[StaticToken, str]:
     """Create a token for `user`; returns (StaticToken, key). The key is not kept anywhere.
     `request` (if any) gives the activity trail its IP and user agent."""
     key = key or generate_key()
@@ -60,7 +71,7 @@ def create_token(user, name="", expires_in=None, key=None, created_at=None, requ
     return token, key
 
 
-def authenticate_key(key):
+def authenticate_key(key: str | None) -> StaticToken:
     """The StaticToken for `key` if usable, else TokenError (its reason as for JWTs)."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise TokenError("malformed", _("Invalid token."))
@@ -73,7 +84,7 @@ def authenticate_key(key):
         raise TokenError("expired", _("Token has expired."))
     if not token.user.is_active:
         raise TokenError("user_inactive", _("User is inactive."))
-    changes = {}
+    changes: dict[str, object] = {}
     if token.digest != candidates[0]:
         changes["digest"] = candidates[0]  # hashed under a retired SECRET_KEY: re-key it
     interval = api_settings.LAST_USED_UPDATE_INTERVAL
@@ -86,28 +97,28 @@ def authenticate_key(key):
     return token
 
 
-def revoke(token, request=None):
+def revoke(token: StaticToken, request: HttpRequest | None = None) -> None:
     """Delete `token`: the lookup is by digest on every request, so it fails at once."""
     token_id = token.pk
     token.delete()
     activity.record(Activity.STATIC_TOKEN_REVOKED, user=token.user, request=request, token_id=token_id, name=token.name)
 
 
-def _delete(queryset):
+def _delete(queryset: QuerySet[StaticToken]) -> int:
     tokens = activity.token_rows(queryset)
     count, _ = queryset.delete()
     activity.record_tokens_revoked(tokens)
     return count
 
 
-def delete_user_tokens(user):
+def delete_user_tokens(user: User) -> int:
     return _delete(StaticToken.objects.filter(user=user))
 
 
-def delete_all():
+def delete_all() -> int:
     return _delete(StaticToken.objects.all())
 
 
-def purge_expired(now=None):
+def purge_expired(now: datetime | None = None) -> int:
     count, _ = StaticToken.objects.filter(expires_at__lt=now or timezone.now()).delete()
     return count

@@ -16,12 +16,14 @@ case or width, or email (`authgate.identity`) — or the canonical name when non
 `MailThrottle` limits the mails asked for (reset, verification) on the same counters.
 """
 
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import Throttled
 
 from . import counters, identity
 from .net import client_ip
 from .conf import api_settings
+from .types import User
 
 USER_IP_SCOPE = "login-user-ip"
 IP_SCOPE = "login-ip"
@@ -29,7 +31,7 @@ MAIL_EMAIL_SCOPE = "mail-email"
 MAIL_IP_SCOPE = "mail-ip"
 
 
-def subject(username, user=None):
+def subject(username: str | None, user: User | None = None) -> tuple[str, str]:
     """(key part, label) of the account a login name resolves to, or of the name itself."""
     user = user if user is not None else identity.resolve(username)
     if user is not None:
@@ -38,7 +40,7 @@ def subject(username, user=None):
     return name, name
 
 
-def _account(username, user=None):
+def _account(username: str | None, user: User | None = None) -> User | None:
     return user if user is not None else identity.resolve(username)
 
 
@@ -47,7 +49,7 @@ class LoginThrottle:
     user): `reserve()` before it, then exactly one of `failed()`, `succeeded()` or
     `cancel()` (the check did not happen after all)."""
 
-    def __init__(self, request, username, user=None):
+    def __init__(self, request: HttpRequest | None, username: str | None, user: User | None = None) -> None:
         self.request, self.username = request, username
         self.ip = client_ip(request)
         self.user = _account(username, user)
@@ -57,18 +59,18 @@ class LoginThrottle:
             "USER_IP": f"{USER_IP_SCOPE}:{who}|{self.ip}",
             "IP": f"{IP_SCOPE}:{self.ip}",
         }
-        self.hits = {}
+        self.hits: dict[str, counters.Hit] = {}
 
     message = _("Too many failed login attempts. Try again later.")
 
-    def reserve(self):
+    def reserve(self) -> None:
         """Take this attempt's slot in both counts, or raise 429 `throttled` with
         Retry-After (taking nothing) when either is exhausted."""
         retry_after = self.try_reserve()
         if retry_after is not None:
             raise Throttled(wait=retry_after, detail=str(self.message))
 
-    def try_reserve(self):
+    def try_reserve(self) -> int | None:
         """Take this attempt's slot in both counts. When either is exhausted, take nothing
         and return the seconds until the attempt may be made again (else None).
 
@@ -77,10 +79,10 @@ class LoginThrottle:
         from a blocked address, no slot taken and given back). Only attempts that may go
         on take their slots, atomically; one that loses a race for the last slot gives
         back what it took."""
-        scopes = []
+        scopes: list[tuple[str, int, int]] = []
         for scope in ("IP", "USER_IP"):
             limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
-            if limit is None or (scope == "IP" and not self.ip):
+            if limit is None or window is None or (scope == "IP" and not self.ip):
                 continue  # no address (authenticate() without a request): the account's count only
             scopes.append((scope, limit, window))
         spent = counters.spent([self.keys[scope] for scope, _limit, _window in scopes])
@@ -97,23 +99,23 @@ class LoginThrottle:
             self.hits[scope] = hit
         return None
 
-    def _refuse(self, retry_after):
+    def _refuse(self, retry_after: int) -> int:
         from . import activity
 
         activity.record_throttled(self.request, self.username, user=self.user, subject=self.who)
         return retry_after
 
-    def failed(self):
+    def failed(self) -> None:
         """A wrong password: the reservations stay counted."""
         self.hits = {}
 
-    def succeeded(self):
+    def succeeded(self) -> None:
         """The right password: reset the (account, IP) count; the IP count counts failures only."""
         counters.reset(self.keys["USER_IP"])
         counters.release(self.keys["IP"], self.hits.get("IP"))
         self.hits = {}
 
-    def cancel(self):
+    def cancel(self) -> None:
         """No password was judged after all: give back the slots taken."""
         for scope, hit in self.hits.items():
             counters.release(self.keys[scope], hit)
@@ -129,7 +131,7 @@ class MailThrottle:
 
     detail = _("Too many emails asked for. Try again later.")
 
-    def __init__(self, request, email, purpose):
+    def __init__(self, request: HttpRequest | None, email: str | None, purpose: str) -> None:
         address = identity.canonical((email or "").strip())
         self.ip = client_ip(request)
         self.counts = (
@@ -137,12 +139,12 @@ class MailThrottle:
             ("IP", f"{MAIL_IP_SCOPE}:{self.ip}", ""),
         )
 
-    def check(self):
+    def check(self) -> None:
         """Count this request; raise 429 (counting nothing) when a limit is already reached."""
-        taken = []
+        taken: list[tuple[str, counters.Hit]] = []
         for scope, key, label in self.counts:
             limit, window = counters.parse_rate(api_settings.MAIL_THROTTLE[scope])
-            if limit is None:
+            if limit is None or window is None:
                 continue
             hit = counters.hit(key, limit, window, label=label, ip=self.ip)
             if not hit.allowed:

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -75,7 +75,7 @@ def start(
     return Started(token=token, methods=kinds, extra=extra)
 
 
-def _live(token: str) -> Any:
+def _live(token: str) -> QuerySet[PendingLogin]:
     return PendingLogin.objects.filter(
         digest=_digest(token),
         used_at__isnull=True,

@@ -16,7 +16,7 @@ account with a factor these actions need a signed-in session.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -24,8 +24,13 @@ from ..exceptions import ReauthenticationRequired
 from ..conf import api_settings
 from . import providers
 
+if TYPE_CHECKING:
+    from rest_framework.request import Request
 
-def _session_of(request: Any) -> Any:
+    from ..models import Session
+
+
+def _session_of(request: Request) -> Session | None:
     from ..models import Session
 
     session_id = getattr(getattr(request, "auth", None), "session_id", None)
@@ -37,14 +42,14 @@ def _session_of(request: Any) -> Any:
         return None
 
 
-def is_recent(session: Any) -> bool:
+def is_recent(session: Session | None) -> bool:
     """True if `session` proved a second factor within REAUTH_WINDOW."""
     if session is None or not set(session.amr_values) & providers.FACTOR_AMR:
         return False
     return session.authenticated_at >= timezone.now() - api_settings.REAUTH_WINDOW
 
 
-def require_recent(request: Any, *, factor_only: bool = False) -> None:
+def require_recent(request: Request, *, factor_only: bool = False) -> None:
     """Raise 403 `reauthentication_required` unless this request's session proved a second
     factor recently; with `factor_only=False`, only for an account that has a factor."""
     user = request.user

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
-class ProofSerializer(serializers.Serializer):
+class ProofSerializer(serializers.Serializer[dict[str, Any]]):
     """A second-factor proof: a `code` (TOTP or recovery code) or a WebAuthn `credential`."""
 
     code = serializers.CharField(required=False, max_length=64, help_text=_("A TOTP code or a recovery code."))
@@ -35,11 +35,12 @@ class ReauthenticateSerializer(ProofSerializer):
         return super().validate(attrs)
 
 
-class CodeSerializer(serializers.Serializer):
+class CodeSerializer(serializers.Serializer[dict[str, Any]]):
     code = serializers.CharField(max_length=64)
 
 
-class MethodSerializer(serializers.Serializer):
+# An item, or with many=True a list of them.
+class MethodSerializer(serializers.Serializer[dict[str, Any] | list[dict[str, Any]]]):
     type = serializers.CharField()
     id = serializers.CharField()
     name = serializers.CharField()
@@ -47,21 +48,21 @@ class MethodSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
-class MFAStateSerializer(serializers.Serializer):
+class MFAStateSerializer(serializers.Serializer[dict[str, Any]]):
     methods = MethodSerializer(many=True)
     recovery_codes_remaining = serializers.IntegerField()
 
 
-class TOTPSetupSerializer(serializers.Serializer):
+class TOTPSetupSerializer(serializers.Serializer[dict[str, Any]]):
     secret = serializers.CharField(help_text=_("Base32, for manual entry."))
     otpauth_url = serializers.CharField()
     qr_svg = serializers.CharField(help_text=_("An inline SVG of the otpauth:// URI."))
 
 
-class RecoveryCodesSerializer(serializers.Serializer):
+class RecoveryCodesSerializer(serializers.Serializer[dict[str, Any]]):
     recovery_codes = serializers.ListField(child=serializers.CharField())
 
 
-class ReauthenticatedSerializer(serializers.Serializer):
+class ReauthenticatedSerializer(serializers.Serializer[dict[str, Any]]):
     auth_time = serializers.IntegerField(help_text=_("Unix time."))
     amr = serializers.ListField(child=serializers.CharField())

@@ -24,6 +24,7 @@ from ..exceptions import InvalidCode, InvalidCredentials, MFATokenInvalid, Reaut
 from ..api.schema import extend_schema
 from ..api.serializers import ErrorSerializer, LoginResponseSerializer
 from ..conf import api_settings
+from ..net import user_of
 from ..throttling import LoginThrottle
 from ..api.views import ERRORS, AuthgateAPIView, PublicView, login_response
 from . import events, gate, pending, providers, reauth, recovery_codes, totp
@@ -222,9 +223,10 @@ class ReauthenticateView(AuthgateAPIView):
 
 
 def _check_password(request: Request, password: str) -> None:
-    throttle = LoginThrottle(request, request.user.get_username(), user=request.user)
+    user = user_of(request)
+    throttle = LoginThrottle(request, user.get_username(), user=user)
     throttle.reserve()
-    if not request.user.check_password(password):
+    if not user.check_password(password):
         throttle.failed()
         raise InvalidCredentials()
     throttle.succeeded()

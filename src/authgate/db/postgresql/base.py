@@ -22,7 +22,7 @@ from django.db.backends.postgresql import base
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    def is_usable(self):
+    def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed:
             return False

@@ -2,6 +2,8 @@
 events older than ACTIVITY_RETENTION, attempt counters whose window ended and pending
 second-factor logins and WebAuthn challenges past their lifetime (cron-safe)."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from authgate import activity, counters, sessions, static_tokens
@@ -16,7 +18,7 @@ class Command(BaseCommand):
         "ACTIVITY_RETENTION, and attempt counters (failed logins, mails) whose window has ended. Safe to run at any time, e.g. from cron."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         purged = sessions.purge()
         tokens = static_tokens.purge_expired()
         events = activity.purge()

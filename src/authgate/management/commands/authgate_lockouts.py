@@ -4,14 +4,16 @@
 the mail limits of its address (reset, verification and change notices); `--lift` lifts
 exactly the lockouts the same selection lists."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
 from authgate import counters, identity, recovery
 from authgate.throttling import IP_SCOPE, MAIL_EMAIL_SCOPE, USER_IP_SCOPE, subject
 
 
-def _of_user(name):
+def _of_user(name: str) -> Q:
     """The lockouts of the account `name` resolves to (or of the name itself)."""
     who, _label = subject(name)
     account = identity.resolve(name)
@@ -31,13 +33,21 @@ class Command(BaseCommand):
         "until when; with --lift, lift the lockouts selected by --user/--ip (or --all)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--user", help="a login name (username or email, any case): its account's lockouts")
         parser.add_argument("--ip", help="lockouts of this IP address")
         parser.add_argument("--lift", action="store_true", help="lift the selected lockouts")
         parser.add_argument("--all", action="store_true", help="with --lift and no filter: lift every lockout")
 
-    def handle(self, *args, user=None, ip=None, lift=False, all=False, **options):
+    def handle(
+        self,
+        *args: Any,
+        user: str | None = None,
+        ip: str | None = None,
+        lift: bool = False,
+        all: bool = False,
+        **options: Any,
+    ) -> None:
         selected = counters.lockouts()
         if user:
             selected = selected.filter(_of_user(user))

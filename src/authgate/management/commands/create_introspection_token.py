@@ -5,9 +5,11 @@ usable password: it is not a person), grants it `authgate.introspect_token`, cre
 static token and prints its key — the only time the key is shown.
 """
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from authgate import static_tokens
 
@@ -15,12 +17,12 @@ from authgate import static_tokens
 class Command(BaseCommand):
     help = "Create a static token allowed to call /api/auth/introspect/ and print its key."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username", help="The service account (created if absent).")
         parser.add_argument("--name", default="introspection", help="Label of the token.")
         parser.add_argument("--expires-in", type=int, default=None, help="Lifetime in seconds (default: none).")
 
-    def handle(self, *args, username, name, expires_in, **options):
+    def handle(self, *args: Any, username: str, name: str, expires_in: int | None, **options: Any) -> None:
         user_model = get_user_model()
         user = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
         if user is None:

@@ -1,7 +1,9 @@
 """`manage.py import_drf_tokens`: move rest_framework.authtoken keys to hashed static tokens."""
 
+from typing import Any
+
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from authgate import static_tokens
@@ -14,14 +16,14 @@ class Command(BaseCommand):
         "keep working with 'Authorization: Token <key>'. Idempotent."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--delete-originals",
             action="store_true",
             help="Delete the plaintext rows from rest_framework.authtoken afterwards.",
         )
 
-    def handle(self, *args, delete_originals=False, **options):
+    def handle(self, *args: Any, delete_originals: bool = False, **options: Any) -> None:
         if not apps.is_installed("rest_framework.authtoken"):
             raise CommandError("rest_framework.authtoken is not in INSTALLED_APPS: nothing to import.")
         from rest_framework.authtoken.models import Token

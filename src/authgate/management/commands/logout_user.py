@@ -1,7 +1,9 @@
 """`manage.py logout_user <username>`: end every session of one user."""
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authgate import sessions
 
@@ -9,10 +11,10 @@ from authgate import sessions
 class Command(BaseCommand):
     help = "End every session of one user (their JWTs stop working now)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
 
-    def handle(self, *args, username, **options):
+    def handle(self, *args: Any, username: str, **options: Any) -> None:
         user_model = get_user_model()
         user = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
         if user is None:

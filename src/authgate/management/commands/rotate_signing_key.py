@@ -11,8 +11,10 @@ Retired public keys are deleted once every token they signed has expired. Runnin
 server processes notice the change within SIGNING_KEYS_CHECK_INTERVAL (no restart).
 """
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authgate import keys
 from authgate.conf import api_settings
@@ -21,7 +23,7 @@ from authgate.conf import api_settings
 class Command(BaseCommand):
     help = "Rotate the asymmetric signing key kept in AUTHGATE['SIGNING_KEYS_DIR']."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--keys-dir", help="Directory of keys (default: AUTHGATE['SIGNING_KEYS_DIR']).")
         parser.add_argument(
             "--algorithm",
@@ -34,7 +36,7 @@ class Command(BaseCommand):
             help="Only create next.pem (published, not signing); run again without it to switch.",
         )
 
-    def handle(self, *args, keys_dir, algorithm, stage, **options):
+    def handle(self, *args: Any, keys_dir: str | None, algorithm: str | None, stage: bool, **options: Any) -> None:
         keys_dir = keys_dir or api_settings.SIGNING_KEYS_DIR
         if not keys_dir:
             raise CommandError("No keys directory: pass --keys-dir or set AUTHGATE['SIGNING_KEYS_DIR'].")
