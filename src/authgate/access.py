@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from . import metrics, sessions
 from .conf import api_settings
 from .tokens import ACCESS, Claims, TokenError, get_codec
+from .types import User
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
@@ -103,7 +104,7 @@ class Credential:
 
 @dataclass(frozen=True)
 class Authenticated:
-    user: Any
+    user: User
     auth: AccessContext
     source: str
 

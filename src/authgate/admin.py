@@ -3,16 +3,29 @@ the security activity trail listed, with an activity dashboard (charts drawn as 
 current lockouts listed, liftable; verified email addresses listed."""
 
 from datetime import timedelta
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from . import activity, charts, counters, recovery, sessions, static_tokens
-from .models import Activity, EmailAddress, Lockout, MigratedToken, Session, StaticToken
+from .models import (
+    Activity,
+    AttemptCounterQuerySet,
+    EmailAddress,
+    Lockout,
+    MigratedToken,
+    Session,
+    SessionQuerySet,
+    StaticToken,
+)
 
 # Search by the user's login name and email, whatever the (custom) user model calls them.
 _User = get_user_model()
@@ -33,22 +46,23 @@ class SessionAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Session._meta.fields]
     actions = ["end_selected_sessions"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     # Without `permissions`, anyone who may merely view the list could run the action.
     @admin.action(description="End selected sessions (their tokens stop working now)", permissions=["change"])
-    def end_selected_sessions(self, request, queryset):
+    def end_selected_sessions(self, request: HttpRequest, queryset: SessionQuerySet) -> None:
         ended = sessions.end_sessions(queryset, sessions.ADMIN)
         self.message_user(request, f"{ended} session(s) ended.", messages.SUCCESS)
 
     # Deleting a row must revoke it first, or a Redis cache would not hear of it.
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: Session) -> None:
         sessions.end_sessions(Session.objects.filter(pk=obj.pk), sessions.ADMIN)
         super().delete_model(request, obj)
 
-    def delete_queryset(self, request, queryset):
-        sessions.end_sessions(queryset, sessions.ADMIN)
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        # The admin's rows come from Session.objects: a SessionQuerySet.
+        sessions.end_sessions(cast(SessionQuerySet, queryset), sessions.ADMIN)
         super().delete_queryset(request, queryset)
 
 
@@ -59,11 +73,11 @@ class StaticTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "name", "prefix", "digest", "created_at", "last_used_at", "expires_at")
     actions = ["revoke_selected"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are shown once, through the API or the command
 
     @admin.action(description="Revoke selected tokens", permissions=["delete"])
-    def revoke_selected(self, request, queryset):
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[StaticToken]) -> None:
         count = queryset.count()
         for token in queryset:
             static_tokens.revoke(token)
@@ -81,15 +95,15 @@ class EmailAddressAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     actions = ["mark_current_addresses_verified"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.display(boolean=True, description="still the user's address")
-    def is_current(self, obj):
+    def is_current(self, obj: EmailAddress) -> bool:
         return obj.proves(recovery.email_of(obj.user))
 
     @admin.action(description="Mark the users' current addresses verified", permissions=["change"])
-    def mark_current_addresses_verified(self, request, queryset):
+    def mark_current_addresses_verified(self, request: HttpRequest, queryset: QuerySet[EmailAddress]) -> None:
         for record in queryset.select_related("user"):
             recovery.mark_verified(record.user)
         self.message_user(request, f"{queryset.count()} address(es) marked verified.", messages.SUCCESS)
@@ -137,21 +151,21 @@ class ActivityAdmin(admin.ModelAdmin):
     def short_session(self, obj: Activity) -> str:
         return _shortened(str(obj.session_id) if obj.session_id else "", 8)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         dashboard = self.admin_site.admin_view(self.dashboard_view)
         return [path("dashboard/", dashboard, name="authgate_activity_dashboard"), *super().get_urls()]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "dashboard_url": reverse("admin:authgate_activity_dashboard")}
         return super().changelist_view(request, extra_context)
 
-    def dashboard_view(self, request):
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             from django.core.exceptions import PermissionDenied
 
@@ -195,10 +209,10 @@ class MigratedTokenAdmin(admin.ModelAdmin):
     search_fields = ("jti", *USER_SEARCH)
     readonly_fields = [f.name for f in MigratedToken._meta.fields]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -212,25 +226,26 @@ class LockoutAdmin(admin.ModelAdmin):
     search_fields = ("label", "ip", "key")
     actions = ["lift_selected"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).locked()
+    def get_queryset(self, request: HttpRequest) -> AttemptCounterQuerySet:
+        # Lockout's manager is AttemptCounter's (its queryset class).
+        return cast(AttemptCounterQuerySet, super().get_queryset(request)).locked()
 
     @admin.display(description="who", ordering="label")
-    def who(self, obj):
+    def who(self, obj: Lockout) -> str:
         return obj.label or "—"
 
     @admin.display(description="what")
-    def scope(self, obj):
+    def scope(self, obj: Lockout) -> str:
         return obj.scope
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
     @admin.action(description="Lift selected lockouts", permissions=["delete"])
-    def lift_selected(self, request, queryset):
+    def lift_selected(self, request: HttpRequest, queryset: QuerySet[Lockout]) -> None:
         lifted = 0
         for key in queryset.values_list("key", flat=True):
             counters.reset(key)

@@ -10,7 +10,7 @@ class AuthgateConfig(AppConfig):
     verbose_name = "authgate"
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from .conf import api_settings
 
         api_settings.check()  # a misspelled AUTHGATE key stops the start, naming it
@@ -25,7 +25,7 @@ class AuthgateConfig(AppConfig):
         _install_admin_login_form()
 
 
-def _connect_notifications():
+def _connect_notifications() -> None:
     """Security notices: a sign-in from a new device (every way in opens a session), refresh
     token reuse, and a saved password change from any path."""
     from django.conf import settings
@@ -47,7 +47,7 @@ def _connect_notifications():
     )
 
 
-def _install_admin_login_form():
+def _install_admin_login_form() -> None:
     """The admin's default site asks for the second factor at login, unless the project
     chose its own login form (system check authgate.W010 then checks it)."""
     from django.apps import apps

@@ -15,6 +15,7 @@ unknown user, wrong password and inactive user take similar time.
 
 from typing import Any
 
+from django.http import HttpRequest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
@@ -24,7 +25,7 @@ from .account import gate
 
 class UsernameOrEmailBackend(ModelBackend):
     def authenticate(
-        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
     ) -> Any:
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)

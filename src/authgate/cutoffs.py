@@ -22,9 +22,10 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from .models import CredentialCutoff
+from .types import User
 
 
-def mark(user: Any, at: datetime | None = None) -> None:
+def mark(user: User, at: datetime | None = None) -> None:
     """Credentials of `user` issued until now (or `at`) no longer open anything."""
     if user is None or user.pk is None:
         return
@@ -38,7 +39,7 @@ def mark_everyone(at: datetime | None = None) -> None:
         CredentialCutoff.objects.create(user=None, not_before=at)
 
 
-def not_before(user: Any) -> datetime | None:
+def not_before(user: User) -> datetime | None:
     """The latest cutoff that applies to `user` (their own or everyone's), or None."""
     latest: datetime | None = CredentialCutoff.objects.filter(Q(user_id=user.pk) | Q(user__isnull=True)).aggregate(
         latest=Max("not_before")
@@ -46,7 +47,7 @@ def not_before(user: Any) -> datetime | None:
     return latest
 
 
-def issued_before_cutoff(user: Any, issued_at: int | float | None) -> bool:
+def issued_before_cutoff(user: User, issued_at: int | float | None) -> bool:
     """Whether a credential of `user` issued at Unix time `issued_at` predates their cutoff.
     A credential without an issue time counts as issued before any cutoff."""
     cutoff = not_before(user)

@@ -16,15 +16,19 @@ must not depend on it.
 import logging
 import threading
 import time
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from . import links, recovery
 from .conf import api_settings
+from .types import User
 
 logger = logging.getLogger("authgate.mail")
 
@@ -33,10 +37,10 @@ VERIFY_EMAIL = "verify_email"
 EMAIL_CHANGED = "email_changed"
 
 
-def compose(name, to, context):
+def compose(name: str, to: str, context: dict[str, Any]) -> EmailMultiAlternatives:
     """An EmailMultiAlternatives (text, with the HTML part) from the `name` templates."""
-    subject = render_to_string(f"authgate/email/{name}_subject.txt", context)
-    subject = " ".join(subject.split())  # one line: a newline would break the header
+    # One line: a newline would break the header.
+    subject = " ".join(render_to_string(f"authgate/email/{name}_subject.txt", context).split())
     text = render_to_string(f"authgate/email/{name}.txt", context)
     html = render_to_string(f"authgate/email/{name}.html", context)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
@@ -44,13 +48,13 @@ def compose(name, to, context):
     return message
 
 
-def site_name(request):
+def site_name(request: HttpRequest | None) -> str:
     """The host the mails name: that of the origin their links go to (authgate.links)."""
     origin = links.origin_for(request)
     return urlsplit(origin).netloc if origin else ""
 
 
-def _context(request, user, link):
+def _context(request: HttpRequest | None, user: User, link: str) -> dict[str, Any]:
     return {
         "user": user,
         "username": user.get_username(),
@@ -61,17 +65,17 @@ def _context(request, user, link):
     }
 
 
-def password_reset_mail(request, user):
+def password_reset_mail(request: HttpRequest | None, user: User) -> EmailMultiAlternatives:
     link = recovery.reset_link(request, user)
     return compose(PASSWORD_RESET, recovery.email_of(user), _context(request, user, link))
 
 
-def verification_mail(request, user):
+def verification_mail(request: HttpRequest | None, user: User) -> EmailMultiAlternatives:
     link = recovery.verification_link(request, user)
     return compose(VERIFY_EMAIL, recovery.email_of(user), _context(request, user, link))
 
 
-def pending_email_mail(request, user):
+def pending_email_mail(request: HttpRequest | None, user: User) -> EmailMultiAlternatives:
     """The verification mail to a pending address (`PATCH me/`): its link makes it the
     account's email."""
     link = recovery.pending_email_link(request, user)
@@ -83,7 +87,7 @@ FACTOR_CHANGED = "factor_changed"
 FACTOR_NAMES = {"totp": _("an authenticator app"), "webauthn": _("a security key or passkey")}
 
 
-def factor_changed_mail(request, user, factor, added):
+def factor_changed_mail(request: HttpRequest | None, user: User, factor: str, added: bool) -> EmailMultiAlternatives:
     """The notice that a second factor was added or removed (by the user or by support)."""
     from django.utils import timezone
 
@@ -108,12 +112,12 @@ class Outbox:
     waits for, so a request that sends a mail and one that does not take the same time.
     `flush()` waits for the pending ones (tests, and a graceful shutdown)."""
 
-    def __init__(self):
-        self._pending = set()
+    def __init__(self) -> None:
+        self._pending: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._local = threading.local()  # the batches of the request this thread answers
 
-    def send(self, messages, decoys=()):
+    def send(self, messages: Iterable[EmailMessage], decoys: Iterable[EmailMessage] = ()) -> None:
         """Send `messages`. `decoys` are composed but never sent: the thread serialises them
         as the mail backend would, so that a request with nothing to send (an unknown
         address) costs its process what one with a mail costs."""
@@ -125,21 +129,21 @@ class Outbox:
         else:
             self._start(batch)
 
-    def request_started(self, **kwargs):
+    def request_started(self, **kwargs: Any) -> None:
         self._local.batches = []
 
-    def request_finished(self, **kwargs):
+    def request_finished(self, **kwargs: Any) -> None:
         batches, self._local.batches = getattr(self._local, "batches", None) or [], None
         for batch in batches:
             self._start(batch)
 
-    def _start(self, batch):
+    def _start(self, batch: tuple[list[EmailMessage], list[EmailMessage]]) -> None:
         thread = threading.Thread(target=self._run, args=batch, name="authgate-mail", daemon=True)
         with self._lock:
             self._pending.add(thread)
         thread.start()
 
-    def _run(self, messages, decoys):
+    def _run(self, messages: list[EmailMessage], decoys: list[EmailMessage]) -> None:
         try:
             self._deliver(messages, decoys)
         finally:
@@ -154,7 +158,7 @@ class Outbox:
     # competes with the request thread while the answer is still on its way out.
     decoy_delay = 0.02  # seconds
 
-    def _deliver(self, messages, decoys):
+    def _deliver(self, messages: list[EmailMessage], decoys: list[EmailMessage]) -> None:
         if decoys:
             time.sleep(self.decoy_delay)
         for decoy in decoys:
@@ -180,7 +184,7 @@ class Outbox:
             time.sleep(delay)  # in the sender thread, never in a request
             delay *= 2
 
-    def flush(self, timeout=30):
+    def flush(self, timeout: float = 30) -> None:
         with self._lock:
             pending = list(self._pending)
         for thread in pending:

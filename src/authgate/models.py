@@ -299,7 +299,7 @@ class NameSkeleton(models.Model):
     skeleton = models.CharField(max_length=191, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authgate_skeletons")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.skeleton
 
 

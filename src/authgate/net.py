@@ -47,3 +47,19 @@ def user_of(request: Request) -> User:
     if not user.is_authenticated:
         raise NotAuthenticated()
     return user
+
+
+# The request that changes a user (a password change through a view): the receivers of the
+# user's save (the password-changed notice) name its device.
+_REQUEST_ATTRIBUTE = "_authgate_request"
+
+
+def remember_request(user: User, request: HttpRequest | None) -> None:
+    """Let the receivers of `user`'s next save know which request made the change."""
+    setattr(user, _REQUEST_ATTRIBUTE, request)
+
+
+def remembered_request(user: User) -> HttpRequest | None:
+    """The request `remember_request()` noted on `user`, if any."""
+    request: HttpRequest | None = getattr(user, _REQUEST_ATTRIBUTE, None)
+    return request

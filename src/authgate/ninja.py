@@ -90,7 +90,9 @@ class JWTSessionAuth(HttpBearer):
         request.user = result.user
         return self.authenticate(request, result)
 
-    def authenticate(self, request: HttpRequest, token: Any) -> Authenticated | None:
+    # HttpBearer's hook takes the header's raw token; `__call__` above hands this one the
+    # checked credential instead.
+    def authenticate(self, request: HttpRequest, token: Authenticated) -> Authenticated | None:  # type: ignore[override]
         """Hook: what the operation gets as `request.auth` (the `Authenticated` value)."""
         return token
 

@@ -37,9 +37,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import KnownDevice, NotificationPreference
+from .types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+
+    from .models import Session
 
 logger = logging.getLogger("authgate.notifications")
 
@@ -62,7 +65,7 @@ _REQUEST_ATTRIBUTE = "_authgate_device_cookie"
 
 
 # -- preferences ---------------------------------------------------------------------------------
-def wants(user: Any, kind: str) -> bool:
+def wants(user: User, kind: str) -> bool:
     """Whether `user` gets mails of `kind` (only the optional kinds can be off)."""
     if kind not in OPTIONAL:
         return True
@@ -70,11 +73,11 @@ def wants(user: Any, kind: str) -> bool:
     return preference is None or bool(getattr(preference, kind))
 
 
-def preferences(user: Any) -> dict[str, bool]:
+def preferences(user: User) -> dict[str, bool]:
     return {kind: wants(user, kind) for kind in OPTIONAL}
 
 
-def set_preferences(user: Any, **values: bool) -> dict[str, bool]:
+def set_preferences(user: User, **values: bool) -> dict[str, bool]:
     known = {kind: bool(value) for kind, value in values.items() if kind in OPTIONAL}
     if known:
         NotificationPreference.objects.update_or_create(user_id=user.pk, defaults=known)
@@ -92,7 +95,7 @@ def _client_ip(request: HttpRequest | None) -> str:
 
 def compose(
     kind: str,
-    user: Any,
+    user: User,
     request: HttpRequest | None = None,
     *,
     to: str | None = None,
@@ -129,7 +132,7 @@ def compose(
     return mail.compose("security_notice", address, context)
 
 
-def notify(kind: str, user: Any, request: HttpRequest | None = None, **options: Any) -> bool:
+def notify(kind: str, user: User, request: HttpRequest | None = None, **options: Any) -> bool:
     """Mail `user` a notice of `kind`, after the response (see `compose` for the options:
     `to`, `device`, `ip`, `user_agent`, `when`, and details for the templates such as
     `factor`). The device, IP and user agent default to the request's. Returns whether a
@@ -185,7 +188,7 @@ def device_key(request: HttpRequest | None, user_agent: str = "", ip: str = "") 
     return _hash(f"agent|{user_agent}|{_network(ip)}")
 
 
-def recognise(user: Any, request: HttpRequest | None, *, user_agent: str = "", ip: str = "") -> bool:
+def recognise(user: User, request: HttpRequest | None, *, user_agent: str = "", ip: str = "") -> bool:
     """Remember the device of a sign-in; True when the account has signed in before but
     never on this device. A browser without a device cookie is given one (on the answer,
     `set_device_cookie`), by which it is known next time."""
@@ -235,7 +238,9 @@ def set_device_cookie(request: HttpRequest, response: HttpResponse) -> None:
 
 
 # -- receivers (connected in apps.py) -----------------------------------------------------------
-def on_session_opened(sender: Any, session: Any, user: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+def on_session_opened(
+    sender: type, session: Session, user: User, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     """Every way in opens a session here: a sign-in from a device not seen before is told."""
     ip = str(session.ip or "")
     try:
@@ -247,7 +252,7 @@ def on_session_opened(sender: Any, session: Any, user: Any, request: HttpRequest
         notify(NEW_DEVICE, user, request, device=session.device or session.user_agent, ip=ip)
 
 
-def on_refresh_reuse(sender: Any, session: Any, user_id: Any = None, **kwargs: Any) -> None:
+def on_refresh_reuse(sender: type, session: Session, user_id: object = None, **kwargs: Any) -> None:
     """A spent refresh token came back: its session was ended; tell the owner."""
     user = session.user
     notify(
@@ -262,7 +267,9 @@ def on_refresh_reuse(sender: Any, session: Any, user_id: Any = None, **kwargs: A
 
 def on_user_saved(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
     """A saved password change (`set_password()` then `save()`, from any path). The request,
-    when a view made the change, is the one it set on the user as `_authgate_request`."""
+    when a view made the change, is the one it noted on the user (`net.remember_request`)."""
     if raw or created or getattr(instance, "_password", None) is None:
         return
-    notify(PASSWORD_CHANGED, instance, getattr(instance, "_authgate_request", None))
+    from .net import remembered_request
+
+    notify(PASSWORD_CHANGED, instance, remembered_request(instance))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -119,4 +119,5 @@ class JWTAuthenticationMiddleware:
             refusal = await _acheck(request, optional=False)
             if refusal is not None:
                 return refusal
-        return await self.get_response(request)  # type: ignore[misc]
+        # Async mode: Django gave an async `get_response` (`is_async`).
+        return await cast(Awaitable[HttpResponseBase], self.get_response(request))

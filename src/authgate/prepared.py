@@ -80,7 +80,8 @@ class PreparedGet(Generic[M]):
         fields = klass_info["select_fields"]
         compiled.start, compiled.end = fields[0], fields[-1] + 1
         compiled.init_list = [column[0].target.attname for column in select[compiled.start : compiled.end]]
-        # django-stubs follows a newer Django (a `fetch_mode` argument); 5.2 and 6.0 take three.
+        # django-stubs describes Django 6.1, which adds `fetch_mode`; 5.2 and 6.0 take three (on
+        # 6.1 this call fails and the lookup falls back to the ORM).
         compiled.populators = get_related_populators(klass_info, select, alias)  # type: ignore[call-arg]
         return compiled
 

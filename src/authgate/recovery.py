@@ -31,6 +31,7 @@ from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_toke
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -40,6 +41,8 @@ from .account import names
 from .exceptions import EmailTaken, EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .conf import api_settings
+from .net import remember_request
+from .types import User
 
 logger = logging.getLogger("authgate.recovery")
 
@@ -55,29 +58,29 @@ ACCOUNT_DELETED = "account_deleted"
 
 
 # -- the address and its verified state ------------------------------------------------------
-def email_of(user):
+def email_of(user: User) -> str:
     return getattr(user, user.get_email_field_name(), "") or ""
 
 
-def _record(user):
+def _record(user: User) -> EmailAddress | None:
     """The user's EmailAddress row, or None. Read each time, never remembered on the user
     object: a user may be cached across requests, and a verification must show at once."""
     return EmailAddress.objects.filter(user=user).first() if user.pk else None
 
 
-def is_email_verified(user):
+def is_email_verified(user: User) -> bool:
     record = _record(user)
     return bool(record and record.proves(email_of(user)))
 
 
-def mark_verified(user):
+def mark_verified(user: User) -> EmailAddress:
     record, _ = EmailAddress.objects.update_or_create(
         user=user, defaults={"email": email_of(user), "verified_at": timezone.now()}
     )
     return record
 
 
-def require_verified_email(user):
+def require_verified_email(user: User) -> None:
     """With REQUIRE_EMAIL_VERIFICATION, refuse a login (whose password was right) of an
     account whose address is not verified yet."""
     if api_settings.REQUIRE_EMAIL_VERIFICATION and not is_email_verified(user):
@@ -91,7 +94,7 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "authgate.recovery.EmailVerificationTokenGenerator"
 
-    def _make_hash_value(self, user, timestamp):
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
         record = _record(user)
         verified = record.verified_at.isoformat() if record and record.verified_at else ""
         return f"{user.pk}|{names.fold(email_of(user))}|{verified}|{user.is_active}|{timestamp}"
@@ -104,7 +107,7 @@ class PendingEmailTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "authgate.recovery.PendingEmailTokenGenerator"
 
-    def _make_hash_value(self, user, timestamp):
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
         record = _record(user)
         pending = names.fold(record.pending_email) if record and record.pending_email else ""
         since = record.pending_since.isoformat() if record and record.pending_since else ""
@@ -116,11 +119,11 @@ verification_token_generator = EmailVerificationTokenGenerator()
 pending_email_token_generator = PendingEmailTokenGenerator()
 
 
-def encode_uid(user):
+def encode_uid(user: User) -> str:
     return urlsafe_base64_encode(force_bytes(user.pk))
 
 
-def user_for_uid(uid):
+def user_for_uid(uid: str) -> User | None:
     """The user a uid names, or None (never an exception for a hostile uid)."""
     try:
         pk = force_str(urlsafe_base64_decode(uid))
@@ -129,48 +132,48 @@ def user_for_uid(uid):
         return None
 
 
-def _link(request, template, user, generator):
+def _link(request: HttpRequest | None, template: str, user: User, generator: PasswordResetTokenGenerator) -> str:
     url = template.format(uid=encode_uid(user), token=generator.make_token(user))
     # Only to a configured origin: a forged Host (or port) cannot redirect it (authgate.links).
     return links.absolute(request, url)
 
 
-def reset_link(request, user):
+def reset_link(request: HttpRequest | None, user: User) -> str:
     return _link(request, api_settings.PASSWORD_RESET_URL, user, reset_token_generator)
 
 
-def verification_link(request, user):
+def verification_link(request: HttpRequest | None, user: User) -> str:
     return _link(request, api_settings.EMAIL_VERIFY_URL, user, verification_token_generator)
 
 
-def pending_email_link(request, user):
+def pending_email_link(request: HttpRequest | None, user: User) -> str:
     """The link that proves the user's pending address (the same verification page)."""
     return _link(request, api_settings.EMAIL_VERIFY_URL, user, pending_email_token_generator)
 
 
-def pending_email_of(user):
+def pending_email_of(user: User) -> str:
     """The address the user asked to change to, not yet proved ("" when none)."""
     record = _record(user)
     return record.pending_email if record else ""
 
 
-def _user_for_link(uid, token, generator):
+def _user_for_link(uid: str, token: str, generator: PasswordResetTokenGenerator) -> User:
     user = user_for_uid(uid)
     if user is None or not user.is_active or not generator.check_token(user, token):
         raise InvalidLink()
     return user
 
 
-def user_for_reset_link(uid, token):
+def user_for_reset_link(uid: str, token: str) -> User:
     """The user of a valid reset link, else InvalidLink (400 `invalid_link`)."""
     return _user_for_link(uid, token, reset_token_generator)
 
 
-def user_for_verification_link(uid, token):
+def user_for_verification_link(uid: str, token: str) -> User:
     return _user_for_link(uid, token, verification_token_generator)
 
 
-def users_for_reset(email):
+def users_for_reset(email: str) -> list[User]:
     """The active user with this address and a usable password (as Django's
     PasswordResetForm), found through the canonical login key (`identity`), as login and
     the mail limit find it: never by the database's own case-insensitive match."""
@@ -180,7 +183,7 @@ def users_for_reset(email):
     return [user]
 
 
-def stand_in_user(email):
+def stand_in_user(email: str) -> User:
     """An unsaved user for an address no account has: the reset answer renders and hands
     on a mail for it all the same (and drops it), so that it costs the same time."""
     user = get_user_model()()
@@ -190,13 +193,13 @@ def stand_in_user(email):
 
 
 # -- what using a link does ------------------------------------------------------------------
-def reset_password(user, new_password, request=None):
+def reset_password(user: User, new_password: str, request: HttpRequest | None = None) -> int:
     """Set the password from a reset link and end every session of the user; returns how
     many ended. The link proved the mailbox, so the address counts as verified too."""
     with transaction.atomic():
         proves_address = bool(email_of(user))
         user.set_password(new_password)
-        user._authgate_request = request  # the password-changed notice names this device
+        remember_request(user, request)  # the password-changed notice names this device
         user.save(update_fields=["password"])
         if proves_address:
             mark_verified(user)
@@ -206,13 +209,13 @@ def reset_password(user, new_password, request=None):
     return ended
 
 
-def verify_email(user, request=None):
+def verify_email(user: User, request: HttpRequest | None = None) -> None:
     mark_verified(user)
     activity.record(Activity.EMAIL_VERIFIED, user=user, request=request)
     email_verified.send(sender=type(user), user=user, request=request)
 
 
-def request_email_change(user, new_email):
+def request_email_change(user: User, new_email: str) -> None:
     """Park `new_email` as the user's pending address (replacing any older one, whose link
     dies); the account's email and login names stay as they are."""
     EmailAddress.objects.update_or_create(
@@ -222,12 +225,12 @@ def request_email_change(user, new_email):
     )
 
 
-def cancel_email_change(user):
+def cancel_email_change(user: User) -> None:
     """Drop the pending address, if any (its link dies)."""
     EmailAddress.objects.filter(user=user).exclude(pending_email="").update(pending_email="", pending_since=None)
 
 
-def use_verification_link(uid, token, request=None):
+def use_verification_link(uid: str, token: str, request: HttpRequest | None = None) -> tuple[User, str | None]:
     """Use an email verification link and return (user, previous address): one mailed to
     a pending address makes it the user's email, one mailed to the current address
     verifies it (previous address None). InvalidLink for anything else; EmailTaken,
@@ -240,7 +243,7 @@ def use_verification_link(uid, token, request=None):
     return user, None
 
 
-def confirm_pending_email(user, request=None):
+def confirm_pending_email(user: User, request: HttpRequest | None = None) -> str:
     """Make the pending address the user's email and a login name, verified; returns the
     previous address."""
     field = user.get_email_field_name()
@@ -267,7 +270,7 @@ def confirm_pending_email(user, request=None):
     return old_email
 
 
-def delete_account(user, request=None):
+def delete_account(user: User, request: HttpRequest | None = None) -> int:
     """End every session, delete the static tokens, then the user. The sessions end in a
     transaction of their own first, so that the activity trail records them while the
     user still exists (its rows outlive the account, with the username)."""

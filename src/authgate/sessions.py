@@ -25,6 +25,7 @@ from .prepared import PreparedGet
 from .revocation import get_store, messages
 from .conf import api_settings
 from .tokens import ACCESS, REFRESH, Claims, TokenError, TokenPair, get_codec
+from .types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -66,7 +67,7 @@ def amr_string(values: "Iterable[str]") -> str:
 
 
 def open_session(
-    user: Any,
+    user: User,
     *,
     device: str = "",
     ip: str | None = None,
@@ -313,7 +314,7 @@ def end_session_by_id(session_id: "str | uuid.UUID", reason: str = LOGOUT) -> in
     return end_sessions(Session.objects.filter(pk=uuid.UUID(hex=str(session_id).replace("-", ""))), reason)
 
 
-def end_user_sessions(user: Any, reason: str, keep_session_id: str | None = None) -> int:
+def end_user_sessions(user: User, reason: str, keep_session_id: str | None = None) -> int:
     cutoffs.mark(user)  # also what authgate did not issue (simplejwt tokens awaiting exchange)
     sessions = Session.objects.filter(user=user)
     if keep_session_id:
@@ -326,7 +327,7 @@ def end_all_sessions(reason: str = INVALIDATE_ALL) -> int:
     return end_sessions(Session.objects.all(), reason)
 
 
-def active_sessions(user: Any) -> SessionQuerySet:
+def active_sessions(user: User) -> SessionQuerySet:
     """The user's sessions whose refresh token is still usable (what a user calls 'devices')."""
     now = timezone.now()
     idle_cutoff = _now_seconds() - int(api_settings.REFRESH_TOKEN_LIFETIME.total_seconds())

@@ -39,6 +39,7 @@ from .models import MigratedToken
 from .net import client_ip
 from .conf import api_settings
 from .tokens import TokenError
+from .types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -100,10 +101,10 @@ class MigrationSettings:
 def _until_datetime(value: Any) -> datetime | None:
     """UNTIL: an aware datetime; a naive one is in the current time zone; a date means
     up to the end of that day (UTC)."""
-    if value is None or isinstance(value, datetime):
-        if value is not None and timezone.is_naive(value):
-            value = timezone.make_aware(value)
-        return value
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return timezone.make_aware(value) if timezone.is_naive(value) else value
     if isinstance(value, date):
         return datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC)
     raise ImproperlyConfigured('AUTHGATE["SIMPLEJWT_MIGRATION"]["UNTIL"] must be a datetime or a date.')
@@ -168,7 +169,7 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
     return session, pair
 
 
-def apply_login_rules(user: Any, request: HttpRequest | None) -> None:
+def apply_login_rules(user: User, request: HttpRequest | None) -> None:
     """What a login checks once the password was right, checked before the exchange opens a
     session (the user is known active by now): an unverified address under
     REQUIRE_EMAIL_VERIFICATION is refused (403 `email_unverified`, the token stays
@@ -222,7 +223,7 @@ def _blacklisted(jti: str) -> bool:
     return BlacklistedToken.objects.filter(token__jti=jti).exists()
 
 
-def _blacklist(jti: str, user: Any, raw: str, expires_at: datetime) -> None:
+def _blacklist(jti: str, user: User, raw: str, expires_at: datetime) -> None:
     """Spent for simplejwt too, should its endpoints still be mounted."""
     if not apps.is_installed(BLACKLIST_APP):
         return

@@ -28,7 +28,8 @@ next, by `authgate.mfa.gate.require_second_factor()`.
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+
+from django.http import HttpRequest
 
 from django.contrib.auth import authenticate, user_login_failed
 from django.core.exceptions import PermissionDenied
@@ -38,6 +39,7 @@ from rest_framework.exceptions import Throttled
 from .. import recovery
 from ..mfa import providers
 from ..throttling import LoginThrottle
+from ..types import User
 
 # Set while the gate judges a password: authgate's backend then only judges (the gate
 # already holds this attempt's place in the counts).
@@ -82,24 +84,25 @@ def _judging_now() -> Iterator[None]:
         _judging.reset(token)
 
 
-def _http_request(request: Any) -> Any:
+def _http_request(request: HttpRequest | None) -> HttpRequest | None:
     """Django's HttpRequest (a DRF Request wraps one)."""
-    return getattr(request, "_request", request)
+    http_request: HttpRequest | None = getattr(request, "_request", request)
+    return http_request
 
 
-def throttled_on(request: Any) -> PasswordThrottled | None:
+def throttled_on(request: HttpRequest | None) -> PasswordThrottled | None:
     """The refusal of a throttled password check made during `request`, if any."""
     return getattr(_http_request(request), _THROTTLED_ATTRIBUTE, None) if request is not None else None
 
 
 def check_password(
-    request: Any,
+    request: HttpRequest | None,
     username: str,
     password: str,
     *,
-    user: Any = None,
-    judge: Callable[[], Any] | None = None,
-) -> Any:
+    user: User | None = None,
+    judge: Callable[[], User | None] | None = None,
+) -> User:
     """The user whose login name is `username` and password `password`, else a GateError.
 
     `user`: re-authentication — the password must be this account's. `judge`: how the
@@ -137,14 +140,14 @@ def check_password(
     return found
 
 
-def _send_login_failed(request: Any, username: str) -> None:
+def _send_login_failed(request: HttpRequest | None, username: str) -> None:
     # As authenticate() sends it: the password already replaced by stars.
     user_login_failed.send(
         sender=__name__, credentials={"username": username, "password": "********************"}, request=request
     )
 
 
-def password_login(request: Any, username: str, password: str) -> Any:
+def password_login(request: HttpRequest | None, username: str, password: str) -> User:
     """A password login that opens a credential (a session, a static token): the gate,
     then the rules that apply once the password was right (a verified email address when
     REQUIRE_EMAIL_VERIFICATION is on)."""

@@ -1,16 +1,20 @@
 """Cookie mode: setting, reading and clearing the auth cookies."""
 
+from typing import Any
+
 from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
 
 from ..conf import api_settings
+from ..tokens import TokenPair
 
 
-def _secure():
+def _secure() -> bool:
     configured = api_settings.COOKIE_SECURE
     return (not settings.DEBUG) if configured is None else bool(configured)
 
 
-def _common():
+def _common() -> dict[str, Any]:
     return {
         "domain": api_settings.COOKIE_DOMAIN,
         "secure": _secure(),
@@ -19,7 +23,7 @@ def _common():
     }
 
 
-def set_auth_cookies(response, pair):
+def set_auth_cookies(response: HttpResponseBase, pair: TokenPair) -> None:
     response.set_cookie(
         api_settings.ACCESS_COOKIE_NAME,
         pair.access,
@@ -36,7 +40,7 @@ def set_auth_cookies(response, pair):
     )
 
 
-def clear_auth_cookies(response):
+def clear_auth_cookies(response: HttpResponseBase) -> None:
     for name, path in (
         (api_settings.ACCESS_COOKIE_NAME, api_settings.ACCESS_COOKIE_PATH),
         (api_settings.REFRESH_COOKIE_NAME, api_settings.REFRESH_COOKIE_PATH),
@@ -44,9 +48,9 @@ def clear_auth_cookies(response):
         response.set_cookie(name, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path=path, **_common())
 
 
-def refresh_cookie(request):
+def refresh_cookie(request: HttpRequest) -> str | None:
     return request.COOKIES.get(api_settings.REFRESH_COOKIE_NAME) or None
 
 
-def has_auth_cookies(request):
+def has_auth_cookies(request: HttpRequest) -> bool:
     return bool(request.COOKIES.get(api_settings.ACCESS_COOKIE_NAME) or refresh_cookie(request))

@@ -16,8 +16,12 @@ Views only shape HTTP: whether a token is live is `sessions.verify`'s answer, an
 session is ended by `sessions` (its `end_sessions`), never here.
 """
 
+from typing import Any
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
+from rest_framework.views import APIView
 from rest_framework import permissions, serializers
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
@@ -36,13 +40,13 @@ TOKEN_TYPES = {"access": "access_token", "refresh": "refresh_token"}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(serializers.Serializer[dict[str, Any]]):
     token = serializers.CharField(trim_whitespace=False)
     # Accepted and ignored: our tokens say their own type (RFC 7009 §2.1 allows this).
     token_type_hint = serializers.CharField(required=False, allow_blank=True)
 
 
-class IntrospectionSerializer(serializers.Serializer):
+class IntrospectionSerializer(serializers.Serializer[dict[str, Any]]):
     active = serializers.BooleanField()
     sub = serializers.CharField(required=False)
     username = serializers.CharField(required=False)
@@ -55,14 +59,15 @@ class IntrospectionSerializer(serializers.Serializer):
     aud = serializers.CharField(required=False)
 
 
-def _cache_headers():
+def _cache_headers() -> dict[str, str]:
     return {"Cache-Control": f"public, max-age={int(api_settings.JWKS_MAX_AGE.total_seconds())}"}
 
 
-def _token_from(request):
+def _token_from(request: Request) -> str:
     serializer = TokenRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data["token"]
+    token: str = serializer.validated_data["token"]
+    return token
 
 
 @extend_schema(tags=["oauth"])
@@ -71,14 +76,14 @@ class JWKSView(PublicView):
         operation_id="api_auth_jwks_retrieve",
         responses={200: inline_serializer("JWKS", {"keys": serializers.ListField(child=serializers.DictField())})},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response(get_codec().jwks(), headers=_cache_headers())
 
 
 class CanIntrospect(permissions.BasePermission):
     message = _("This credential may not introspect tokens.")
 
-    def has_permission(self, request, view):
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return bool(request.user and request.user.has_perm(INTROSPECT_PERMISSION))
 
 
@@ -88,7 +93,7 @@ class IntrospectView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated, CanIntrospect]
     parser_classes = [FormParser, JSONParser]
 
-    def get_authenticate_header(self, request):
+    def get_authenticate_header(self, request: Request) -> str:
         return f'{api_settings.STATIC_TOKEN_HEADER_TYPE} realm="api"'
 
     @extend_schema(
@@ -100,7 +105,7 @@ class IntrospectView(AuthgateAPIView):
             403: OpenApiResponse(description="The credential lacks authgate.introspect_token."),
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         raw = _token_from(request)
         try:
             claims, session = sessions.verify(raw)
@@ -131,7 +136,7 @@ class RevokeView(PublicView):
         request=TokenRequestSerializer,
         responses={200: inline_serializer("Revoked", {}), 400: OpenApiResponse(description="No token given.")},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         raw = _token_from(request)
         try:
             claims, _session = sessions.verify(raw)
@@ -161,7 +166,7 @@ class AuthorizationServerMetadataView(PublicView):
             )
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         issuer = api_settings.ISSUER or request.build_absolute_uri("/").rstrip("/")
         body = {
             "issuer": issuer,

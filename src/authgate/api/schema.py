@@ -14,6 +14,8 @@ from typing import Any
 
 from ..conf import api_settings
 
+__all__ = ["AVAILABLE", "OpenApiResponse", "extend_schema", "inline_serializer"]
+
 try:
     from drf_spectacular.extensions import OpenApiAuthenticationExtension
     from drf_spectacular.plumbing import build_bearer_security_scheme_object

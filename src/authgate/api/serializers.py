@@ -8,7 +8,6 @@ setting (`AUTHGATE["LOGIN_SERIALIZER"]`, `"REGISTER_SERIALIZER"`, `"USER_SERIALI
 subclass the ones below.
 """
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +15,12 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import identity, recovery
+from .. import identity, recovery, types
 from ..models import Activity, Session, StaticToken
 
 User = get_user_model()
@@ -27,7 +28,7 @@ User = get_user_model()
 PASSWORD: dict[str, Any] = {"trim_whitespace": False, "max_length": 4096, "style": {"input_type": "password"}}
 
 
-def _has_field(model, name: str) -> bool:
+def _has_field(model: type[Model], name: str) -> bool:
     try:
         model._meta.get_field(name)
     except FieldDoesNotExist:
@@ -35,7 +36,7 @@ def _has_field(model, name: str) -> bool:
     return True
 
 
-def _email_field(model) -> str | None:
+def _email_field(model: type[types.User]) -> str | None:
     """The model's email field name, if it has such a field."""
     name = model.get_email_field_name()
     return name if _has_field(model, name) else None
@@ -49,7 +50,7 @@ def _read_only(source: str, name: str) -> serializers.ReadOnlyField:
 _EMAIL = _email_field(User)
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(serializers.ModelSerializer[types.User]):
     """The account: `username` is the value of the model's USERNAME_FIELD, `email` of its
     EMAIL_FIELD ("" without one)."""
 
@@ -69,16 +70,16 @@ class UserSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "email", "email_verified", "pending_email", "is_staff"]
 
-    def get_email(self, user) -> str:
+    def get_email(self, user: types.User) -> str:
         return ""
 
-    def get_is_staff(self, user) -> bool:
+    def get_is_staff(self, user: types.User) -> bool:
         return False
 
-    def get_email_verified(self, user) -> bool:
+    def get_email_verified(self, user: types.User) -> bool:
         return recovery.is_email_verified(user)
 
-    def get_pending_email(self, user) -> str:
+    def get_pending_email(self, user: types.User) -> str:
         return recovery.pending_email_of(user)
 
 
@@ -89,13 +90,13 @@ class RegisteredUserSerializer(UserSerializer):
         fields = ["id", "username", "email"]
 
 
-def _account_field_names(model) -> list[str]:
+def _account_field_names(model: type[types.User]) -> list[str]:
     """What a registration asks for: the USERNAME_FIELD, the email, the REQUIRED_FIELDS."""
     names = [model.USERNAME_FIELD, _email_field(model), *model.REQUIRED_FIELDS]
     return list(dict.fromkeys(name for name in names if name))
 
 
-class RegisterSerializer(serializers.ModelSerializer):
+class RegisterSerializer(serializers.ModelSerializer[types.User]):
     """A new account: the USERNAME_FIELD, the email (required, and unique whatever its
     case), the user model's REQUIRED_FIELDS, and a password that AUTH_PASSWORD_VALIDATORS
     accept."""
@@ -115,12 +116,12 @@ class RegisterSerializer(serializers.ModelSerializer):
         if email:
             if email != self.Meta.model.USERNAME_FIELD:  # Django's default user: optional on the model
                 fields[email] = serializers.EmailField(max_length=254)
-            fields[email].validators.append(validate_unused_email)
+            fields[email].validators.append(_refuse_taken_email)
         if self.Meta.model.USERNAME_FIELD != email:
-            fields[self.Meta.model.USERNAME_FIELD].validators.append(validate_unused_username)
+            fields[self.Meta.model.USERNAME_FIELD].validators.append(_refuse_taken_username)
         return fields
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         candidate = self.Meta.model(**{name: value for name, value in attrs.items() if name != "password"})
         try:
             password_validation.validate_password(attrs["password"], candidate)
@@ -128,7 +129,7 @@ class RegisterSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
 
-    def create(self, validated_data):
+    def create(self, validated_data: dict[str, Any]) -> types.User:
         try:
             with transaction.atomic():
                 # With those fields as keywords, as `createsuperuser` calls `create_superuser()`.
@@ -138,7 +139,7 @@ class RegisterSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({self.Meta.model.USERNAME_FIELD: [USERNAME_TAKEN]}) from None
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer[dict[str, Any]]):
     """`username` (the username or the email) and `password`."""
 
     # With a custom user model the username may also come under the USERNAME_FIELD's own
@@ -150,44 +151,45 @@ class LoginSerializer(serializers.Serializer):
     device = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cookies = serializers.BooleanField(required=False, default=False)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
         username_field = get_user_model().USERNAME_FIELD
-        if isinstance(data, Mapping) and "username" not in data and username_field in data:
+        if isinstance(data, (dict, QueryDict)) and "username" not in data and username_field in data:
             data = data.copy()
             data["username"] = data[username_field]
-        return super().to_internal_value(data)
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated
 
 
-class TokenPairSerializer(serializers.Serializer):
+class TokenPairSerializer(serializers.Serializer[dict[str, Any]]):
     access = serializers.CharField()
     refresh = serializers.CharField()
 
 
-class LoginResponseSerializer(serializers.Serializer):
+class LoginResponseSerializer(serializers.Serializer[dict[str, Any]]):
     access = serializers.CharField(required=False, help_text=_("Absent in cookie mode."))
     refresh = serializers.CharField(required=False, help_text=_("Absent in cookie mode."))
     session_id = serializers.UUIDField()
     user = UserSerializer()
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(serializers.Serializer[dict[str, Any]]):
     refresh = serializers.CharField(
         required=False, max_length=8192, help_text=_("Optional in cookie mode (read from the refresh cookie).")
     )
 
 
-class VerifySerializer(serializers.Serializer):
+class VerifySerializer(serializers.Serializer[dict[str, Any]]):
     token = serializers.CharField(max_length=8192)
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(serializers.Serializer[dict[str, Any]]):
     refresh = serializers.CharField(required=False, max_length=8192)
     refresh_token = serializers.CharField(
         required=False, max_length=8192, help_text=_("Alias of `refresh`, as some clients send it.")
     )
 
 
-class DetailSerializer(serializers.Serializer):
+class DetailSerializer(serializers.Serializer[dict[str, Any]]):
     detail = serializers.CharField()
 
 
@@ -195,17 +197,17 @@ class SessionsEndedSerializer(DetailSerializer):
     sessions_ended = serializers.IntegerField()
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
     detail = serializers.CharField()
     code = serializers.CharField()
     reason = serializers.CharField(required=False)
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class PasswordChangeSerializer(serializers.Serializer[dict[str, Any]]):
     old_password = serializers.CharField(trim_whitespace=False, max_length=4096)
     new_password = serializers.CharField(trim_whitespace=False, max_length=4096)
 
-    def validate_new_password(self, value):
+    def validate_new_password(self, value: str) -> str:
         try:
             password_validation.validate_password(value, self.context["request"].user)
         except DjangoValidationError as exc:
@@ -213,7 +215,7 @@ class PasswordChangeSerializer(serializers.Serializer):
         return value
 
 
-def validate_new_password(value, user):
+def validate_new_password(value: str, user: types.User | None) -> None:
     """Django's password validators, as a DRF field error."""
     try:
         password_validation.validate_password(value, user)
@@ -227,7 +229,7 @@ def validate_new_password(value, user):
 USERNAME_TAKEN = _("A user with that username already exists.")
 
 
-def validate_unused_username(value, exclude_user=None):
+def validate_unused_username(value: str, exclude_user: types.User | None = None) -> str:
     """Usernames are unique case- and width-insensitively, never look like another account's
     username (REFUSE_CONFUSABLE_USERNAMES), and are never another account's email."""
     if identity.username_taken(value, exclude_user):
@@ -235,18 +237,27 @@ def validate_unused_username(value, exclude_user=None):
     return value
 
 
-def validate_unused_email(value, exclude_user=None):
+def validate_unused_email(value: str, exclude_user: types.User | None = None) -> str:
     """Emails are unique case- and width-insensitively, and never another account's username."""
     if identity.taken(value, exclude_user):
         raise serializers.ValidationError(_("A user with that email already exists."))
     return value
 
 
-class PasswordResetSerializer(serializers.Serializer):
+# As field validators (whose return value DRF ignores).
+def _refuse_taken_username(value: str) -> None:
+    validate_unused_username(value)
+
+
+def _refuse_taken_email(value: str) -> None:
+    validate_unused_email(value)
+
+
+class PasswordResetSerializer(serializers.Serializer[dict[str, Any]]):
     email = serializers.EmailField(max_length=254)
 
 
-class LinkSerializer(serializers.Serializer):
+class LinkSerializer(serializers.Serializer[dict[str, Any]]):
     """The `uid` and `token` of a reset or verification link."""
 
     uid = serializers.CharField(max_length=64)
@@ -257,19 +268,19 @@ class PasswordResetConfirmSerializer(LinkSerializer):
     new_password = serializers.CharField(**PASSWORD)
 
 
-class EmailChangeSerializer(serializers.Serializer):
+class EmailChangeSerializer(serializers.Serializer[dict[str, Any]]):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(help_text="The current password.", **PASSWORD)
 
-    def validate_email(self, value):
+    def validate_email(self, value: str) -> str:
         return validate_unused_email(value, exclude_user=self.context["request"].user)
 
 
-class AccountDeleteSerializer(serializers.Serializer):
+class AccountDeleteSerializer(serializers.Serializer[dict[str, Any]]):
     password = serializers.CharField(help_text="The current password.", **PASSWORD)
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(serializers.ModelSerializer[Session]):
     current = serializers.SerializerMethodField()
     amr = serializers.SerializerMethodField(help_text=_("How the session last authenticated (RFC 8176)."))
     auth_time = serializers.SerializerMethodField(help_text=_("When it last authenticated."))
@@ -279,21 +290,21 @@ class SessionSerializer(serializers.ModelSerializer):
         fields = ["id", "device", "ip", "user_agent", "created_at", "last_used_at", "current", "amr", "auth_time"]
         read_only_fields = fields
 
-    def get_current(self, session) -> bool:
+    def get_current(self, session: Session) -> bool:
         return session.id.hex == self.context.get("current_session_id")
 
-    def get_amr(self, session) -> list[str]:
+    def get_amr(self, session: Session) -> list[str]:
         return session.amr_values
 
-    def get_auth_time(self, session) -> datetime:
+    def get_auth_time(self, session: Session) -> datetime:
         return session.authenticated_at
 
 
-class InvalidateAllSerializer(serializers.Serializer):
+class InvalidateAllSerializer(serializers.Serializer[dict[str, Any]]):
     include_static_tokens = serializers.BooleanField(required=False, default=False)
 
 
-class StaticTokenCreateSerializer(serializers.Serializer):
+class StaticTokenCreateSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     expires_in = serializers.IntegerField(
         required=False,
@@ -308,28 +319,28 @@ class StaticTokenCreateSerializer(serializers.Serializer):
         required=False, max_length=64, help_text=_("With username/password, for an account with a second factor.")
     )
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("username" in attrs) != ("password" in attrs):
             missing = "password" if "username" in attrs else "username"
             raise serializers.ValidationError({missing: [_("This field is required.")]})
         return attrs
 
 
-class StaticTokenSerializer(serializers.ModelSerializer):
+class StaticTokenSerializer(serializers.ModelSerializer[StaticToken]):
     class Meta:
         model = StaticToken
         fields = ["id", "name", "prefix", "created_at", "last_used_at", "expires_at"]
         read_only_fields = fields
 
 
-class StaticTokenCreatedSerializer(serializers.Serializer):
+class StaticTokenCreatedSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField()
     token = serializers.CharField(help_text=_("The key; shown this once."))
     name = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(serializers.ModelSerializer[Activity]):
     """One security event as the user sees it (their own only)."""
 
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)

@@ -74,7 +74,7 @@ class AuthgateTokenStrategy(SessionTokenStrategy):
         return pair.access, pair.refresh
 
     def lookup_session(self, session_token: str) -> SessionBase | None:
-        session = super().lookup_session(session_token)
+        session: SessionBase | None = super().lookup_session(session_token)
         if session is None:
             return None
         session_id = session.get(SESSION_KEY)

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidCode, MFARequired
 from . import events, pending, providers
+from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
 
 def require_second_factor(
-    user: Any, request: HttpRequest | None, *, cookies: bool = False, device: str = "", first_factor: str = "pwd"
+    user: User, request: HttpRequest | None, *, cookies: bool = False, device: str = "", first_factor: str = "pwd"
 ) -> None:
     """Raise MFARequired (with a new `mfa_token`) if `user` has a second factor."""
     if not providers.has_factor_once(user):
@@ -32,7 +33,9 @@ def require_second_factor(
     raise MFARequired({"mfa_token": started.token, "methods": started.methods, **started.extra})
 
 
-def check_second_factor(user: Any, request: Any, data: dict[str, Any], *, status_code: int | None = None) -> str:
+def check_second_factor(
+    user: User, request: HttpRequest | None, data: dict[str, Any], *, status_code: int | None = None
+) -> str:
     """Check the proof in `data` for `user`, counted by the account's login throttle
     (`request` is DRF's or Django's); returns the `amr` value, else raises InvalidCode
     (or 429 `throttled` before anything is checked when the account is locked)."""

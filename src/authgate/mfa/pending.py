@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import api_settings
 from . import providers
 from .models import PendingLogin
+from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -53,7 +54,7 @@ def _digest(token: str) -> str:
 
 
 def start(
-    user: Any, request: HttpRequest | None, *, cookies: bool = False, device: str = "", first_factor: str = "pwd"
+    user: User, request: HttpRequest | None, *, cookies: bool = False, device: str = "", first_factor: str = "pwd"
 ) -> Started:
     """Open the second step for `user`; returns the token and what to tell the client."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -80,19 +81,19 @@ class FactorProvider(ABC):
     is_factor: bool = True
 
     @abstractmethod
-    def methods(self, user: Any) -> list[dict[str, Any]]:
+    def methods(self, user: User) -> list[dict[str, Any]]:
         """The user's *active* (confirmed) devices of this kind, each
         `{"type": self.type, "id": <str or int>, "name": str, "created_at": datetime,
         "last_used_at": datetime | None}`. Empty when the user has none. One query at most:
         it is called on `GET mfa/` and on every login of an account with a factor."""
 
-    def is_enabled(self, user: Any) -> bool:
+    def is_enabled(self, user: User) -> bool:
         """True if this factor is on for `user` (the account then needs a second step at
         every way in). Default: `bool(self.methods(user))`; override with a cheaper EXISTS
         query — it runs on every password login, also for accounts without any factor."""
         return self.is_factor and bool(self.methods(user))
 
-    def challenge(self, user: Any, request: HttpRequest | None) -> dict[str, Any]:
+    def challenge(self, user: User, request: HttpRequest | None) -> dict[str, Any]:
         """Extra top-level fields for the 403 `mfa_required` answer (and for a
         `reauthentication_required` one), e.g. `{"webauthn": {"publicKey": {...}}}`; `{}` when
         none are needed (TOTP). Called only when `is_enabled(user)`. May store a
@@ -100,7 +101,7 @@ class FactorProvider(ABC):
         return {}
 
     @abstractmethod
-    def verify(self, user: Any, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
+    def verify(self, user: User, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
         """Check the proof in `data` (the request body: `{"code": ...}` or
         `{"credential": ...}`, plus `mfa_token` at `mfa/verify/`).
 
@@ -110,7 +111,7 @@ class FactorProvider(ABC):
         `InvalidProof` when `data` is for this provider but does not verify. Never raise
         anything else for bad input."""
 
-    def remove_all(self, user: Any) -> int:
+    def remove_all(self, user: User) -> int:
         """Delete every device of this kind of `user` (staff removal, account reset);
         returns how many. Default: nothing to remove."""
         return 0
@@ -168,7 +169,7 @@ def get(type_: str) -> FactorProvider | None:
     return next((p for p in providers() if p.type == type_), None)
 
 
-def enabled_providers(user: Any) -> list[FactorProvider]:
+def enabled_providers(user: User) -> list[FactorProvider]:
     """The factors that are on for `user` (recovery codes excluded)."""
     return [p for p in providers() if p.is_factor and p.is_enabled(user)]
 
@@ -176,7 +177,7 @@ def enabled_providers(user: Any) -> list[FactorProvider]:
 _REMEMBERED = "_authgate_has_factor"
 
 
-def has_factor(user: Any, *, remember: bool = False) -> bool:
+def has_factor(user: User, *, remember: bool = False) -> bool:
     """True if the account has a second factor: every way in must then ask for it.
 
     `remember=True` (the password gate) keeps the answer on this user object for the one
@@ -187,19 +188,19 @@ def has_factor(user: Any, *, remember: bool = False) -> bool:
     return found
 
 
-def has_factor_once(user: Any) -> bool:
+def has_factor_once(user: User) -> bool:
     """`has_factor(user)`, answered from what the password gate just found when it did
     (the remembered answer is used once, then forgotten)."""
     remembered = user.__dict__.pop(_REMEMBERED, None)
     return has_factor(user) if remembered is None else bool(remembered)
 
 
-def methods(user: Any) -> list[dict[str, Any]]:
+def methods(user: User) -> list[dict[str, Any]]:
     """Every active device of every factor of `user` (what `GET mfa/` lists)."""
     return [entry for p in providers() if p.is_factor for entry in p.methods(user)]
 
 
-def challenges(user: Any, request: HttpRequest | None) -> dict[str, Any]:
+def challenges(user: User, request: HttpRequest | None) -> dict[str, Any]:
     """The extra fields of a 403 `mfa_required` answer, from the enabled factors."""
     extra: dict[str, Any] = {}
     for provider in enabled_providers(user):
@@ -207,7 +208,7 @@ def challenges(user: Any, request: HttpRequest | None) -> dict[str, Any]:
     return extra
 
 
-def verify(user: Any, request: HttpRequest | None, data: dict[str, Any]) -> tuple[str, FactorProvider]:
+def verify(user: User, request: HttpRequest | None, data: dict[str, Any]) -> tuple[str, FactorProvider]:
     """(amr value, provider) of the first provider that accepts the proof in `data`;
     InvalidProof when one recognises it and refuses it, or when none recognises it."""
     for provider in providers():

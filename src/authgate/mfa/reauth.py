@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ..exceptions import ReauthenticationRequired
 from ..conf import api_settings
+from ..net import user_of
 from . import providers
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def is_recent(session: Session | None) -> bool:
 def require_recent(request: Request, *, factor_only: bool = False) -> None:
     """Raise 403 `reauthentication_required` unless this request's session proved a second
     factor recently; with `factor_only=False`, only for an account that has a factor."""
-    user = request.user
+    user = user_of(request)
     if not factor_only and not providers.has_factor(user):
         return
     if is_recent(_session_of(request)):

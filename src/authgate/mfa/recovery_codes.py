@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 
 from .models import RecoveryCode
 from .providers import FactorProvider, InvalidProof
+from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -54,7 +55,7 @@ def _generate() -> str:
     return f"{raw[:5]}-{raw[5:]}"
 
 
-def issue(user: Any) -> list[str]:
+def issue(user: User) -> list[str]:
     """A new set of COUNT codes for `user`, replacing the old set; the codes are returned
     this once and never stored."""
     codes = [_generate() for _ in range(COUNT)]
@@ -67,11 +68,11 @@ def issue(user: Any) -> list[str]:
     return codes
 
 
-def remaining(user: Any) -> int:
+def remaining(user: User) -> int:
     return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
 
 
-def use(user: Any, code: str) -> bool:
+def use(user: User, code: str) -> bool:
     """Spend `code` (normalised) of `user`: True once, False for an unknown or used code."""
     updated = RecoveryCode.objects.filter(user=user, digest__in=_candidate_digests(code), used_at__isnull=True).update(
         used_at=timezone.now()
@@ -79,7 +80,7 @@ def use(user: Any, code: str) -> bool:
     return updated >= 1
 
 
-def remove(user: Any) -> int:
+def remove(user: User) -> int:
     return int(RecoveryCode.objects.filter(user=user).delete()[0])
 
 
@@ -90,13 +91,13 @@ class RecoveryCodeProvider(FactorProvider):
     type = "recovery_codes"
     is_factor = False
 
-    def methods(self, user: Any) -> list[dict[str, Any]]:
+    def methods(self, user: User) -> list[dict[str, Any]]:
         return []
 
-    def is_enabled(self, user: Any) -> bool:
+    def is_enabled(self, user: User) -> bool:
         return False
 
-    def verify(self, user: Any, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
+    def verify(self, user: User, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
         code = normalise(data.get("code"))
         if code is None:
             return None
@@ -104,5 +105,5 @@ class RecoveryCodeProvider(FactorProvider):
             raise InvalidProof("wrong_recovery_code")
         return "otp"
 
-    def remove_all(self, user: Any) -> int:
+    def remove_all(self, user: User) -> int:
         return remove(user)

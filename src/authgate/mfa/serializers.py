@@ -39,8 +39,7 @@ class CodeSerializer(serializers.Serializer[dict[str, Any]]):
     code = serializers.CharField(max_length=64)
 
 
-# An item, or with many=True a list of them.
-class MethodSerializer(serializers.Serializer[dict[str, Any] | list[dict[str, Any]]]):
+class MethodSerializer(serializers.Serializer[dict[str, Any]]):
     type = serializers.CharField()
     id = serializers.CharField()
     name = serializers.CharField()

@@ -9,18 +9,19 @@ the account's address.
 
 from __future__ import annotations
 
-from typing import Any
 
+from django.http import HttpRequest
 from django.db import transaction
 
 from .. import sessions
 from . import events, providers
 from .models import PendingLogin
+from ..types import User
 
 FACTORS_REMOVED = "factors_removed"  # Session.end_reason
 
 
-def remove_factors(user: Any, request: Any = None) -> tuple[int, int]:
+def remove_factors(user: User, request: HttpRequest | None = None) -> tuple[int, int]:
     """Remove every factor of `user` and end their sessions; returns (devices, sessions)."""
     with transaction.atomic():
         removed = sum(provider.remove_all(user) for provider in providers.providers() if provider.is_factor)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from . import crypto
 from .models import TOTPDevice
 from .providers import FactorProvider, InvalidProof
+from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -103,7 +104,7 @@ def qr_svg(data: str) -> str:
     return str(segno.make(data, error="m").svg_inline(scale=4, title=str(_("Scan with your authenticator app"))))
 
 
-def start_setup(user: Any) -> tuple[TOTPDevice, str]:
+def start_setup(user: User) -> tuple[TOTPDevice, str]:
     """A new unconfirmed device for `user` (earlier unconfirmed ones are dropped); returns
     (device, base32 secret). The secret is returned this once, and stored encrypted."""
     secret = _pyotp().random_base32()
@@ -113,11 +114,11 @@ def start_setup(user: Any) -> tuple[TOTPDevice, str]:
     return device, secret
 
 
-def pending_device(user: Any) -> TOTPDevice | None:
+def pending_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-created_at").first()
 
 
-def confirmed_device(user: Any) -> TOTPDevice | None:
+def confirmed_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
@@ -134,7 +135,7 @@ def confirm(device: TOTPDevice, code: str) -> bool:
     return TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True) == 1
 
 
-def remove(user: Any) -> int:
+def remove(user: User) -> int:
     return int(TOTPDevice.objects.filter(user=user).delete()[1].get(TOTPDevice._meta.label, 0))
 
 
@@ -143,7 +144,7 @@ class TOTPProvider(FactorProvider):
 
     type = "totp"
 
-    def methods(self, user: Any) -> list[dict[str, Any]]:
+    def methods(self, user: User) -> list[dict[str, Any]]:
         return [
             {
                 "type": self.type,
@@ -155,10 +156,10 @@ class TOTPProvider(FactorProvider):
             for device in TOTPDevice.objects.filter(user=user, confirmed=True)
         ]
 
-    def is_enabled(self, user: Any) -> bool:
+    def is_enabled(self, user: User) -> bool:
         return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
-    def verify(self, user: Any, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
+    def verify(self, user: User, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
         code = normalise(data.get("code"))
         if code is None:
             return None
@@ -168,5 +169,5 @@ class TOTPProvider(FactorProvider):
         check(device, code)
         return "otp"
 
-    def remove_all(self, user: Any) -> int:
+    def remove_all(self, user: User) -> int:
         return remove(user)

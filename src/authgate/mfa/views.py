@@ -63,8 +63,8 @@ class MFAView(AuthgateAPIView):
     def get(self, request: Request) -> Response:
         return Response(
             {
-                "methods": mfa_serializers.MethodSerializer(providers.methods(request.user), many=True).data,
-                "recovery_codes_remaining": recovery_codes.remaining(request.user),
+                "methods": mfa_serializers.MethodSerializer.many_init(providers.methods(user_of(request))).data,
+                "recovery_codes_remaining": recovery_codes.remaining(user_of(request)),
             }
         )
 
@@ -80,17 +80,18 @@ class TOTPView(AuthgateAPIView):
     @extend_schema(request=None, responses={200: mfa_serializers.TOTPSetupSerializer, 401: ERRORS[401], 409: ERROR})
     def post(self, request: Request) -> Response:
         """Start the set-up: a new secret, its otpauth:// URI and a QR code of it. Nothing is on yet."""
-        if totp.confirmed_device(request.user) is not None:
+        if totp.confirmed_device(user_of(request)) is not None:
             raise AlreadyEnabled()
-        _device, secret = totp.start_setup(request.user)
-        account = recovery.email_of(request.user) or request.user.get_username()
+        _device, secret = totp.start_setup(user_of(request))
+        user = user_of(request)
+        account = recovery.email_of(user) or user.get_username()
         url = totp.provisioning_uri(secret, account, _issuer(request))
         return Response({"secret": secret, "otpauth_url": url, "qr_svg": totp.qr_svg(url)})
 
     @extend_schema(responses={204: None, 401: ERRORS[401], 403: ERROR, 404: ERROR})
     def delete(self, request: Request) -> Response:
         """Turn the authenticator app off (needs a recent second-factor proof)."""
-        if totp.confirmed_device(request.user) is None:
+        if totp.confirmed_device(user_of(request)) is None:
             raise NotFound(_("No authenticator app is on for this account."))
         reauth.require_recent(request, factor_only=True)
         _remove(request, "totp")
@@ -99,7 +100,7 @@ class TOTPView(AuthgateAPIView):
 
 def _remove(request: Request, factor: str) -> None:
     """Remove one factor kind of the user; with no factor left, the recovery codes go too."""
-    user = request.user
+    user = user_of(request)
     with transaction.atomic():
         provider = providers.get(factor)
         if provider is not None:
@@ -120,15 +121,15 @@ class TOTPConfirmView(AuthgateAPIView):
     def post(self, request: Request) -> Response:
         """Turn the authenticator app on with a first code; answers ten recovery codes, shown this once."""
         code = _validated(mfa_serializers.CodeSerializer, request)["code"]
-        device = totp.pending_device(request.user)
+        device = totp.pending_device(user_of(request))
         if device is None:
             raise SetupNotStarted()
         if not totp.confirm(device, code):
             raise InvalidCode(status_code=status.HTTP_400_BAD_REQUEST)
-        codes = recovery_codes.issue(request.user)
+        codes = recovery_codes.issue(user_of(request))
         if _session_id(request):  # turning a factor on proves it for this session
             sessions.record_authentication(str(_session_id(request)), ["otp"])
-        events.added(request.user, request, "totp")
+        events.added(user_of(request), request, "totp")
         return Response({"recovery_codes": codes})
 
 
@@ -142,11 +143,11 @@ class RecoveryCodesView(AuthgateAPIView):
     )
     def post(self, request: Request) -> Response:
         """A new set of recovery codes; the old set stops working (needs a recent second-factor proof)."""
-        if not providers.has_factor(request.user):
+        if not providers.has_factor(user_of(request)):
             raise NotFound(_("Turn on a second factor first."))
         reauth.require_recent(request, factor_only=True)
-        codes = recovery_codes.issue(request.user)
-        events.codes_regenerated(request.user, request)
+        codes = recovery_codes.issue(user_of(request))
+        events.codes_regenerated(user_of(request), request)
         return Response({"recovery_codes": codes})
 
 
@@ -204,7 +205,7 @@ class ReauthenticateView(AuthgateAPIView):
         session_id = _session_id(request)
         if not session_id:
             raise ReauthenticationRequired(detail=_("Sign in to re-authenticate: a static token cannot."))
-        user = request.user
+        user = user_of(request)
         if "password" in data and not ("code" in data or "credential" in data):
             if providers.has_factor(user):  # a password alone proves no second factor
                 raise ReauthenticationRequired(

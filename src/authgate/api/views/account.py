@@ -3,8 +3,13 @@ The signed-in user's own account: profile and email change, deletion, password c
 list of their sessions (devices) and their activity trail.
 """
 
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework import generics, permissions, status
 from rest_framework import serializers as drf_serializers
 from rest_framework.pagination import PageNumberPagination
@@ -14,6 +19,7 @@ from ... import activity, mail, notifications, recovery, sessions
 from ...mfa import reauth
 from ...models import Activity
 from ...conf import api_settings
+from ...net import remember_request, user_of
 from ...throttling import MailThrottle
 from .. import cookies, serializers
 from ..schema import OpenApiResponse, extend_schema
@@ -26,8 +32,8 @@ class MeView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={200: api_settings.USER_SERIALIZER, 401: ERRORS[401]})
-    def get(self, request):
-        return Response(api_settings.USER_SERIALIZER(request.user, context={"request": request}).data)
+    def get(self, request: Request) -> Response:
+        return Response(api_settings.USER_SERIALIZER(user_of(request), context={"request": request}).data)
 
     @extend_schema(
         request=serializers.EmailChangeSerializer,
@@ -41,11 +47,11 @@ class MeView(AuthgateAPIView):
         "new address is pending (`pending_email`) until the link mailed to it is used: only then "
         "does it become the account's email and a login name. A newer request replaces it.",
     )
-    def patch(self, request):
+    def patch(self, request: Request) -> Response:
         data = _validated(serializers.EmailChangeSerializer, request)
         reauth.require_recent(request)
         _check_current_password(request, data["password"])
-        user = request.user
+        user = user_of(request)
         if data["email"] == recovery.email_of(user):
             recovery.cancel_email_change(user)  # back to the current address: nothing to prove
         else:
@@ -61,11 +67,11 @@ class MeView(AuthgateAPIView):
         description="Delete the account (the current password is required): every session "
         "ends and every static token is deleted.",
     )
-    def delete(self, request):
+    def delete(self, request: Request) -> Response:
         data = _validated(serializers.AccountDeleteSerializer, request)
         reauth.require_recent(request)
         _check_current_password(request, data["password"])
-        recovery.delete_account(request.user, request=request)
+        recovery.delete_account(user_of(request), request=request)
         response = Response(status=status.HTTP_204_NO_CONTENT)
         if cookies.has_auth_cookies(request):
             cookies.clear_auth_cookies(response)
@@ -85,7 +91,7 @@ class PasswordChangeView(AuthgateAPIView):
             429: serializers.ErrorSerializer,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         reauth.require_recent(request)
         serializer = serializers.PasswordChangeSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -98,9 +104,9 @@ class PasswordChangeView(AuthgateAPIView):
             message=_("Your old password was entered incorrectly."),
         )
         data = serializer.validated_data
-        user = request.user
+        user = user_of(request)
         user.set_password(data["new_password"])
-        user._authgate_request = request  # the password-changed notice names this device
+        remember_request(user, request)  # the password-changed notice names this device
         user.save(update_fields=["password"])
         activity.record(Activity.PASSWORD_CHANGED, user=user, request=request, session_id=_current_session_id(request))
         ended = sessions.end_user_sessions(
@@ -116,10 +122,10 @@ class SessionListView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={200: serializers.SessionSerializer(many=True), 401: ERRORS[401]})
-    def get(self, request):
-        rows = sessions.active_sessions(request.user).order_by("-last_used_at")
+    def get(self, request: Request) -> Response:
+        rows = sessions.active_sessions(user_of(request)).order_by("-last_used_at")
         context = {"current_session_id": _current_session_id(request)}
-        return Response(serializers.SessionSerializer(rows, many=True, context=context).data)
+        return Response(serializers.SessionSerializer.many_init(rows, context=context).data)
 
 
 @extend_schema(tags=["account"])
@@ -127,13 +133,13 @@ class SessionDetailView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={204: None, 401: ERRORS[401], 404: serializers.ErrorSerializer})
-    def delete(self, request, session_id):
-        session = get_object_or_404(sessions.active_sessions(request.user), pk=session_id)
+    def delete(self, request: Request, session_id: UUID) -> Response:
+        session = get_object_or_404(sessions.active_sessions(user_of(request)), pk=session_id)
         sessions.end_session_by_id(session.pk.hex)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class NotificationPreferencesSerializer(drf_serializers.Serializer):
+class NotificationPreferencesSerializer(drf_serializers.Serializer[dict[str, bool]]):
     new_device = drf_serializers.BooleanField(
         required=False, help_text="Mail on a sign-in from a device not seen on this account before."
     )
@@ -147,16 +153,16 @@ class NotificationPreferencesView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={200: NotificationPreferencesSerializer, 401: ERRORS[401]})
-    def get(self, request):
-        return Response(notifications.preferences(request.user))
+    def get(self, request: Request) -> Response:
+        return Response(notifications.preferences(user_of(request)))
 
     @extend_schema(
         request=NotificationPreferencesSerializer,
         responses={200: NotificationPreferencesSerializer, 400: ERRORS[400], 401: ERRORS[401]},
     )
-    def patch(self, request):
+    def patch(self, request: Request) -> Response:
         data = _validated(NotificationPreferencesSerializer, request)
-        return Response(notifications.set_preferences(request.user, **data))
+        return Response(notifications.set_preferences(user_of(request), **data))
 
 
 class ActivityPagination(PageNumberPagination):
@@ -166,15 +172,15 @@ class ActivityPagination(PageNumberPagination):
 
 
 @extend_schema(tags=["account"])
-class ActivityView(AuthgateAPIView, generics.ListAPIView):
+class ActivityView(AuthgateAPIView, generics.ListAPIView[Activity]):
     """The user's own security events (logins, failed ones, sessions ended...), newest first."""
 
     permission_classes = [permissions.IsAuthenticated]
     pagination_class = ActivityPagination
     serializer_class = serializers.ActivitySerializer
 
-    def get_queryset(self):
-        return activity.recent_for(self.request.user)
+    def get_queryset(self) -> QuerySet[Activity]:
+        return activity.recent_for(user_of(self.request))
 
     @extend_schema(
         responses={
@@ -183,5 +189,5 @@ class ActivityView(AuthgateAPIView, generics.ListAPIView):
             404: OpenApiResponse(serializers.ErrorSerializer, description="No such page."),
         }
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

@@ -6,6 +6,7 @@ user's sessions.
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework import permissions
 from rest_framework.response import Response
 
@@ -28,7 +29,7 @@ class InvalidateAllView(AuthgateAPIView):
             403: serializers.ErrorSerializer,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.InvalidateAllSerializer, request)
         ended = sessions.end_all_sessions()
         body = {"detail": "All user sessions invalidated successfully", "sessions_ended": ended}
@@ -50,7 +51,7 @@ class AdminUserLogoutView(AuthgateAPIView):
             404: serializers.ErrorSerializer,
         },
     )
-    def post(self, request, user_id):
+    def post(self, request: Request, user_id: int) -> Response:
         user = get_object_or_404(get_user_model(), pk=user_id)
         ended = sessions.end_user_sessions(user, sessions.ADMIN)
         return Response(

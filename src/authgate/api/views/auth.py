@@ -4,7 +4,10 @@ views over the session lifecycle (`authgate.sessions`): no view decides what a t
 or how a session ends.
 """
 
+from typing import cast
+
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework import permissions, status
 from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
@@ -14,7 +17,9 @@ from ...exceptions import RefreshRequired, TokenNotValidRequest
 from ...mfa import gate
 from ...models import StaticToken
 from ...conf import api_settings
-from ...tokens import TokenError
+from ...net import user_of
+from ...sessions import AccessContext
+from ...tokens import TokenError, TokenPair
 from .. import cookies, serializers
 from ..schema import extend_schema, inline_serializer
 from .base import ERRORS, AuthgateAPIView, PublicView, _failure_clearing_cookies, _logged_out, _token_error, _validated
@@ -33,7 +38,7 @@ class RegisterView(PublicView):
         request=api_settings.REGISTER_SERIALIZER,
         responses={201: serializers.RegisteredUserSerializer, 400: ERRORS[400]},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = api_settings.REGISTER_SERIALIZER(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.save()
@@ -53,7 +58,7 @@ class LoginView(PublicView):
             429: serializers.ErrorSerializer,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(api_settings.LOGIN_SERIALIZER, request)
         user = _check_password_login(request, data["username"], data["password"])
         gate.require_second_factor(user, request._request, cookies=data["cookies"], device=data.get("device", ""))
@@ -66,7 +71,7 @@ class RefreshView(PublicView):
         request=serializers.RefreshSerializer,
         responses={200: serializers.TokenPairSerializer, 400: ERRORS[400], 401: ERRORS[401]},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.RefreshSerializer, request)
         raw, from_cookie = refresh_credential(request, data.get("refresh"))
         if not raw:
@@ -87,7 +92,7 @@ class RefreshView(PublicView):
             return response
         return Response(pair.as_dict())
 
-    def exchange_simplejwt(self, request, raw):
+    def exchange_simplejwt(self, request: Request, raw: str) -> TokenPair:
         """A simplejwt refresh token, while the migration is on: its one exchange."""
         try:
             _session, pair = simplejwt_migration.exchange(raw, request=request._request)
@@ -103,7 +108,7 @@ class VerifyView(PublicView):
         request=serializers.VerifySerializer,
         responses={200: inline_serializer("Empty", {}), 400: ERRORS[400], 401: ERRORS[401]},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.VerifySerializer, request)
         try:
             sessions.verify(data["token"])
@@ -119,14 +124,14 @@ class LogoutView(AuthgateAPIView):
 
     permission_classes = [permissions.AllowAny]
 
-    def perform_authentication(self, request):
+    def perform_authentication(self, request: Request) -> None:
         pass  # lazily: a refresh token in the body must win over a stale header
 
     @extend_schema(
         request=serializers.LogoutSerializer,
         responses={200: serializers.DetailSerializer, 400: ERRORS[400], 401: ERRORS[401]},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.LogoutSerializer, request)
         raw_refresh, used_cookies = refresh_credential(
             request, data.get("refresh") or data.get("refresh_token"), header_wins=True
@@ -144,8 +149,8 @@ class LogoutView(AuthgateAPIView):
             used_cookies = "HTTP_AUTHORIZATION" not in request.META
             if isinstance(request.auth, StaticToken):
                 static_tokens.revoke(request.auth, request=request)
-            else:
-                sessions.end_session_by_id(request.auth.session_id)
+            else:  # the one other credential: an access token (JWTSessionAuthentication's context)
+                sessions.end_session_by_id(cast(AccessContext, request.auth).session_id)
         else:
             raise RefreshRequired()
         _logged_out(request, user)
@@ -160,9 +165,10 @@ class LogoutAllView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(request=None, responses={200: serializers.SessionsEndedSerializer, 401: ERRORS[401]})
-    def post(self, request):
-        ended = sessions.end_user_sessions(request.user, sessions.LOGOUT_ALL)
-        _logged_out(request, request.user)
+    def post(self, request: Request) -> Response:
+        user = user_of(request)
+        ended = sessions.end_user_sessions(user, sessions.LOGOUT_ALL)
+        _logged_out(request, user)
         response = Response({"detail": _("Successfully logged out of all sessions."), "sessions_ended": ended})
         if cookies.has_auth_cookies(request):
             cookies.clear_auth_cookies(response)

@@ -8,10 +8,19 @@ wrapped in the request's transaction; other processes are told of every session 
 request changed, and waited for, once, at its end (one fence per request).
 """
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings as django_settings
 from django.contrib.auth import user_logged_in, user_logged_out
 from django.db import connections, transaction
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework import permissions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from ... import notifications
@@ -23,7 +32,12 @@ from ...revocation import get_store
 from ...security import JSONParser
 from ...sessions import AccessContext
 from .. import cookies, serializers
+from ...tokens import TokenError
+from ...types import User
 from ..schema import OpenApiResponse
+
+if TYPE_CHECKING:
+    from rest_framework.views import AsView, GenericView
 
 ERRORS = {
     400: OpenApiResponse(description="Validation error: DRF's {field: [messages]} or {detail, code}."),
@@ -43,24 +57,25 @@ class AuthgateAPIView(APIView):
 
     parser_classes = [JSONParser]
 
-    def get_exception_handler(self):
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         # authgate's endpoints keep their error contract ({"detail", "code"}, token errors
         # with their "reason") whatever the project's EXCEPTION_HANDLER says.
         return exception_handler
 
     @classmethod
-    def as_view(cls, **initkwargs):
+    def as_view(cls, **initkwargs: Any) -> "AsView[GenericView]":
         view = super().as_view(**initkwargs)
-        view._non_atomic_requests = set(django_settings.DATABASES)  # what non_atomic_requests() sets
+        for alias in django_settings.DATABASES:
+            view = transaction.non_atomic_requests(using=alias)(view)
         return view
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # However many sessions and users the request changes, other processes are told,
         # and waited for, once, at the end (one fence per request).
         with get_store().one_fence():
             return super().dispatch(request, *args, **kwargs)
 
-    def handle_exception(self, exc):
+    def handle_exception(self, exc: Exception) -> Response:
         # DRF's exception handler marks every open atomic block for rollback (set_rollback),
         # meant for the request's own transaction, which these views do not have: a block
         # open around the view (a test's, a caller's) keeps its state.
@@ -71,38 +86,39 @@ class AuthgateAPIView(APIView):
             for alias, rollback in before.items():
                 transaction.set_rollback(rollback, alias)
 
-    def get_authenticate_header(self, request):
+    def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         # A sign-in from a browser without a device cookie gave it one (new-device notices).
         notifications.set_device_cookie(request._request, response)
         return response
 
 
-def _open_atomic_blocks():
+def _open_atomic_blocks() -> list[str]:
     return [conn.alias for conn in connections.all(initialized_only=True) if conn.in_atomic_block]
 
 
 class PublicView(AuthgateAPIView):
     """No authentication: a stale Authorization header must not block login or refresh."""
 
-    authentication_classes = []
-    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes: list[type[BasePermission]] = [permissions.AllowAny]
 
 
-def _validated(serializer_class, request, **kwargs):
+def _validated(serializer_class: type[BaseSerializer[Any]], request: Request, **kwargs: Any) -> dict[str, Any]:
     serializer = serializer_class(data=request.data, context={"request": request}, **kwargs)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    data: dict[str, Any] = serializer.validated_data
+    return data
 
 
-def _token_error(error):
+def _token_error(error: TokenError) -> InvalidToken:
     return InvalidToken(error.reason, error.message)
 
 
-def _failure_clearing_cookies(view, exc):
+def _failure_clearing_cookies(view: APIView, exc: Exception) -> Response:
     """The error response for `exc`, also clearing the auth cookies: the browser cannot
     delete HttpOnly cookies itself, and cookies that can no longer work are only noise."""
     response = view.handle_exception(exc)
@@ -110,16 +126,16 @@ def _failure_clearing_cookies(view, exc):
     return response
 
 
-def _current_session_id(request):
+def _current_session_id(request: Request) -> str | None:
     return request.auth.session_id if isinstance(request.auth, AccessContext) else None
 
 
 # Django's auth signals, sent as django.contrib.auth's login()/logout() send them, so that
 # its own `update_last_login` receiver keeps `last_login`, and audit apps hear of logins.
 # (A failed login is reported by django.contrib.auth.authenticate() itself.)
-def _logged_in(request, user):
+def _logged_in(request: Request, user: User) -> None:
     user_logged_in.send(sender=user.__class__, request=request._request, user=user)
 
 
-def _logged_out(request, user):
+def _logged_out(request: Request, user: User) -> None:
     user_logged_out.send(sender=user.__class__, request=request._request, user=user)

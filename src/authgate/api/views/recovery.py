@@ -4,11 +4,13 @@ What a link is and what using one does lives in `authgate.recovery`.
 """
 
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework import permissions, status
 from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 
 from ... import mail, notifications, recovery
+from ...net import user_of
 from ...throttling import MailThrottle
 from .. import serializers
 from ..schema import extend_schema, inline_serializer
@@ -27,7 +29,7 @@ class PasswordResetView(PublicView):
         request=serializers.PasswordResetSerializer,
         responses={202: serializers.DetailSerializer, 400: ERRORS[400], 429: serializers.ErrorSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         email = _validated(serializers.PasswordResetSerializer, request)["email"]
         MailThrottle(request, email, mail.PASSWORD_RESET).check()
         users = recovery.users_for_reset(email)
@@ -51,7 +53,7 @@ class PasswordResetConfirmView(PublicView):
         description="Whose password a reset link would reset (for the page to name the account), "
         "without using the link; an invalid, expired or used link is 400 `invalid_link`.",
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         link = serializers.LinkSerializer(data=request.query_params)
         link.is_valid(raise_exception=True)
         user = recovery.user_for_reset_link(link.validated_data["uid"], link.validated_data["token"])
@@ -64,7 +66,7 @@ class PasswordResetConfirmView(PublicView):
         "A weak password is a field error and leaves the link usable; an invalid, "
         "expired or used link is 400 `invalid_link`.",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.PasswordResetConfirmSerializer, request)
         user = recovery.user_for_reset_link(data["uid"], data["token"])
         serializers.validate_new_password(data["new_password"], user)
@@ -77,7 +79,7 @@ class PasswordResetConfirmView(PublicView):
 @extend_schema(tags=["account recovery"])
 class EmailVerifyView(PublicView):
     @extend_schema(request=serializers.LinkSerializer, responses={200: serializers.DetailSerializer, 400: ERRORS[400]})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.LinkSerializer, request)
         user, old_email = recovery.use_verification_link(data["uid"], data["token"], request=request)
         if old_email is None:
@@ -98,8 +100,9 @@ class EmailVerifyResendView(AuthgateAPIView):
     @extend_schema(
         request=None, responses={202: serializers.DetailSerializer, 401: ERRORS[401], 429: serializers.ErrorSerializer}
     )
-    def post(self, request):
-        if recovery.is_email_verified(request.user):
+    def post(self, request: Request) -> Response:
+        user = user_of(request)
+        if recovery.is_email_verified(user):
             return Response({"detail": _("Your email address is already verified.")}, status=status.HTTP_202_ACCEPTED)
-        _send_verification_mail(request, request.user)
+        _send_verification_mail(request, user)
         return Response({"detail": _("A new verification link is on its way.")}, status=status.HTTP_202_ACCEPTED)

@@ -5,26 +5,35 @@ by the mail throttle, the login answer (pair or cookies), the refresh credential
 request (body, else the cookie with CSRF), and counting a refused refresh.
 """
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from django.middleware.csrf import rotate_token
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers as drf_serializers
 from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ... import activity, mail, metrics, recovery, sessions
 from ...account import gate as password_gate
 from ...exceptions import InvalidCredentials
 from ...models import Activity
-from ...net import client_ip
+from ...net import client_ip, user_of
 from ...conf import api_settings
 from ...throttling import MailThrottle
+from ...tokens import TokenError
+from ...types import User
 from .. import cookies
 from .. import cookies as cookies_module
 from ..authentication import enforce_csrf
 from .base import _logged_in
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
-def _check_password_login(request, username, password):
+
+def _check_password_login(request: Request, username: str, password: str) -> User:
     """The user for a username/email + password: the password gate, then the login rules."""
     try:
         return password_gate.password_login(request, username, password)
@@ -34,11 +43,14 @@ def _check_password_login(request, username, password):
         raise InvalidCredentials() from None
 
 
-def _check_current_password(request, password, field="password", message=None):
+def _check_current_password(
+    request: Request, password: str, field: str = "password", message: "str | StrPromise | None" = None
+) -> None:
     """Steps that need the current password (email change, deletion, password change) go
     through the password gate: a stolen access token gives no unthrottled way to guess it."""
     try:
-        password_gate.check_password(request, request.user.get_username(), password, user=request.user)
+        user = user_of(request)
+        password_gate.check_password(request, user.get_username(), password, user=user)
     except password_gate.PasswordThrottled as refused:
         raise refused.as_api_error() from None
     except password_gate.WrongPassword:
@@ -46,7 +58,7 @@ def _check_current_password(request, password, field="password", message=None):
         raise drf_serializers.ValidationError({field: [message]}) from None
 
 
-def _mail_allowed(request, address, kind, quietly):
+def _mail_allowed(request: Request, address: str, kind: str, quietly: bool) -> bool:
     """Count a mail to `address` with the mail throttle. Over the limit: 429, or False
     when `quietly` (a mail that is a side effect of something else that must go on)."""
     try:
@@ -58,13 +70,15 @@ def _mail_allowed(request, address, kind, quietly):
     return True
 
 
-def _send_verification_mail(request, user, quietly_throttled=False):
+def _send_verification_mail(request: Request, user: User, quietly_throttled: bool = False) -> None:
     """Mail a verification link to the user's address (counted by the mail throttle)."""
     if _mail_allowed(request, recovery.email_of(user), mail.VERIFY_EMAIL, quietly_throttled):
         mail.outbox.send([mail.verification_mail(request, user)])
 
 
-def login_response(request, user, *, device="", cookies=False, amr=("pwd",)):
+def login_response(
+    request: Request, user: User, *, device: str = "", cookies: bool = False, amr: Iterable[str] = ("pwd",)
+) -> Response:
     """Open a session for `user` (whose login was proven by `amr`) and answer as `login/`
     does: the pair in the body, or the auth cookies with `cookies`. `mfa/verify/` and
     passwordless logins answer through this too."""
@@ -91,7 +105,7 @@ def login_response(request, user, *, device="", cookies=False, amr=("pwd",)):
     return Response({**pair.as_dict(), **body})
 
 
-def _count_refused_refresh(request, error):
+def _count_refused_refresh(request: Request, error: TokenError) -> None:
     if isinstance(error, sessions.ReuseDetected):  # theft: who presented it, from where
         session = error.session
         activity.record(Activity.REFRESH_REUSE_DETECTED, user=session.user, request=request, session_id=session.pk)
@@ -99,7 +113,9 @@ def _count_refused_refresh(request, error):
         metrics.count_refresh("invalid")
 
 
-def refresh_credential(request, body_value, *, header_wins=False):
+def refresh_credential(
+    request: Request, body_value: str | None, *, header_wins: bool = False
+) -> tuple[str | None, bool]:
     """(the refresh token a request presents, whether it came from the cookie): the body's
     if any, else the refresh cookie — which, sent by the browser on its own, must pass
     Django's CSRF check (403 otherwise). With `header_wins`, a request carrying an

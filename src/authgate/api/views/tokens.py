@@ -5,6 +5,7 @@ another static token) and revoke.
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.response import Response
@@ -25,14 +26,14 @@ STATIC_KEY_CANNOT_MINT = _("A static token cannot create static tokens: sign in,
 class StaticTokenListView(AuthgateAPIView):
     permission_classes = [permissions.AllowAny]
 
-    def perform_authentication(self, request):
+    def perform_authentication(self, request: Request) -> None:
         pass  # POST may authenticate with username/password instead
 
     @extend_schema(responses={200: serializers.StaticTokenSerializer(many=True), 401: ERRORS[401]})
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
             raise NotAuthenticated()
-        return Response(serializers.StaticTokenSerializer(request.user.authgate_static_tokens.all(), many=True).data)
+        return Response(serializers.StaticTokenSerializer.many_init(request.user.authgate_static_tokens.all()).data)
 
     @extend_schema(
         request=serializers.StaticTokenCreateSerializer,
@@ -46,7 +47,7 @@ class StaticTokenListView(AuthgateAPIView):
         description="Create a static token: with a session (Bearer or cookie) or with "
         "`{username, password}`; a static token cannot create another one (403).",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
             user = _check_password_login(request, data["username"], data["password"])
@@ -84,7 +85,7 @@ class StaticTokenDetailView(AuthgateAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(responses={204: None, 401: ERRORS[401], 404: serializers.ErrorSerializer})
-    def delete(self, request, token_id):
+    def delete(self, request: Request, token_id: int) -> Response:
         token = get_object_or_404(StaticToken, pk=token_id, user=request.user)
         static_tokens.revoke(token, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

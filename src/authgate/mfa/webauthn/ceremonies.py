@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ...conf import api_settings
 from .models import WebAuthnChallenge, WebAuthnCredential
+from ...types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -88,7 +89,7 @@ def _digest(challenge: bytes) -> str:
 
 
 def _store_challenge(
-    purpose: str, rp: RelyingParty, user: Any = None, user_handle: str = ""
+    purpose: str, rp: RelyingParty, user: User | None = None, user_handle: str = ""
 ) -> tuple[WebAuthnChallenge, bytes]:
     challenge = secrets.token_bytes(32)
     row = WebAuthnChallenge.objects.create(
@@ -117,7 +118,7 @@ def _challenge_in(credential: Any) -> bytes:
 
 
 def _consume(
-    credential: Any, purpose: str, user: Any = None, challenge_id: Any = None
+    credential: Any, purpose: str, user: User | None = None, challenge_id: Any = None
 ) -> tuple[WebAuthnChallenge, bytes]:
     """The live challenge `credential` answers, deleted (single use), or CeremonyFailed."""
     challenge = _challenge_in(credential)
@@ -145,7 +146,7 @@ def _descriptors(credentials: Any) -> list[dict[str, Any]]:
     ]
 
 
-def registration_options(user: Any, request: HttpRequest) -> dict[str, Any]:
+def registration_options(user: User, request: HttpRequest) -> dict[str, Any]:
     """`PublicKeyCredentialCreationOptionsJSON` for a new key of `user`; stores its challenge."""
     from webauthn import generate_registration_options
     from webauthn.helpers import options_to_json_dict
@@ -182,7 +183,7 @@ def registration_options(user: Any, request: HttpRequest) -> dict[str, Any]:
     return public_key
 
 
-def register(user: Any, request: HttpRequest, credential: Any, name: str) -> WebAuthnCredential:
+def register(user: User, request: HttpRequest, credential: Any, name: str) -> WebAuthnCredential:
     """Verify a registration response of `user` and store the new key; CeremonyFailed if not."""
     from webauthn import verify_registration_response
     from webauthn.helpers.exceptions import WebAuthnException
@@ -230,7 +231,7 @@ def _reason_detail(exc: Exception) -> str | StrPromise:
 
 
 # -- assertions (passwordless login, second factor) -----------------------------------------
-def assertion_options(request: HttpRequest, user: Any = None) -> tuple[WebAuthnChallenge, dict[str, Any]]:
+def assertion_options(request: HttpRequest, user: User | None = None) -> tuple[WebAuthnChallenge, dict[str, Any]]:
     """(challenge row, `PublicKeyCredentialRequestOptionsJSON`). With `user`: a second-factor
     challenge listing that user's keys; without: a passwordless one (any discoverable key)."""
     from webauthn import generate_authentication_options
@@ -256,7 +257,7 @@ def assertion_options(request: HttpRequest, user: Any = None) -> tuple[WebAuthnC
 
 
 def check_assertion(
-    request: HttpRequest, credential: Any, *, user: Any = None, challenge_id: Any = None
+    request: HttpRequest, credential: Any, *, user: User | None = None, challenge_id: Any = None
 ) -> WebAuthnCredential:
     """The key that signed `credential` (its counter and last use recorded), after every
     check; CeremonyFailed otherwise. With `user` (second factor): the key must be one of
@@ -291,7 +292,7 @@ def check_assertion(
     return key
 
 
-def _key_for(credential: dict[str, Any], user: Any) -> WebAuthnCredential:
+def _key_for(credential: dict[str, Any], user: User | None) -> WebAuthnCredential:
     credential_id = credential.get("id")
     if not isinstance(credential_id, str) or len(credential_id) > 1400:
         raise CeremonyFailed("malformed")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers import FactorProvider, InvalidProof
 from .models import WebAuthnCredential
+from ...types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 class WebAuthnProvider(FactorProvider):
     type = "webauthn"
 
-    def methods(self, user: Any) -> list[dict[str, Any]]:
+    def methods(self, user: User) -> list[dict[str, Any]]:
         return [
             {
                 "type": self.type,
@@ -38,10 +39,10 @@ class WebAuthnProvider(FactorProvider):
             for key in WebAuthnCredential.objects.filter(user=user).order_by("created_at", "pk")
         ]
 
-    def is_enabled(self, user: Any) -> bool:
+    def is_enabled(self, user: User) -> bool:
         return WebAuthnCredential.objects.filter(user=user).exists()
 
-    def challenge(self, user: Any, request: HttpRequest | None) -> dict[str, Any]:
+    def challenge(self, user: User, request: HttpRequest | None) -> dict[str, Any]:
         if request is None:  # no request, no origin to bind a ceremony to
             return {}
         from . import ceremonies
@@ -49,7 +50,7 @@ class WebAuthnProvider(FactorProvider):
         _row, public_key = ceremonies.assertion_options(request, user)
         return {"webauthn": {"publicKey": public_key}}
 
-    def verify(self, user: Any, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
+    def verify(self, user: User, request: HttpRequest | None, data: dict[str, Any]) -> str | None:
         credential = data.get("credential")
         credential_id = credential.get("id") if isinstance(credential, dict) else None
         if not isinstance(credential_id, str) or len(credential_id) > 1400:
@@ -66,5 +67,5 @@ class WebAuthnProvider(FactorProvider):
             raise InvalidProof(error.reason, error.detail) from None
         return key.amr
 
-    def remove_all(self, user: Any) -> int:
+    def remove_all(self, user: User) -> int:
         return int(WebAuthnCredential.objects.filter(user=user).delete()[0])

@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from ... import counters, recovery, sessions
 from ...api.schema import extend_schema, inline_serializer
 from ...api.serializers import LoginResponseSerializer
-from ...net import client_ip
+from ...net import client_ip, user_of
 from ...throttling import LoginThrottle
 from ...api.views import ERRORS, AuthgateAPIView, PublicView, login_response
 from .. import events, providers, reauth, recovery_codes
@@ -65,7 +65,7 @@ class PasskeyNotAccepted(AuthenticationFailed):
     default_code = "invalid_credentials"
 
 
-class RegisterCompleteSerializer(serializers.Serializer):
+class RegisterCompleteSerializer(serializers.Serializer[dict[str, Any]]):
     credential = serializers.JSONField(help_text=_("The new credential: credential.toJSON()."))
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
@@ -75,7 +75,7 @@ class RegisterCompleteSerializer(serializers.Serializer):
         return value
 
 
-class PasskeyLoginSerializer(serializers.Serializer):
+class PasskeyLoginSerializer(serializers.Serializer[dict[str, Any]]):
     challenge_id = serializers.UUIDField()
     credential = serializers.JSONField(help_text=_("The assertion: credential.toJSON()."))
     cookies = serializers.BooleanField(required=False, default=False)
@@ -105,7 +105,7 @@ class RegisterBeginView(AuthgateAPIView):
         """Options for `navigator.credentials.create()` (PublicKeyCredentialCreationOptionsJSON:
         feed them to `PublicKeyCredential.parseCreationOptionsFromJSON()`)."""
         reauth.require_recent(request)  # only for an account that already has a factor
-        return Response({"publicKey": ceremonies.registration_options(request.user, request._request)})
+        return Response({"publicKey": ceremonies.registration_options(user_of(request), request._request)})
 
 
 @extend_schema(tags=["second factors"])
@@ -132,7 +132,7 @@ class RegisterCompleteView(AuthgateAPIView):
         """Store the new key (`credential.toJSON()` of the created credential). The account's
         first factor also answers its ten recovery codes, shown this once."""
         data = _validated(RegisterCompleteSerializer, request)
-        user = request.user
+        user = user_of(request)
         reauth.require_recent(request)
         first = not providers.has_factor(user)
         try:
@@ -157,9 +157,9 @@ class CredentialDetailView(AuthgateAPIView):
     @extend_schema(responses={204: None, 401: ERRORS[401], 403: ERROR, 404: ERROR})
     def delete(self, request: Request, credential_id: int) -> Response:
         """Remove one security key or passkey (needs a recent second-factor proof)."""
-        key = get_object_or_404(WebAuthnCredential, pk=credential_id, user=request.user)
+        key = get_object_or_404(WebAuthnCredential, pk=credential_id, user=user_of(request))
         reauth.require_recent(request, factor_only=True)
-        user = request.user
+        user = user_of(request)
         with transaction.atomic():
             ceremonies.remove(key)
             if not providers.has_factor(user):
