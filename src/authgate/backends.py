@@ -21,12 +21,13 @@ from django.contrib.auth.backends import ModelBackend
 
 from . import identity
 from .account import gate
+from .types import User
 
 
 class UsernameOrEmailBackend(ModelBackend):
     def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
-    ) -> Any:
+    ) -> User | None:
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
@@ -38,7 +39,7 @@ class UsernameOrEmailBackend(ModelBackend):
         except gate.WrongPassword:
             return None
 
-    def judge(self, username: str, password: str) -> Any:
+    def judge(self, username: str, password: str) -> User | None:
         """The account if `password` is its password and it may log in, else None."""
         user = self.find_account(username)
         if user is None:
@@ -49,6 +50,6 @@ class UsernameOrEmailBackend(ModelBackend):
         return None
 
     @staticmethod
-    def find_account(username: str) -> Any:
+    def find_account(username: str) -> User | None:
         """The user that a login name designates (see `identity.resolve`), or None."""
         return identity.resolve(username)

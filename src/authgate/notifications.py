@@ -40,6 +40,7 @@ from .models import KnownDevice, NotificationPreference
 from .types import User
 
 if TYPE_CHECKING:
+    from django.core.mail import EmailMultiAlternatives
     from django.http import HttpRequest, HttpResponse
 
     from .models import Session
@@ -104,7 +105,7 @@ def compose(
     user_agent: str | None = None,
     when: datetime | None = None,
     **details: Any,
-) -> Any:
+) -> EmailMultiAlternatives | None:
     """The notice of `kind` for `user` (to their address, or `to`), as an unsent message;
     None when there is no address or the user turned this kind off."""
     from . import mail, recovery

@@ -32,6 +32,8 @@ def _apply(request: HttpRequest, result: Authenticated | None, optional: bool) -
     if result is None:
         return None if optional else NotAuthenticated().response()
     request.user = result.user
+    # HttpRequest declares neither attribute: `auth` as DRF's Request has it, and Django's
+    # own switch for the CSRF check.
     request.auth = result.auth  # type: ignore[attr-defined]
     # The credential was not sent by the browser on its own (or passed the CSRF check).
     request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
@@ -73,6 +75,8 @@ def jwt_required(view: View | None = None, *, optional: bool = False) -> View | 
                 refusal = await _acheck(request, optional)
                 return refusal if refusal is not None else await func(request, *args, **kwargs)
 
+            # What csrf_exempt() sets (no attribute of a function to a type checker); the
+            # wrapper has the view's signature (functools.wraps).
             async_wrapper.csrf_exempt = True  # type: ignore[attr-defined]
             return async_wrapper  # type: ignore[return-value]
 
@@ -81,7 +85,7 @@ def jwt_required(view: View | None = None, *, optional: bool = False) -> View | 
             refusal = _check(request, optional)
             return refusal if refusal is not None else func(request, *args, **kwargs)
 
-        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # as above
         return wrapper  # type: ignore[return-value]
 
     return decorate(view) if view is not None else decorate

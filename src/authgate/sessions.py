@@ -214,7 +214,7 @@ class AccessContext:
         return f"access token of session {self.session_id}"
 
 
-def authenticate_access(raw_access: str) -> tuple[Any, AccessContext]:
+def authenticate_access(raw_access: str) -> tuple[User, AccessContext]:
     """(user, AccessContext) for a valid access token of a live session, else TokenError.
 
     A session this process has found live and has heard nothing about since is answered
@@ -223,30 +223,31 @@ def authenticate_access(raw_access: str) -> tuple[Any, AccessContext]:
     return cached_access(claims) or access_from_database(claims)
 
 
-def cached_access(claims: Claims) -> tuple[Any, AccessContext] | None:
+def cached_access(claims: Claims) -> tuple[User, AccessContext] | None:
     """The memory half of `authenticate_access` (no I/O): None when the database must answer."""
     user = get_store().live_user(claims.session_id, claims.user_id)
     return None if user is None else (user, AccessContext(claims))
 
 
-def access_from_database(claims: Claims) -> tuple[Any, AccessContext]:
+def access_from_database(claims: Claims) -> tuple[User, AccessContext]:
     """The database half of `authenticate_access`: reads the session; the store remembers
     it if nothing changed meanwhile (its race protocol stays inside `load_user`)."""
     user = get_store().load_user(claims.session_id, claims.user_id, _load_user, claims)
     return user, AccessContext(claims)
 
 
-def session_user(claims: Claims) -> Any:
+def session_user(claims: Claims) -> User:
     """The user of a verified access token's live session, else TokenError: the memory half,
     then the database half, of `authenticate_access` (the authentication hook `get_user`)."""
     store = get_store()
-    user = store.live_user(claims.session_id, claims.user_id)
-    if user is None:
-        user = store.load_user(claims.session_id, claims.user_id, _load_user, claims)
-    return user
+    cached: User | None = store.live_user(claims.session_id, claims.user_id)
+    if cached is not None:
+        return cached
+    loaded: User = store.load_user(claims.session_id, claims.user_id, _load_user, claims)
+    return loaded
 
 
-def _load_user(claims: Claims) -> tuple[Any, bool]:
+def _load_user(claims: Claims) -> tuple[User, bool]:
     """The database read: (user, whether the store may remember it)."""
     session = _session_for_claims(claims)
     _touch(session)

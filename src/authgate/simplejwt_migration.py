@@ -98,7 +98,7 @@ class MigrationSettings:
         return self.enabled and self.until is not None and (now or timezone.now()) < self.until
 
 
-def _until_datetime(value: Any) -> datetime | None:
+def _until_datetime(value: object) -> datetime | None:
     """UNTIL: an aware datetime; a naive one is in the current time zone; a date means
     up to the end of that day (UTC)."""
     if value is None:

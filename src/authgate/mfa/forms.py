@@ -14,7 +14,7 @@ form on `django.contrib.admin.site` when the project has not set its own `login_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -24,6 +24,11 @@ from rest_framework.exceptions import APIException
 
 from ..forms import ThrottledLoginMixin
 from . import gate, providers
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ..types import User
 
 
 class SecondFactorLoginMixin(forms.Form):
@@ -38,9 +43,14 @@ class SecondFactorLoginMixin(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
     )
 
+    if TYPE_CHECKING:  # what the AuthenticationForm this is mixed into provides
+        request: HttpRequest | None
+
+        def get_user(self) -> User: ...  # as django-stubs has it (None before a valid login)
+
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}  # the password (and the throttle) first
-        user = self.get_user()  # type: ignore[attr-defined]
+        user = self.get_user()
         if user is None or not providers.has_factor_once(user):
             return cleaned
         code = cleaned.get("code") or ""
@@ -50,7 +60,7 @@ class SecondFactorLoginMixin(forms.Form):
                 code="mfa_required",
             )
         try:
-            gate.check_second_factor(user, self.request, {"code": code})  # type: ignore[attr-defined]
+            gate.check_second_factor(user, self.request, {"code": code})
         except APIException as error:  # invalid_code, or throttled
             raise ValidationError(str(error.detail), code=str(error.default_code)) from None
         return cleaned

@@ -29,6 +29,8 @@ from .models import PendingLogin
 from ..types import User
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.http import HttpRequest
 
 TOKEN_PREFIX = "mfa_"
@@ -85,7 +87,7 @@ def _live(token: str) -> QuerySet[PendingLogin]:
     )
 
 
-def find(token: Any) -> PendingLogin:
+def find(token: object) -> PendingLogin:
     """The live pending login of `token` (with its user), else PendingLoginInvalid."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise PendingLoginInvalid()
@@ -110,6 +112,6 @@ def spend(pending: PendingLogin) -> None:
         raise PendingLoginInvalid()
 
 
-def purge(now: Any = None) -> int:
+def purge(now: datetime | None = None) -> int:
     """Delete pending logins past their lifetime (the cleanup command)."""
     return int(PendingLogin.objects.filter(expires_at__lt=now or timezone.now()).delete()[0])

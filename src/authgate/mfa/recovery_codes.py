@@ -33,7 +33,7 @@ _LENGTH = 10
 _SALT = "authgate.mfa.recovery-code"
 
 
-def normalise(code: Any) -> str | None:
+def normalise(code: object) -> str | None:
     if not isinstance(code, str) or len(code) > 64:
         return None
     cleaned = code.replace(" ", "").replace("-", "").lower()

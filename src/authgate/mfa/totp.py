@@ -47,7 +47,7 @@ def _totp(secret: str) -> Any:
     return _pyotp().TOTP(secret, digits=DIGITS, interval=INTERVAL)
 
 
-def normalise(code: Any) -> str | None:
+def normalise(code: object) -> str | None:
     """The code as 6 digits (spaces and dashes dropped), or None if it cannot be a TOTP code."""
     if not isinstance(code, str):
         return None

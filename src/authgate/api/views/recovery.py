@@ -87,9 +87,11 @@ class EmailVerifyView(PublicView):
         # The previous address is told (quietly counted: no flooding it by switching back and
         # forth): a change made by someone else gets noticed.
         if old_email and _mail_allowed(request, old_email, mail.EMAIL_CHANGED, quietly=True):
-            mail.outbox.send(
-                [notifications.compose(notifications.EMAIL_CHANGED, user, request, to=old_email, old_email=old_email)]
+            notice = notifications.compose(
+                notifications.EMAIL_CHANGED, user, request, to=old_email, old_email=old_email
             )
+            if notice is not None:  # always, for this kind: it cannot be turned off
+                mail.outbox.send([notice])
         return Response({"detail": _("Your email address is changed and verified.")})
 
 

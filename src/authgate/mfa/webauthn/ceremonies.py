@@ -35,6 +35,8 @@ from .models import WebAuthnChallenge, WebAuthnCredential
 from ...types import User
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.http import HttpRequest
     from django.utils.functional import _StrPromise as StrPromise
 
@@ -103,7 +105,7 @@ def _store_challenge(
     return row, challenge
 
 
-def _challenge_in(credential: Any) -> bytes:
+def _challenge_in(credential: object) -> bytes:
     """The challenge the browser signed, read from the response's clientDataJSON."""
     from webauthn.helpers import parse_client_data_json
     from webauthn.helpers.exceptions import WebAuthnException
@@ -133,7 +135,7 @@ def _consume(
     return row, challenge
 
 
-def purge(now: Any = None) -> int:
+def purge(now: datetime | None = None) -> int:
     """Delete expired challenges (the cleanup command)."""
     return int(WebAuthnChallenge.objects.filter(expires_at__lt=now or timezone.now()).delete()[0])
 

@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from ... import counters, recovery, sessions
 from ...api.schema import extend_schema, inline_serializer
 from ...api.serializers import LoginResponseSerializer
+from ...types import User
 from ...net import client_ip, user_of
 from ...throttling import LoginThrottle
 from ...api.views import ERRORS, AuthgateAPIView, PublicView, login_response
@@ -224,14 +225,14 @@ class PasskeyLoginCompleteView(PublicView):
         return login_response(request, user, device=data["device"], cookies=data["cookies"], amr=[key.amr, "user"])
 
 
-def _login_failed(request: Request, owner: Any) -> None:
+def _login_failed(request: Request, owner: User | None) -> None:
     """A refused passwordless login is a failed login, as a wrong password is: Django's
     `user_login_failed` (the activity trail's `login_failed` row, the login metrics)."""
     name = owner.get_username() if owner is not None else ""
     user_login_failed.send(sender=__name__, credentials={"username": name, "passkey": True}, request=request._request)
 
 
-def _owner_of(credential: dict[str, Any]) -> Any:
+def _owner_of(credential: dict[str, Any]) -> User | None:
     """The account a credential id names (for the throttle), before anything is verified."""
     credential_id = credential.get("id")
     if not isinstance(credential_id, str) or len(credential_id) > 1400:
