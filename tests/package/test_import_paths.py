@@ -103,3 +103,18 @@ def test_a_moved_module_is_the_very_module_of_its_new_home(old):
     module = import_module(old)
     assert module is import_module(MOVED[old])
     assert module.__spec__.name == MOVED[old]  # its own spec: the autoreloader still watches its file
+
+
+def test_a_type_checker_finds_every_moved_module_and_its_new_homes_names():
+    """A moved module has no file at its old path, so a stub there (shipped in the wheel)
+    gives type checkers what the run-time alias gives Python: the new home's names."""
+    from pathlib import Path
+
+    import authgate
+    from authgate._moved import MOVED
+
+    package = Path(authgate.__file__).parent
+    for old, new in MOVED.items():
+        stub = package / (old.rsplit(".", 1)[1] + ".pyi")
+        assert stub.is_file(), old
+        assert f"from {new} import *" in stub.read_text(), old

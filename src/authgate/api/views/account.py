@@ -125,7 +125,7 @@ class SessionListView(AuthgateAPIView):
     def get(self, request: Request) -> Response:
         rows = sessions.active_sessions(user_of(request)).order_by("-last_used_at")
         context = {"current_session_id": _current_session_id(request)}
-        return Response(serializers.SessionSerializer.many_init(rows, context=context).data)
+        return Response(serializers.SessionSerializer(rows, many=True, context=context).data)
 
 
 @extend_schema(tags=["account"])

@@ -33,7 +33,7 @@ class StaticTokenListView(AuthgateAPIView):
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
             raise NotAuthenticated()
-        return Response(serializers.StaticTokenSerializer.many_init(request.user.authgate_static_tokens.all()).data)
+        return Response(serializers.StaticTokenSerializer(request.user.authgate_static_tokens.all(), many=True).data)
 
     @extend_schema(
         request=serializers.StaticTokenCreateSerializer,
