@@ -24,7 +24,9 @@ the same request again (a logout then answered 401 was done by the first attempt
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import json
 import os
 import random
 import signal
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +104,38 @@ class Faults:
         self.done.append({"kind": kind, "seconds": round((window.end or window.start) - window.start, 2)})
 
 
-def report(ledger: Ledger, shared: Shared, faults: Faults, args: argparse.Namespace, elapsed: float) -> str:
+def session_id(token: str) -> str:
+    """The `sid` claim of a JWT, read without verifying it (the server did)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["sid"])
+
+
+def diagnose(database_url: str, shared: Shared) -> list[str]:
+    """What the database says of each lost session: a row ended with a reason (whose cause
+    the client can then look for), or no row at all (a real loss)."""
+    import psycopg
+
+    lines = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for example, token in shared.lost_tokens:
+            sid = session_id(token)
+            row = conn.execute(
+                "SELECT ended_at, end_reason FROM authgate_session WHERE id = %s", [uuid.UUID(hex=sid)]
+            ).fetchone()
+            if row is None:
+                found = "no row (deleted)"
+            elif row[0] is None:
+                found = "the row is live (the 401 was wrong)"
+            else:
+                found = f"ended as {row[1]!r} at {row[0]:%H:%M:%S}"
+            lines.append(f"{example} → session {sid[:8]}: {found}")
+    return lines
+
+
+def report(
+    ledger: Ledger, shared: Shared, faults: Faults, args: argparse.Namespace, elapsed: float, lost: list[str]
+) -> str:
     rows = ledger.table()
     violations = ledger.violations()
     five_xx = sum(1 for o in ledger.outcomes if o.status >= 500)
@@ -138,6 +172,8 @@ def report(ledger: Ledger, shared: Shared, faults: Faults, args: argparse.Namesp
     lines += [f"| {name} | {count} | {'PASS' if count == 0 else 'FAIL'} |" for name, count in invariants]
     if shared.examples or violations:
         lines += ["", "Examples:", ""] + [f"- {e}" for e in (shared.examples + violations)[:15]]
+    if lost:
+        lines += ["", "Lost sessions, as the database has them after the run:", ""] + [f"- {e}" for e in lost[:15]]
     return "\n".join(lines) + "\n"
 
 
@@ -153,7 +189,8 @@ def main() -> int:
     redis = RedisServer().start()
     servers: list[GunicornServer] = []
     try:
-        env = environment(cluster.create_database("authgate_soak"), redis.url, var)
+        database_url = cluster.create_database("authgate_soak")
+        env = environment(database_url, redis.url, var)
         for command in (["migrate", "--noinput"], ["ensure_superuser"]):
             manage(env, *command)
         for i in range(2):
@@ -194,7 +231,7 @@ def main() -> int:
         for actor in actors:
             actor.sweep()
         actors[0].sweep_revoked()
-        text = report(ledger, shared, faults, args, elapsed)
+        text = report(ledger, shared, faults, args, elapsed, diagnose(database_url, shared))
         print(text)
         if not args.no_write:
             path = REPO / "bench" / "SOAK.md"

@@ -6,7 +6,11 @@ Invariants an actor keeps: it is the only thread using its user's credentials (s
 view of which are valid is exact, bar the parallel refresh it starts itself); a change
 answered 5xx or not answered at all is sent again until it gets an answer (its outcome is
 then known); a token is "revoked" from the moment its logout (password change, admin
-logout) was answered 200, and any 200 for it after that moment is counted.
+logout) was answered 200, and any 200 for it after that moment is counted. A refresh refused as reuse
+ends its session even when its parallel twin was answered 200: the actor then keeps no pair
+of that session; the refusal is by design (not a lost session) only when the refused request
+was a retry sent after REFRESH_RETRY_WINDOW. Each lost session is looked up in the database
+after the run (its row: ended, with which reason, or gone).
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from tests.support.traffic import Ledger
 
 TIMEOUT = 120.0  # generous (a loaded machine): a retried timeout would race the request still running
 SETTLE_SECONDS = 120.0
-RETRY_WINDOW = 10.0  # REFRESH_RETRY_WINDOW (the default)  # how long a change is sent again before the actor gives up
+RETRY_WINDOW = 10.0  # REFRESH_RETRY_WINDOW (the default)
+# The server compares whole seconds (a token's `issued_at`), so a retry refused as reuse
+# may have come as little as RETRY_WINDOW - 1 s after the rotation it repeats.
+RETRY_WINDOW_RESOLUTION = 1.0
+LATE_RETRY = RETRY_WINDOW - RETRY_WINDOW_RESOLUTION
 
 
 @dataclass
@@ -38,14 +46,18 @@ class Shared:
     late_retries: int = 0  # sessions ended as reuse: a lost refresh sent again after the window
     lost: int = 0
     examples: list[str] = field(default_factory=list)
+    # (example, token) of each lost session: the run's end looks its session up in the database
+    lost_tokens: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     staff_access: str = ""
 
-    def count(self, what: str, example: str) -> None:
+    def count(self, what: str, example: str, token: str = "") -> None:
         with self.lock:
             setattr(self, what, getattr(self, what) + 1)
             if len(self.examples) < 10:
                 self.examples.append(f"{what}: {example}")
+            if what == "lost" and token:
+                self.lost_tokens.append((example, token))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -128,9 +140,10 @@ class Actor:
     # -- actions -------------------------------------------------------------------------
     def protected(self) -> None:
         d = self.rng.randrange(2)
-        response = self.send("protected", "GET", "/api/protected/", headers=bearer(self.devices[d]["access"]))
+        pair = self.devices[d]
+        response = self.send("protected", "GET", "/api/protected/", headers=bearer(pair["access"]))
         if response is not None and response.status_code == 401:
-            self.shared.count("lost", f"{self.username} device {d}: {response.text[:160]}")
+            self.shared.count("lost", f"{self.username} device {d}: {response.text[:160]}", pair["access"])
             self.devices[d] = self.login()
 
     def refresh(self, parallel: bool) -> None:
@@ -151,13 +164,19 @@ class Actor:
         for t in threads:
             t.join()
         ok = [r.json() for r, _ in results if r.status_code == 200]
-        if not ok and any(retried and r.extensions["late"] > RETRY_WINDOW for r, retried in results):
-            # Unanswered, then sent again after REFRESH_RETRY_WINDOW: reuse, by design.
-            self.shared.count("late_retries", f"{self.username} refresh retried after the window")
-            self.devices[d] = self.login()
-            return
-        if not ok:
-            self.shared.count("lost", f"{self.username} refresh: {[r.text[:120] for r, _ in results]}")
+        refused = [(r, retried) for r, retried in results if r.status_code != 200]
+        if refused:
+            # A refused refresh ends the session (reuse) even when its twin was answered 200:
+            # the pair that twin returned is dead, so it must not be kept.
+            late = [r for r, retried in refused if retried and r.extensions["late"] > LATE_RETRY]
+            if len(late) == len(refused):
+                # Unanswered, then sent again after REFRESH_RETRY_WINDOW: reuse, by design.
+                self.shared.count("late_retries", f"{self.username} refresh retried after the window")
+            else:
+                detail = [
+                    (r.status_code, round(r.extensions["late"], 1), retried, r.text[:100]) for r, retried in results
+                ]
+                self.shared.count("lost", f"{self.username} refresh (status, s, retried, body): {detail}", token)
             self.devices[d] = self.login()
             return
         if len({(b["access"], b["refresh"]) for b in ok}) > 1:
@@ -240,7 +259,7 @@ class Actor:
             for client in self.clients:
                 status = client.get("/api/protected/", headers=bearer(pair["access"])).status_code
                 if status != 200:
-                    self.shared.count("lost", f"sweep: {self.username} device {d}: {status}")
+                    self.shared.count("lost", f"sweep: {self.username} device {d}: {status}", pair["access"])
 
     def sweep_revoked(self) -> None:
         """After the run: every token whose logout was answered 200 is refused by both servers."""

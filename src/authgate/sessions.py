@@ -335,8 +335,16 @@ def active_sessions(user: User) -> SessionQuerySet:
     return Session.objects.filter(user=user).active(now).filter(issued_at__gt=idle_cutoff)
 
 
-def purge(now: datetime | None = None) -> int:
-    """Delete sessions that can never again authenticate anything; returns the count."""
+PURGE_BATCH = 1000  # sessions deleted per transaction by purge()
+
+
+def purge(now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete sessions that can never again authenticate anything; returns the count.
+
+    Bounded whatever the table holds: `batch` rows at a time, found by walking the primary
+    key (each batch starts after the last one's key, so the whole table is read once), each
+    batch deleted in its own short transaction and published with its own fence. Memory
+    holds one batch; logins and refreshes are never blocked for longer than one batch."""
     now = now or timezone.now()
     grace = api_settings.ACCESS_TOKEN_LIFETIME + api_settings.LEEWAY + timedelta(seconds=60)
     idle_cutoff = int((now - api_settings.REFRESH_TOKEN_LIFETIME - api_settings.LEEWAY).timestamp())
@@ -345,16 +353,20 @@ def purge(now: datetime | None = None) -> int:
         Session.objects.filter(ended_at__lt=now - grace)
         | Session.objects.filter(expires_at__lt=now - api_settings.LEEWAY)
         | Session.objects.filter(issued_at__lt=min(idle_cutoff, access_cutoff))
-    )
+    ).order_by("pk")
     # Caches are told too: without rotation, a session past its refresh idle limit may still
     # have a fresh access token, which a deleted row must stop.
     deleted = 0
-    ids = list(dead.values_list("pk", flat=True))
     store = get_store()
-    with store.one_fence():
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            with transaction.atomic():
-                deleted += Session.objects.filter(pk__in=chunk).delete()[0]
-                store.changed(messages.sessions(sid.hex for sid in chunk))
-    return deleted
+    after = None
+    while True:
+        page = dead if after is None else dead.filter(pk__gt=after)
+        chunk = list(page.values_list("pk", flat=True)[:batch])
+        if not chunk:
+            return deleted
+        with store.one_fence(), transaction.atomic():
+            deleted += Session.objects.filter(pk__in=chunk).delete()[0]
+            store.changed(messages.sessions(sid.hex for sid in chunk))
+        if len(chunk) < batch:
+            return deleted
+        after = chunk[-1]

@@ -135,6 +135,32 @@ def test_cleanup_purges_ended_expired_and_idle_sessions_and_expired_static_token
     assert "Purged 0 session(s), 0 expired static token(s)" in run("authgate_cleanup")
 
 
+def test_purge_works_in_bounded_batches(make_user):
+    """However many sessions are dead, purge() reads and deletes `batch` of them at a time
+    (each SELECT has a LIMIT, each batch its own DELETE) and walks the table once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice = make_user("alice")
+    for i in range(7):
+        sessions.open_session(alice, device=f"dead-{i}")
+    for i in range(3):
+        sessions.open_session(alice, device=f"live-{i}")
+    Session.objects.filter(device__startswith="dead-").update(expires_at=timezone.now() - timedelta(hours=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert sessions.purge(batch=3) == 7
+
+    assert sorted(Session.objects.values_list("device", flat=True)) == ["live-0", "live-1", "live-2"]
+    table = Session._meta.db_table
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]]
+    deletes = [q["sql"] for q in queries if q["sql"].startswith(f'DELETE FROM "{table}"')]
+    assert len([sql for sql in reads if "LIMIT 3" in sql]) == 3  # 3 + 3 + 1: the short batch ends the walk
+    assert all("LIMIT 3" in sql or " IN (" in sql for sql in reads)  # never the whole table at once
+    assert len(deletes) == 3
+    assert sessions.purge(batch=3) == 0
+
+
 # -- bounded storage ---------------------------------------------------------------------------
 def _rows_in_every_table():
     return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
