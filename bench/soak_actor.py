@@ -73,7 +73,11 @@ class Actor:
         self.devices: list[dict[str, str]] = []
         self.user_id = 0
         self.rng = random.Random(index)
-        self.clients = [httpx.Client(base_url=url, timeout=TIMEOUT) for url in shared.urls]
+        # A new connection per request: a kept-alive one can be closed by the server's
+        # keep-alive timeout just as a request goes out on it (no answer, through no fault),
+        # and a request without an answer must mean a fault.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        self.clients = [httpx.Client(base_url=url, timeout=TIMEOUT, limits=fresh) for url in shared.urls]
 
     # -- requests ------------------------------------------------------------------------
     def send(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:

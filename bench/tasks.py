@@ -18,6 +18,14 @@ It prints one line `RESULT <json>` (the last line of its output). Tasks:
   count-rows     {username, prefixes}: stored rows for one user ("*": all users) in every
                  table with the given prefixes that has a user_id column or a foreign key
                  to such a table
+  bulk-sessions  {users, sessions, tokens_file}: `users` users (one shared Argon2 hash) and
+                 `sessions` live authgate sessions spread over them, inserted with
+                 bulk_create; their access tokens written to `tokens_file`, one a line
+  dead-sessions  {count}: `count` authgate sessions past their SESSION_MAX_AGE (half of
+                 them also ended), inserted by the database itself (INSERT ... SELECT over
+                 generate_series; PostgreSQL) for the bench users
+  table-sizes    {prefixes}: after VACUUM ANALYZE, rows and bytes (heap, each index, total)
+                 of every table with the given prefixes (PostgreSQL)
 
 `kind` is "authgate" or "simplejwt". Invariant: it changes nothing but the bench users and
 their sessions in the database named by the environment.
@@ -143,11 +151,136 @@ def count_rows(username: str, prefixes: list[str]) -> dict[str, int]:
     return out
 
 
+def bulk_sessions(users: int, sessions: int, tokens_file: str) -> dict[str, int]:
+    import uuid
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from authgate.models import Session
+    from authgate.settings import api_settings
+    from authgate.tokens import get_codec
+
+    user_model = get_user_model()
+    digest = make_password("scale-" + "p" * 20)
+    names = [f"scale{i:06d}" for i in range(users)]
+    user_model.objects.bulk_create(
+        [user_model(username=n, email=n + "@bench.invalid", password=digest) for n in names], batch_size=5000
+    )
+    people = list(user_model.objects.filter(username__in=names).order_by("pk"))
+    codec = get_codec()
+    now = timezone.now()
+    issued_at = int(now.timestamp())
+    written = 0
+    with open(tokens_file, "w") as out:
+        for start in range(0, sessions, 5000):
+            rows = [
+                Session(
+                    id=uuid.uuid4(),
+                    user=people[i % len(people)],
+                    device="scale",
+                    amr="pwd",
+                    auth_time=now,
+                    created_at=now,
+                    last_used_at=now,
+                    expires_at=now + api_settings.SESSION_MAX_AGE,
+                    generation=1,
+                    issued_at=issued_at,
+                )
+                for i in range(start, min(start + 5000, sessions))
+            ]
+            Session.objects.bulk_create(rows)
+            out.write("".join(codec.access_for(row) + "\n" for row in rows))
+            written += len(rows)
+    return {"users": len(people), "sessions": written}
+
+
+def dead_sessions(count: int) -> dict[str, int]:
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from authgate.models import Session
+
+    qn = connection.ops.quote_name
+    column = {f.name: qn(f.column) for f in Session._meta.concrete_fields}
+    user_table = qn(get_user_model()._meta.db_table)
+    long_ago = timezone.now() - timedelta(days=400)
+    # The bench users in turn (n-th session -> n-th user modulo their number).
+    sql = f"""
+        WITH people AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k,
+                               count(*) OVER () AS total
+                        FROM {user_table} WHERE username LIKE 'scale%%')
+        INSERT INTO {qn(Session._meta.db_table)}
+            ({column["id"]}, {column["user"]}, {column["device"]}, {column["user_agent"]},
+             {column["created_at"]}, {column["last_used_at"]}, {column["expires_at"]},
+             {column["generation"]}, {column["issued_at"]}, {column["ended_at"]},
+             {column["end_reason"]}, {column["amr"]}, {column["auth_time"]})
+        SELECT gen_random_uuid(), people.id, 'dead', '', %s, %s, %s, 7, %s,
+               CASE WHEN n %% 2 = 0 THEN %s::timestamptz END,
+               CASE WHEN n %% 2 = 0 THEN 'logout' ELSE '' END, 'pwd', %s
+        FROM generate_series(0, %s - 1) AS n
+        JOIN people ON people.k = n %% people.total
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                long_ago,
+                long_ago,
+                long_ago + timedelta(days=30),
+                int(long_ago.timestamp()),
+                long_ago,
+                long_ago,
+                count,
+            ],
+        )
+        inserted = cursor.rowcount
+    return {"inserted": inserted}
+
+
+def table_sizes(prefixes: list[str]) -> dict[str, dict[str, Any]]:
+    from django.db import connection
+
+    out: dict[str, dict[str, Any]] = {}
+    with connection.cursor() as cursor:
+        tables = [t for t in connection.introspection.table_names(cursor) if t.startswith(tuple(prefixes))]
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(table)}")
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+            rows = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT pg_relation_size(%s::regclass), pg_indexes_size(%s::regclass), "
+                "pg_total_relation_size(%s::regclass)",
+                [table, table, table],
+            )
+            heap, indexes, total = cursor.fetchone()
+            cursor.execute(
+                "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index "
+                "WHERE indrelid = %s::regclass ORDER BY 1",
+                [table],
+            )
+            out[table] = {
+                "rows": rows,
+                "heap": heap,
+                "indexes": indexes,
+                "total": total,
+                "index_sizes": dict(cursor.fetchall()),
+            }
+    return out
+
+
 TASKS: dict[str, Callable[..., Any]] = {
     "create-users": create_users,
     "mint-refresh": mint_refresh,
     "mint-access": mint_access,
     "count-rows": count_rows,
+    "bulk-sessions": bulk_sessions,
+    "dead-sessions": dead_sessions,
+    "table-sizes": table_sizes,
 }
 
 

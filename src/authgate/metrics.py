@@ -3,7 +3,8 @@ Prometheus metrics (through prometheus_client, an optional dependency: without i
 function here is a no-op and GET /metrics answers 404).
 
 Counters are incremented where the event happens (`activity.record()` counts each security
-event, the refresh path counts its outcome); `authgate_active_sessions` is a COUNT made at
+event, the refresh path counts its outcome, the session cache adds its hits and misses in
+batches of a few thousand lookups per process); `authgate_active_sessions` is a COUNT made at
 scrape time, so no process has to keep a gauge in step. With several server processes
 (gunicorn workers) set PROMETHEUS_MULTIPROC_DIR before they start: prometheus_client then
 keeps each process's values in a file there, and a scrape sums them
@@ -84,6 +85,14 @@ if prometheus_client is not None:
         _outcome.inc(0)
     for _reason in SESSION_END_REASONS:
         SESSIONS_ENDED.labels(_reason).inc(0)
+    SESSION_CACHE = prometheus_client.Counter(
+        "authgate_session_cache_lookups",
+        "Session cache lookups by result (hit, miss); each process adds its counts every few thousand lookups.",
+        ["result"],
+    )
+    _cache_hit, _cache_miss = SESSION_CACHE.labels("hit"), SESSION_CACHE.labels("miss")
+    _cache_hit.inc(0)
+    _cache_miss.inc(0)
 
 
 def count_event(kind: str, reason: str = "", count: int = 1) -> None:
@@ -104,6 +113,14 @@ def observe_authentication(scheme: str, seconds: float) -> None:
     """The per-request credential check took `seconds` ("bearer" or "token")."""
     if prometheus_client is not None:
         _auth_seconds[scheme].observe(seconds)
+
+
+def count_session_cache(hits: int, misses: int) -> None:
+    """Add a batch of session cache lookups (the store calls this every STATS_EVERY lookups,
+    so the hot path pays nothing per request)."""
+    if prometheus_client is not None:
+        _cache_hit.inc(hits)
+        _cache_miss.inc(misses)
 
 
 def count_refresh(outcome: str) -> None:

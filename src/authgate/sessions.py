@@ -343,8 +343,9 @@ def purge(now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
 
     Bounded whatever the table holds: `batch` rows at a time, found by walking the primary
     key (each batch starts after the last one's key, so the whole table is read once), each
-    batch deleted in its own short transaction and published with its own fence. Memory
-    holds one batch; logins and refreshes are never blocked for longer than one batch."""
+    batch deleted in its own short transaction. Memory holds one batch (the store keeps at
+    most MAX_MESSAGES pending messages, then one FLUSH); logins and refreshes wait on no
+    lock of the purge for longer than one batch. The caches are told once, at the end."""
     now = now or timezone.now()
     grace = api_settings.ACCESS_TOKEN_LIFETIME + api_settings.LEEWAY + timedelta(seconds=60)
     idle_cutoff = int((now - api_settings.REFRESH_TOKEN_LIFETIME - api_settings.LEEWAY).timestamp())
@@ -359,14 +360,16 @@ def purge(now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
     deleted = 0
     store = get_store()
     after = None
-    while True:
-        page = dead if after is None else dead.filter(pk__gt=after)
-        chunk = list(page.values_list("pk", flat=True)[:batch])
-        if not chunk:
-            return deleted
-        with store.one_fence(), transaction.atomic():
-            deleted += Session.objects.filter(pk__in=chunk).delete()[0]
-            store.changed(messages.sessions(sid.hex for sid in chunk))
-        if len(chunk) < batch:
-            return deleted
-        after = chunk[-1]
+    with store.one_fence():  # one publication (a FLUSH past MAX_MESSAGES) and one fence, at the end
+        while True:
+            page = dead if after is None else dead.filter(pk__gt=after)
+            chunk = list(page.values_list("pk", flat=True)[:batch])
+            if not chunk:
+                break
+            with transaction.atomic():
+                deleted += Session.objects.filter(pk__in=chunk).delete()[0]
+                store.changed(messages.sessions(sid.hex for sid in chunk))
+            if len(chunk) < batch:
+                break
+            after = chunk[-1]
+    return deleted

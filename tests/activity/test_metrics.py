@@ -202,3 +202,23 @@ def test_every_reason_a_session_ends_for_has_its_series_from_the_start(api_clien
     samples = scrape(api_client)
     for reason in metrics.SESSION_END_REASONS:
         assert ("authgate_sessions_ended_total", (("reason", reason),)) in samples, reason
+
+
+def test_session_cache_hits_and_misses_are_added_in_batches(api_client, user, tokens_for, monkeypatch):
+    from authgate import revocation
+
+    store = revocation.get_store()
+    if not hasattr(store, "cache"):
+        pytest.skip("no session cache in this configuration")
+    monkeypatch.setattr(store, "STATS_EVERY", 4)
+    store.hits = store.lookups = 0
+    access = tokens_for(user)["access"]
+    before = scrape(api_client)
+    for _ in range(8):
+        assert api_client.get("/api/protected/", **bearer(access)).status_code == 200
+    after = scrape(api_client)
+    name = "authgate_session_cache_lookups_total"
+    hits, misses = delta(before, after, name, result="hit"), delta(before, after, name, result="miss")
+    assert hits + misses == 8  # two batches of 4
+    if isinstance(store.bus, revocation.FileBus):  # trusted at once (a network bus must hear its echo first)
+        assert hits >= 6  # one token: only its first lookups miss

@@ -2,16 +2,23 @@
 However many sessions and users one request changes, the other processes are told and
 waited for once, after everything has committed: a password change (the user's row saved,
 then the other sessions ended) publishes one message batch and waits on one fence, not two.
-A change rolled back publishes nothing.
+A change rolled back publishes nothing. A block that gathers more than MAX_MESSAGES keeps
+one FLUSH instead (bounded memory); the session purge, batch after batch, is one such block.
 
 The bus is the real same-host SQLite bus, counted: its publications and fences are recorded
 on the way through, and still do what they do.
 """
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
-from authgate import revocation
+from authgate import revocation, sessions
+from authgate.models import Session
+from authgate.revocation.messages import MAX_MESSAGES
 from authgate.revocation import CachingRevocationStore, FileBus
 from authgate.revocation.process import reset_store
 
@@ -80,3 +87,26 @@ def test_a_rolled_back_change_publishes_nothing(user, bus):
             store.changed([f"u:{user.pk}"])
             raise RuntimeError("rolled back")
     assert bus.published == [] and bus.fences == 0
+
+
+def test_a_block_gathering_more_than_max_messages_publishes_one_flush(bus):
+    store = revocation.get_store()
+    with store.one_fence():
+        for _ in range(3):
+            with transaction.atomic():
+                store.changed([f"s:{uuid.uuid4().hex}" for _ in range(MAX_MESSAGES // 2 + 1)])
+    assert bus.published == [[revocation.FLUSH]] and bus.fences == 1
+
+
+def test_the_purge_tells_the_caches_once_whatever_its_batches(user, bus):
+    dead = [sessions.open_session(user, device="dead")[0] for _ in range(7)]
+    sessions.open_session(user, device="live")
+    Session.objects.filter(device="dead").update(expires_at=timezone.now() - timedelta(hours=1))
+    bus.published.clear()
+    bus.fences = 0
+
+    assert sessions.purge(batch=3) == 7
+
+    assert bus.fences == 1
+    assert bus.published == [[f"s:{s.pk.hex}" for s in sorted(dead, key=lambda s: s.pk)]]
+    assert list(Session.objects.values_list("device", flat=True)) == ["live"]

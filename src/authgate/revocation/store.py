@@ -20,7 +20,8 @@ Invariants:
   from them again) and once more after the commit (a concurrent read may have stored the
   row as it was before), then has the bus publish them and waits on one fence — one per
   `one_fence()` block however many changes it makes (a password change saves the user
-  and ends sessions: one fence, not two). A rolled-back change publishes nothing;
+  and ends sessions: one fence, not two). A rolled-back change publishes nothing; a block
+  that gathers more than MAX_MESSAGES publishes one FLUSH (its memory stays bounded);
 - every user returned from memory is a private copy: a view editing `request.user` edits
   no other request's.
 """
@@ -34,10 +35,12 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.db.models.base import ModelState
 
+from .. import metrics
 from ..conf import api_settings
 from .buses.base import Bus
 from .cache import SessionCache
 from .listeners import has_listeners, tell_listeners
+from .messages import FLUSH, MAX_MESSAGES
 
 logger = logging.getLogger("authgate.revocation")
 
@@ -136,6 +139,7 @@ class CachingRevocationStore(DatabaseRevocationStore):
 
     def _log_stats(self) -> None:
         logger.debug("session cache: %d hits of %d lookups, %d entries", self.hits, self.lookups, len(self.cache))
+        metrics.count_session_cache(self.hits, self.lookups - self.hits)
         self.hits = self.lookups = 0
 
     def snapshot(self) -> int | None:
@@ -154,9 +158,13 @@ class CachingRevocationStore(DatabaseRevocationStore):
 
     def _committed(self, messages: Sequence[str]) -> None:
         self.cache.apply(messages)
-        pending: list[str] | None = getattr(self._local, "pending", None)
+        pending: dict[str, None] | None = getattr(self._local, "pending", None)  # an ordered set
         if pending is not None:
-            pending.extend(messages)
+            if FLUSH not in pending:
+                pending.update(dict.fromkeys(messages))
+                if len(pending) > MAX_MESSAGES:
+                    pending.clear()  # a bus would send FLUSH anyway; memory stays bounded
+                    pending[FLUSH] = None
         else:
             self._deliver(messages)
 
@@ -165,13 +173,13 @@ class CachingRevocationStore(DatabaseRevocationStore):
         if getattr(self._local, "pending", None) is not None:
             yield  # an outer block delivers
             return
-        self._local.pending = []
+        self._local.pending = {}
         try:
             yield
         finally:
             pending, self._local.pending = self._local.pending, None
             if pending:
-                self._deliver(list(dict.fromkeys(pending)))
+                self._deliver(list(pending))
 
     def _deliver(self, messages: Sequence[str]) -> None:
         if not self.bus.publish(messages):
