@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 
-.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit soak dist clean
+.PHONY: run test install install-dev migrate serve bench bench-adapters load-audit soak scale dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ load-audit: install-dev
 # of traffic, a fault every SOAK_FAULT_EVERY (30) s; writes bench/SOAK.md, exits 1 on a violation.
 soak: install-dev
 	$(PY) bench/soak.py $(ARGS)
+
+# 100k live sessions under Zipf traffic, cleanup of 1M dead ones; writes bench/SCALE.md.
+scale: install-dev
+	$(PY) bench/scale.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV)-py3* var staticfiles .pytest_cache dist build
