@@ -519,10 +519,10 @@ def main() -> int:
             results["rows_per_login"] = {"logins": logins, "rows": rows}
         results["load"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     finally:
+        (REPO / "bench" / "scale.json").write_text(json.dumps(results, indent=1, default=str))  # partial on error
         if not args.keep:
             database(args, create=False)
         shutil.rmtree(work, ignore_errors=True)
-    (REPO / "bench" / "scale.json").write_text(json.dumps(results, indent=1, default=str))
     text = markdown(results)
     print(text)
     if not args.no_write:
