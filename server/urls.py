@@ -33,7 +33,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-handler400 = "authgate.exceptions.handler400"
-handler403 = "authgate.exceptions.handler403"
-handler404 = "authgate.exceptions.handler404"
-handler500 = "authgate.exceptions.handler500"
+handler400 = "authgate.errors.handler400"
+handler403 = "authgate.errors.handler403"
+handler404 = "authgate.errors.handler404"
+handler500 = "authgate.errors.handler500"

@@ -16,9 +16,9 @@ Invariants:
   what `sessions.authenticate_access` does, no query more. The async path answers from
   memory when it can and reads the database in a worker thread otherwise, so it never
   blocks the event loop.
-- Every failure is an `AuthenticationFailed` carrying `status`, `detail`, `code`, `reason`
-  and the `WWW-Authenticate` value: DRF, Ninja, plain views and websockets answer from it, so
-  one refusal reads the same everywhere.
+- Every failure is an `AuthenticationFailed` (`authgate.errors`, re-exported here) carrying
+  `status`, `detail`, `code`, `reason` and the `WWW-Authenticate` value: DRF, Ninja, plain
+  views and websockets answer from it, so one refusal reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -29,71 +29,24 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
-from django.utils.translation import gettext_lazy as _
 
 from . import metrics, sessions
 from .conf import api_settings
+from .errors import WWW_AUTHENTICATE as WWW_AUTHENTICATE
+from .errors import AuthenticationFailed as AuthenticationFailed
+from .errors import CSRFFailed as CSRFFailed
+from .errors import MalformedHeader as MalformedHeader
+from .errors import NotAuthenticated as NotAuthenticated
 from .tokens import ACCESS, Claims, TokenError, get_codec
 from .types import User
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrPromise as StrPromise
-
     from .sessions import AccessContext
 
-WWW_AUTHENTICATE = 'Bearer realm="api"'
 HEADER = "header"
 COOKIE = "cookie"
-
-
-class AuthenticationFailed(Exception):
-    """A refused credential, with everything its answer says (itsdangerous-style: data on
-    the exception). `reason` is set for `token_not_valid` only."""
-
-    status = 401
-    default_detail: str | StrPromise = _("Token is invalid.")
-    default_code = "token_not_valid"
-
-    def __init__(
-        self, reason: str | None = None, detail: str | StrPromise | None = None, code: str | None = None
-    ) -> None:
-        self.detail = detail if detail is not None else self.default_detail
-        self.code = code or self.default_code
-        self.reason = reason
-        super().__init__(str(self.detail))
-
-    @property
-    def www_authenticate(self) -> str | None:
-        return WWW_AUTHENTICATE if self.status == 401 else None
-
-    def body(self) -> dict[str, str]:
-        body = {"detail": str(self.detail), "code": self.code}
-        if self.reason is not None:
-            body["reason"] = self.reason
-        return body
-
-    def response(self) -> JsonResponse:
-        """The JSON answer, as the DRF exception handler would give it."""
-        response = JsonResponse(self.body(), status=self.status)
-        if self.www_authenticate:
-            response["WWW-Authenticate"] = self.www_authenticate
-        return response
-
-
-class NotAuthenticated(AuthenticationFailed):
-    """No credential at all, on a route that needs one."""
-
-    default_detail = _("Authentication credentials were not provided.")
-    default_code = "not_authenticated"
-
-
-class CSRFFailed(AuthenticationFailed):
-    """A cookie-authenticated unsafe request without the CSRF proof (403, as DRF's)."""
-
-    status = 403
-    default_code = "permission_denied"
 
 
 @dataclass(frozen=True)
@@ -145,7 +98,7 @@ def get_raw_token(header: str) -> str | None:
     if scheme is None or scheme.lower() not in {t.lower() for t in api_settings.AUTH_HEADER_TYPES}:
         return None
     if not raw or " " in raw:
-        raise AuthenticationFailed("malformed", _("Authorization header must be 'Bearer <token>'."))
+        raise MalformedHeader()
     return raw
 
 

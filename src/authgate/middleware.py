@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from .exceptions import database_unavailable_response
+from .errors import database_unavailable_response
 
 logger = logging.getLogger("authgate.errors")
 

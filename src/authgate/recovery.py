@@ -38,7 +38,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from . import activity, identity, links, sessions, static_tokens
 from .account import names
-from .exceptions import EmailTaken, EmailUnverified, InvalidLink
+from .errors import EmailTaken, EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .conf import api_settings
 from .net import remember_request

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from . import activity, cutoffs, metrics, signals
 from .mfa.providers import FACTOR_AMR
@@ -24,7 +23,8 @@ from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store, messages
 from .conf import api_settings
-from .tokens import ACCESS, REFRESH, Claims, TokenError, TokenPair, get_codec
+from .errors import TokenMalformed, TokenRevoked, TokenWrongType, UserInactive
+from .tokens import ACCESS, REFRESH, Claims, TokenPair, get_codec
 from .types import User
 
 if TYPE_CHECKING:
@@ -41,14 +41,14 @@ ADMIN = "admin"
 INVALIDATE_ALL = "invalidate_all"
 REUSE_DETECTED = "reuse_detected"
 
-BLACKLISTED = _("Token is blacklisted")
+BLACKLISTED = TokenRevoked.default_detail
 
 
-class ReuseDetected(TokenError):
+class ReuseDetected(TokenRevoked):
     """A spent refresh token presented again: its session (`.session`) has been ended."""
 
     def __init__(self, session: Session) -> None:
-        super().__init__("revoked", BLACKLISTED)
+        super().__init__()
         self.session = session
 
 
@@ -105,14 +105,14 @@ def _session_for_claims(claims: Claims) -> Session:
     try:
         session_id = uuid.UUID(hex=claims.session_id)
     except ValueError:
-        raise TokenError("malformed", _("Token is invalid.")) from None
+        raise TokenMalformed() from None
     session = _session_with_user.get(session_id)  # the one query of a request
     if session is None or str(session.user_id) != claims.user_id:
-        raise TokenError("revoked", BLACKLISTED)
+        raise TokenRevoked()
     if not session.user.is_active:
-        raise TokenError("user_inactive", _("User is inactive."))
+        raise UserInactive()
     if session.ended_at is not None:
-        raise TokenError("revoked", BLACKLISTED)
+        raise TokenRevoked()
     return session
 
 
@@ -181,7 +181,7 @@ def rotate(raw_refresh: str) -> TokenPair:
         signals.refresh_reuse_detected.send(sender=Session, session=session, user_id=session.user_id)
         end_sessions(Session.objects.filter(pk=session.pk), REUSE_DETECTED)
         raise ReuseDetected(session)
-    raise TokenError("revoked", BLACKLISTED)
+    raise TokenRevoked()
 
 
 def verify(raw: str) -> tuple[Claims, Session]:
@@ -190,13 +190,11 @@ def verify(raw: str) -> tuple[Claims, Session]:
     codec = get_codec()
     try:
         claims = codec.decode(raw, ACCESS)
-    except TokenError as error:
-        if error.reason != "wrong_type":
-            raise
+    except TokenWrongType:
         claims = codec.decode(raw, REFRESH)
     session = _session_for_claims(claims)
     if claims.token_type == REFRESH and claims.generation != session.generation:
-        raise TokenError("revoked", BLACKLISTED)
+        raise TokenRevoked()
     return claims, session
 
 
@@ -306,7 +304,7 @@ def end_session_for_refresh(raw_refresh: str) -> Session:
     claims = get_codec().decode(raw_refresh, REFRESH)
     session = _session_for_claims(claims)
     if claims.generation != session.generation:
-        raise TokenError("revoked", BLACKLISTED)
+        raise TokenRevoked()
     end_sessions(Session.objects.filter(pk=session.pk), LOGOUT)
     return session
 

@@ -38,7 +38,7 @@ from .mfa import gate, providers
 from .models import MigratedToken
 from .net import client_ip
 from .conf import api_settings
-from .tokens import TokenError
+from .errors import TokenExpired, TokenMalformed, TokenRevoked, TokenWrongType, UserInactive
 from .types import User
 
 if TYPE_CHECKING:
@@ -130,14 +130,14 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
     """Spend a simplejwt refresh token for a new authgate session; TokenError if it cannot be."""
     conf = MigrationSettings()
     if not conf.active():
-        raise TokenError("expired", _("simplejwt tokens are no longer accepted: log in again."))
+        raise TokenExpired(_("simplejwt tokens are no longer accepted: log in again."))
     claims = _verified_claims(raw, conf)
     user = _user_for(claims, conf)
     jti = str(claims[conf.jti_claim])
     if _blacklisted(jti):
-        raise TokenError("revoked", _("Token is blacklisted"))
+        raise TokenRevoked()
     if cutoffs.issued_before_cutoff(user, claims.get("iat")):
-        raise TokenError("revoked", _("Token was issued before the account last signed out everywhere."))
+        raise TokenRevoked(_("Token was issued before the account last signed out everywhere."))
     apply_login_rules(user, request)
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     if providers.has_factor(user):
@@ -148,7 +148,7 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
                 MigratedToken.objects.create(jti=jti, user=user, expires_at=expires_at)
                 _blacklist(jti, user, raw, expires_at)
         except IntegrityError:
-            raise TokenError("revoked", _("Token has already been exchanged.")) from None
+            raise TokenRevoked(_("Token has already been exchanged.")) from None
         gate.require_second_factor(user, request)
     try:
         with transaction.atomic():
@@ -164,7 +164,7 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
             record.save(update_fields=["session"])
             _blacklist(jti, user, raw, expires_at)
     except IntegrityError:
-        raise TokenError("revoked", _("Token has already been exchanged.")) from None
+        raise TokenRevoked(_("Token has already been exchanged.")) from None
     logger.info("simplejwt refresh token %s exchanged for session %s.", jti, session.pk)
     return session, pair
 
@@ -190,11 +190,11 @@ def _verified_claims(raw: str, conf: MigrationSettings) -> dict[str, Any]:
             options={"require": ["exp", conf.token_type_claim, conf.jti_claim, conf.user_id_claim]},
         )
     except jwt.ExpiredSignatureError:
-        raise TokenError("expired", _("Token has expired.")) from None
+        raise TokenExpired() from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
-        raise TokenError("malformed", REFUSED) from None
+        raise TokenMalformed(REFUSED) from None
     if claims.get(conf.token_type_claim) != "refresh":
-        raise TokenError("wrong_type", _("Token has wrong type: expected a refresh token."))
+        raise TokenWrongType(_("Token has wrong type: expected a refresh token."))
     return claims
 
 
@@ -203,14 +203,14 @@ def _user_for(claims: dict[str, Any], conf: MigrationSettings) -> Any:
     try:
         user = user_model._default_manager.get(**{conf.user_id_field: claims[conf.user_id_claim]})
     except (user_model.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise TokenError("malformed", REFUSED) from None
+        raise TokenMalformed(REFUSED) from None
     if not user.is_active:
-        raise TokenError("user_inactive", _("User is inactive."))
+        raise UserInactive()
     if conf.check_revoke_token and conf.revoke_token_claim in claims:
         from rest_framework_simplejwt.utils import get_md5_hash_password
 
         if claims[conf.revoke_token_claim] != get_md5_hash_password(user.password):
-            raise TokenError("revoked", _("The user's password has been changed."))
+            raise TokenRevoked(_("The user's password has been changed."))
     return user
 
 

@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from . import activity
 from .models import Activity, StaticToken
 from .conf import api_settings
-from .tokens import TokenError
+from .errors import TokenExpired, TokenMalformed, TokenRevoked, UserInactive
 from .types import User
 
 KEY_PREFIX = "ag_"
@@ -74,16 +74,16 @@ def create_token(
 def authenticate_key(key: str | None) -> StaticToken:
     """The StaticToken for `key` if usable, else TokenError (its reason as for JWTs)."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise TokenError("malformed", _("Invalid token."))
+        raise TokenMalformed(_("Invalid token."))
     candidates = _candidate_digests(key)
     token = StaticToken.objects.select_related("user").filter(digest__in=candidates).first()
     if token is None:
-        raise TokenError("revoked", _("Invalid token."))
+        raise TokenRevoked(_("Invalid token."))
     now = timezone.now()
     if token.expires_at is not None and token.expires_at <= now:
-        raise TokenError("expired", _("Token has expired."))
+        raise TokenExpired()
     if not token.user.is_active:
-        raise TokenError("user_inactive", _("User is inactive."))
+        raise UserInactive()
     changes: dict[str, object] = {}
     if token.digest != candidates[0]:
         changes["digest"] = candidates[0]  # hashed under a retired SECRET_KEY: re-key it

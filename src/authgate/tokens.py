@@ -24,12 +24,12 @@ from django.utils.translation import gettext_lazy as _
 
 from . import keys
 from .conf import RELOADING_SETTINGS, api_settings
+from .errors import TokenExpired, TokenInvalid, TokenMalformed, TokenWrongType
 
 if TYPE_CHECKING:
     from datetime import timedelta
 
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-    from django.utils.functional import _StrPromise as StrPromise
     from jwt.types import Options
 
     from .models import Session
@@ -45,13 +45,8 @@ _REQUIRED_CLAIMS = ["exp", "iat", "sub", "sid", "gen", "type"]
 UNKNOWN_KID_RECHECK = 1.0
 
 
-class TokenError(Exception):
-    """A token that must be refused. `reason` is the stable machine word of the error contract."""
-
-    def __init__(self, reason: str, message: "str | StrPromise") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+# A token that must be refused: its class names the reason (`authgate.errors`).
+TokenError = TokenInvalid
 
 
 @dataclass(frozen=True)
@@ -214,27 +209,25 @@ class TokenCodec:
         if kid is None:
             return self.default_verifying_key
         if not isinstance(kid, str):
-            raise TokenError("malformed", _("Token is signed with an unknown key."))
+            raise TokenMalformed(_("Token is signed with an unknown key."))
         entry = self.verifying_keys.get(kid)
         if entry is None and self.keys_dir is not None:
             # Another process may have rotated the keys directory: look again (rate-limited).
             entry = _reloaded(self, min_interval=UNKNOWN_KID_RECHECK).verifying_keys.get(kid)
         if entry is None:
-            raise TokenError("malformed", _("Token is signed with an unknown key."))
+            raise TokenMalformed(_("Token is signed with an unknown key."))
         return entry
 
     def decode(self, token: object, expected_type: str) -> Claims:
         """Verified claims of `token`, or TokenError. Signature is checked before anything."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenError("malformed", _("Token is invalid."))
+            raise TokenMalformed()
         claims = self.verified.get(token)
         if claims is not None:
             if claims.expires_at <= time.time() - self.leeway:  # PyJWT's own rule
-                raise TokenError("expired", _("Token has expired."))
+                raise TokenExpired()
             if claims.token_type != expected_type:
-                raise TokenError(
-                    "wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type}
-                )
+                raise TokenWrongType(_("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
             return claims
         try:
             algorithm, key = self._key_for(token)
@@ -248,16 +241,14 @@ class TokenCodec:
                 options=self._decode_options,
             )
         except jwt.ExpiredSignatureError:
-            raise TokenError("expired", _("Token has expired.")) from None
+            raise TokenExpired() from None
         except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
-            raise TokenError("malformed", _("Token is invalid.")) from None
+            raise TokenMalformed() from None
         token_type = payload.get("type")
         if token_type not in (ACCESS, REFRESH):
-            raise TokenError("malformed", _("Token is invalid."))
+            raise TokenMalformed()
         if token_type != expected_type:
-            raise TokenError(
-                "wrong_type", _("Token has wrong type: expected an %(type)s token.") % {"type": expected_type}
-            )
+            raise TokenWrongType(_("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
         try:
             claims = Claims(
                 token_type=token_type,
@@ -269,7 +260,7 @@ class TokenCodec:
                 payload=payload,
             )
         except (TypeError, ValueError):
-            raise TokenError("malformed", _("Token is invalid.")) from None
+            raise TokenMalformed() from None
         if token_type == ACCESS:  # refresh tokens are single-use: nothing to gain
             self.verified.put(token, claims)
         return claims

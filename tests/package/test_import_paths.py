@@ -49,6 +49,15 @@ MOVED = {
     ("authgate.settings", "APISettings"): ("authgate.conf", "APISettings"),
     ("authgate.settings", "IMPORT_STRINGS"): ("authgate.conf", "IMPORT_STRINGS"),
     ("authgate.settings", "RELOADING_SETTINGS"): ("authgate.conf", "RELOADING_SETTINGS"),
+    ("authgate.exceptions", "exception_handler"): ("authgate.errors", "exception_handler"),
+    ("authgate.exceptions", "InvalidToken"): ("authgate.errors", "InvalidToken"),
+    ("authgate.exceptions", "InvalidCredentials"): ("authgate.errors", "InvalidCredentials"),
+    ("authgate.exceptions", "MFARequired"): ("authgate.errors", "MFARequired"),
+    ("authgate.exceptions", "handler404"): ("authgate.errors", "handler404"),
+    ("authgate.access", "AuthenticationFailed"): ("authgate.errors", "AuthenticationFailed"),
+    ("authgate.access", "NotAuthenticated"): ("authgate.errors", "NotAuthenticated"),
+    ("authgate.access", "CSRFFailed"): ("authgate.errors", "CSRFFailed"),
+    ("authgate.tokens", "TokenError"): ("authgate.errors", "TokenInvalid"),
 }
 
 # Names the docs import from where they have always been.
@@ -75,6 +84,9 @@ DOCUMENTED = [
     ("authgate.activity", "record"),
     ("authgate.counters", "hit"),
     ("authgate.exceptions", "exception_handler"),
+    ("authgate.errors", "exception_handler"),
+    ("authgate.access", "AuthenticationFailed"),
+    ("authgate.access", "aauthenticate_request"),
     ("authgate.sessions", "end_sessions"),
     ("authgate.settings", "api_settings"),
     ("authgate.settings", "DEFAULTS"),

@@ -20,28 +20,23 @@ from rest_framework.request import Request
 
 from .. import access, metrics, static_tokens
 from ..access import authorization_parts
-from ..exceptions import InvalidToken
+from ..errors import InvalidToken, TokenMalformed
 from ..models import StaticToken
 from ..sessions import AccessContext
 from ..conf import api_settings
-from ..tokens import TokenError
 
 
 def _authorization_parts(request: "Request | HttpRequest") -> tuple[str | None, str | None]:
     return authorization_parts(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
-def _invalid(error: TokenError) -> InvalidToken:
-    return InvalidToken(error.reason, error.message)
-
-
 def _as_drf(failure: access.AuthenticationFailed) -> exceptions.APIException:
     """The DRF exception giving the same answer as `failure`."""
     if isinstance(failure, access.CSRFFailed):
-        return exceptions.PermissionDenied(failure.detail)
+        return exceptions.PermissionDenied(failure.message)
     if isinstance(failure, access.NotAuthenticated):
-        return exceptions.NotAuthenticated(failure.detail)
-    return InvalidToken(failure.reason or "malformed", failure.detail)
+        return exceptions.NotAuthenticated(failure.message)
+    return InvalidToken(failure.reason or "malformed", failure.message)
 
 
 def enforce_csrf(request: HttpRequest) -> None:
@@ -98,12 +93,10 @@ class StaticTokenAuthentication(authentication.BaseAuthentication):
         if scheme is None or scheme.lower() != api_settings.STATIC_TOKEN_HEADER_TYPE.lower():
             return None
         if not credential or " " in credential:
-            raise InvalidToken("malformed", _("Authorization header must be 'Token <key>'."))
+            raise TokenMalformed(_("Authorization header must be 'Token <key>'."))
         started = perf_counter()
-        try:
+        try:  # refused: a TokenInvalid subclass, answered as it is
             token = static_tokens.authenticate_key(credential)
-        except TokenError as error:
-            raise _invalid(error) from None
         finally:
             metrics.observe_authentication("token", perf_counter() - started)
         return token.user, token

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidCode, MFARequired
+from ..errors import InvalidCode, MFARequired
 from . import events, pending, providers
 from ..types import User
 

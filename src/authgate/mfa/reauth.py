@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from ..exceptions import ReauthenticationRequired
+from ..errors import ReauthenticationRequired
 from ..conf import api_settings
 from ..net import user_of
 from . import providers

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import recovery, sessions
-from ..exceptions import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
+from ..errors import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
 from ..api.schema import extend_schema
 from ..api.serializers import ErrorSerializer, LoginResponseSerializer
 from ..conf import api_settings

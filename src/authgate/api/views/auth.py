@@ -13,7 +13,7 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 
 from ... import sessions, simplejwt_migration, static_tokens
-from ...exceptions import RefreshRequired, TokenNotValidRequest
+from ...errors import RefreshRequired, TokenNotValidRequest
 from ...mfa import gate
 from ...models import StaticToken
 from ...conf import api_settings

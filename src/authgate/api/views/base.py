@@ -24,7 +24,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from ... import notifications
-from ...exceptions import (
+from ...errors import (
     InvalidToken,
     exception_handler,
 )
@@ -115,7 +115,7 @@ def _validated(serializer_class: type[BaseSerializer[Any]], request: Request, **
 
 
 def _token_error(error: TokenError) -> InvalidToken:
-    return InvalidToken(error.reason, error.message)
+    return InvalidToken(error.reason or "malformed", error.message)
 
 
 def _failure_clearing_cookies(view: APIView, exc: Exception) -> Response:

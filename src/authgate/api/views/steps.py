@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from ... import activity, mail, metrics, recovery, sessions
 from ...account import gate as password_gate
-from ...exceptions import InvalidCredentials
+from ...errors import InvalidCredentials
 from ...models import Activity
 from ...net import client_ip, user_of
 from ...conf import api_settings

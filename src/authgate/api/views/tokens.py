@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.response import Response
 
 from ... import static_tokens
-from ...exceptions import MFARequired
+from ...errors import MFARequired
 from ...mfa import gate, providers, reauth
 from ...models import StaticToken
 from .. import serializers
