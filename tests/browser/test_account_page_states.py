@@ -84,6 +84,7 @@ def test_a_newcomer_is_not_welcomed_back_and_what_one_visitor_typed_is_gone_for_
     register.locator("button[type=submit]").click()
     expect(register.locator("[data-error-for=email]")).not_to_be_empty()
     expect(register.locator("input[name=email]")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#message")).to_have_text("Please correct Email.")  # the field is named
     looks_right(page, "register-field-error")
 
     register.locator("input[name=email]").fill("ivy@example.com")

@@ -62,6 +62,19 @@ def test_register_asks_for_the_models_fields(client, db):
     assert weak.status_code in (201, 400)  # no AUTH_PASSWORD_VALIDATORS here: accepted or refused, never a 500
 
 
+def test_the_account_pages_forms_ask_for_the_models_fields(client, db):
+    import re
+
+    page = client.get("/").content.decode()
+    form = page[page.index('<form id="register-form"') : page.index("</form>", page.index('<form id="register-form"'))]
+    assert re.findall(r'<input name="(\w+)"', form) == ["email", "full_name", "password"]
+    assert 'data-username-field="email"' in form
+    assert re.findall(r'<span class="label">([^<]+)</span>', form) == ["Email", "Full name", "Password"]
+    assert 'data-error-for="full_name"' in form and 'name="username"' not in form
+    login = page[page.index('<form id="login-form"') : page.index("</form>", page.index('<form id="login-form"'))]
+    assert re.findall(r'<span class="label">([^<]+)</span>', login) == ["Email", "Password"]
+
+
 def test_seed_flow_register_login_protected_refresh_logout(client, db):
     assert (
         client.post(

@@ -286,9 +286,15 @@ def stored(page, key):
 # ---- fixtures (imported by the test modules: one server and one browser per module) ----
 
 
+_artifacts_cleared = False
+
+
 @pytest.fixture(scope="module")
 def browser():
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # no screenshots left over from an earlier run
+    global _artifacts_cleared
+    if not _artifacts_cleared:  # no screenshots left over from an earlier run (once: not another module's)
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
+        _artifacts_cleared = True
     with chromium() as b:
         yield b
 

@@ -176,25 +176,42 @@ function clearFieldErrors(form) {
   for (const e of form.querySelectorAll(".field-error")) e.textContent = "";
   for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
 }
-// DRF validation errors {"field": ["msg"]}: under the field; the rest in the message bar.
+// What a person calls a field: its label on the form, else its name in words.
+function fieldLabel(form, field) {
+  const input = form.elements.namedItem(field);
+  const label = input && input.closest ? input.closest("label") : null;
+  const text = label && label.querySelector(".label");
+  return text && text.textContent.trim() ? text.textContent.trim() : field.replace(/_/g, " ");
+}
+function listOf(names) {
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+// DRF validation errors {"field": ["msg"]}: under the field, and the message bar names every
+// field that has one; an error with no place on the form goes in the message bar whole.
 function showFieldErrors(form, err) {
   const b = err && err.body;
   if (!b || typeof b !== "object" || b.code || err.status !== 400) return false;
+  const named = [];
   const rest = [];
+  let first = null;
   for (const [field, msgs] of Object.entries(b)) {
     const text = Array.isArray(msgs) ? msgs.join(" ") : String(msgs);
     const slot = form.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
     if (slot) {
       slot.textContent = text;
       const input = form.elements.namedItem(field);
-      if (input) input.setAttribute("aria-invalid", "true");
+      if (input && input.setAttribute) {
+        input.setAttribute("aria-invalid", "true");
+        first = first || input;
+      }
+      named.push(fieldLabel(form, field));
     } else {
-      // No place for it on the form: the message names the field.
-      rest.push(field === "non_field_errors" || field === "detail" ? text : `${field.replace(/_/g, " ")}: ${text}`);
+      rest.push(field === "non_field_errors" || field === "detail" ? text : `${fieldLabel(form, field)}: ${text}`);
     }
   }
-  if (rest.length) showMessage(rest.join(" "), "error", "invalid");
-  else showMessage("Please correct the highlighted fields.", "error", "invalid");
+  const parts = named.length ? [`Please correct ${listOf(named)}.`] : [];
+  showMessage([...parts, ...rest].join(" "), "error", "invalid");
+  if (first && first.focus) first.focus();
   return true;
 }
 
@@ -564,18 +581,31 @@ el.loginForm.addEventListener("submit", async (ev) => {
   });
 });
 
+// The form's inputs are the fields the server's registration asks for (the user model's
+// USERNAME_FIELD, email and REQUIRED_FIELDS, and the password): each is sent under its name.
+function registrationFields(form) {
+  const fields = {};
+  for (const input of form.elements) {
+    if (!input.name) continue;
+    if (input.type === "checkbox") fields[input.name] = input.checked;
+    else if (input.type === "password") fields[input.name] = input.value;
+    else if (input.value.trim() !== "" || input.required) fields[input.name] = input.value.trim();
+  }
+  return fields;
+}
+
 el.registerForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget;
   const submit = form.querySelector("button[type=submit]");
   clearFieldErrors(form);
-  const username = form.elements.namedItem("username").value.trim();
-  const email = form.elements.namedItem("email").value.trim();
-  const password = form.elements.namedItem("password").value;
+  const fields = registrationFields(form);
+  const username = fields[form.dataset.usernameField || "username"] || "";
+  const password = fields.password;
   await busy(submit, async () => {
     try {
       clearMessage();
-      await client.register({ username, email, password });
+      await client.register(fields);
     } catch (err) {
       if (!showFieldErrors(form, err)) showMessage(describeError(err), "error", err.code);
       return;
