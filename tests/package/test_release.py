@@ -125,3 +125,62 @@ def test_the_built_wheel_runs_the_readme_minimum_in_a_new_project(dist, tmp_path
         raise AssertionError(f"{error!r}\nserver log:\n{project.server_log()}") from None
     finally:
         project.stop()
+
+
+def test_the_built_wheel_with_only_the_metrics_extra_serves_the_metrics_snippet(dist, tmp_path):
+    """docs/operations.md's metrics snippet, pasted as it stands into a new project (with the
+    README's minimum) that installed the wheel with the `metrics` extra and nothing else:
+    GET /metrics answers the Prometheus text with the documented series, counting a login."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=INSTALL_TIMEOUT)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            f"{dist / 'authgate-0.1.0-py3-none-any.whl'}[metrics]",
+            f"Django~={django.VERSION[0]}.{django.VERSION[1]}.0",
+            "gunicorn",  # the test's server, not the project's
+        ],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
+    names = {package["name"].lower().replace("_", "-") for package in json.loads(installed)}
+    assert "prometheus-client" in names
+    assert not names & {"redis", "drf-spectacular", "whitenoise", "dj-database-url", "psycopg"}, names  # no [server]
+
+    (tmp_path / "site").mkdir()
+    project = NewProject(tmp_path / "site", [ROOT / "README.md", ROOT / "docs" / "operations.md"], python=python)
+    urls = (project.root / "mysite" / "urls.py").read_text()
+    assert "from authgate.metrics import MetricsView" in urls, "the operations page's urls.py, as pasted"
+    project.manage("check")
+    project.manage("migrate", "--noinput")
+    project.serve()
+    try:
+        password = "correct-horse-battery-9"
+        status, body = project.call(
+            "POST", "/api/auth/register/", {"username": "ada", "email": "ada@example.com", "password": password}
+        )
+        assert status == 201, (status, body)
+        status, body = project.call("POST", "/api/auth/login/", {"username": "ada", "password": password})
+        assert status == 200, (status, body)
+        status, text = project.call("GET", "/metrics")
+        assert status == 200, (status, text)
+        assert 'authgate_login_attempts_total{outcome="success"} 1.0' in text, text
+        assert "authgate_active_sessions 1.0" in text, text
+        for series in ("authgate_refresh_total", "authgate_sessions_ended_total", "authgate_mfa_events_total"):
+            assert series in text, series
+        project.stop()
+        assert "Traceback" not in (project.root / "server.log").read_text(errors="replace")
+    except (AssertionError, OSError) as error:
+        raise AssertionError(f"{error!r}\nserver log:\n{project.server_log()}") from None
+    finally:
+        project.stop()
