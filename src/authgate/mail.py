@@ -4,8 +4,10 @@ Django's email framework.
 
 Each mail is three templates under `authgate/email/`: `<name>_subject.txt`, `<name>.txt`
 and `<name>.html` — override them in a project's own templates directory; they are
-translatable (`{% translate %}`). The backend is Django's (`EMAIL_BACKEND`, `EMAIL_HOST`,
-...), so any SMTP server or provider backend works.
+translatable (`{% translate %}`). They go out through the project's default mailer: on
+Django 6.1 and later `MAILERS["default"]` (`django.core.mail.mailers.default`), before it
+`EMAIL_BACKEND` and `EMAIL_HOST`, ... (`get_connection()`), so any SMTP server or provider
+backend works; authgate itself reads none of the `EMAIL_*` settings.
 
 Mails are handed to a background thread (SEND_MAIL_IN_BACKGROUND, on by default) that
 starts once the response is out: no request waits on an SMTP server, and an answer takes
@@ -17,11 +19,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+import django.core.mail
 from django.conf import settings
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
@@ -43,9 +47,18 @@ def compose(name: str, to: str, context: dict[str, Any]) -> EmailMultiAlternativ
     subject = " ".join(render_to_string(f"authgate/email/{name}_subject.txt", context).split())
     text = render_to_string(f"authgate/email/{name}.txt", context)
     html = render_to_string(f"authgate/email/{name}.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
     message.attach_alternative(html, "text/html")
     return message
+
+
+def default_mailer() -> BaseEmailBackend:
+    """A connection of the project's default mailer: `mailers.default` where Django has
+    mailers (6.1+: `get_connection()` is deprecated there), else `get_connection()`."""
+    mailers = getattr(django.core.mail, "mailers", None)
+    if mailers is not None:
+        return cast(BaseEmailBackend, mailers.default)
+    return django.core.mail.get_connection()
 
 
 def site_name(request: HttpRequest | None) -> str:
@@ -168,7 +181,7 @@ class Outbox:
             if not messages:
                 return
             try:
-                get_connection().send_messages(messages)
+                default_mailer().send_messages(messages)
                 return
             except Exception as exc:  # noqa: BLE001 — an SMTP outage must not become an answer
                 if attempt == self.attempts:
