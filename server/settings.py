@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AUTHGATE_VAR_DIR", BASE_DIR / "var"))
@@ -217,20 +218,42 @@ SPECTACULAR_SETTINGS = {
 }
 
 
-# Mail (password reset, email verification): Django's own settings, from the environment.
+# Mail (password reset, email verification): Django's own names, from the environment.
 # Without EMAIL_HOST, mails are printed to the log, so the demo needs no mail server.
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or 10)
+# Django 6.1 configures mail as MAILERS (its EMAIL_* settings are deprecated there):
+# the same variables then make MAILERS["default"]; before 6.1 they are the EMAIL_* settings.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "authgate <noreply@localhost>")
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+_email_host = os.environ.get("EMAIL_HOST", "")
+_email_backend = os.environ.get("EMAIL_BACKEND") or (
+    _SMTP_BACKEND if _email_host else "django.core.mail.backends.console.EmailBackend"
 )
-if not EMAIL_HOST and not os.environ.get("EMAIL_BACKEND") and not DEBUG and "pytest" not in sys.modules:
+_smtp_options = {
+    "host": _email_host,
+    "port": int(os.environ.get("EMAIL_PORT") or 25),
+    "username": os.environ.get("EMAIL_HOST_USER", ""),
+    "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env_bool("EMAIL_USE_TLS"),
+    "use_ssl": env_bool("EMAIL_USE_SSL"),
+    "timeout": int(os.environ.get("EMAIL_TIMEOUT") or 10),
+}
+if django.VERSION >= (6, 1):
+    MAILERS = {
+        "default": {
+            "BACKEND": _email_backend,
+            "OPTIONS": _smtp_options if _email_backend == _SMTP_BACKEND else {},
+        }
+    }
+else:
+    EMAIL_BACKEND = _email_backend
+    EMAIL_HOST = _smtp_options["host"]
+    EMAIL_PORT = _smtp_options["port"]
+    EMAIL_HOST_USER = _smtp_options["username"]
+    EMAIL_HOST_PASSWORD = _smtp_options["password"]
+    EMAIL_USE_TLS = _smtp_options["use_tls"]
+    EMAIL_USE_SSL = _smtp_options["use_ssl"]
+    EMAIL_TIMEOUT = _smtp_options["timeout"]
+if not _email_host and not os.environ.get("EMAIL_BACKEND") and not DEBUG and "pytest" not in sys.modules:
     STARTUP_WARNINGS.append(
         "EMAIL_HOST is not set: mails, password reset links included, are printed to the log. "
         "Set EMAIL_HOST for anything but the local demo."

@@ -15,7 +15,7 @@ from authgate.mail import outbox
 from authgate.models import KnownDevice
 
 from ..conftest import PASSWORD, bearer
-from ..support.smtp import smtp, smtp_server  # noqa: F401  (fixtures)
+from ..support.smtp import mail_settings, smtp, smtp_server  # noqa: F401  (fixtures)
 
 LAPTOP = {"HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "REMOTE_ADDR": "198.51.100.7"}
 PHONE = {"HTTP_USER_AGENT": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1) Safari/604.1", "REMOTE_ADDR": "203.0.113.80"}
@@ -101,8 +101,9 @@ def test_refresh_token_reuse_tells_the_owner_someone_may_have_the_token(api_clie
 
 
 def test_a_mail_server_that_is_down_changes_no_login(user, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1  # nothing listens
+    smtp = mail_settings("django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=9, timeout=1)
+    for name, value in smtp.items():  # nothing listens on port 9
+        setattr(settings, name, value)
     sign_in(APIClient(), LAPTOP)
     sign_in(APIClient(), PHONE)  # a new device: its mail cannot be delivered, the answer is the same
     assert KnownDevice.objects.filter(user=user).count() >= 2

@@ -184,19 +184,41 @@ class SMTPSink:
 
     def settings(self):
         """Django settings that send to this server."""
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": self.port,
-            "EMAIL_USE_TLS": False,
-            "EMAIL_HOST_USER": "",
-            "EMAIL_HOST_PASSWORD": "",
-            "EMAIL_TIMEOUT": 10,
-        }
+        return mail_settings(
+            "django.core.mail.backends.smtp.EmailBackend",
+            host="127.0.0.1",
+            port=self.port,
+            use_tls=False,
+            username="",
+            password="",
+            timeout=10,
+        )
 
     def environment(self):
         """Environment variables that point the service (server/settings.py) at it."""
         return {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(self.port)}
+
+
+# The SMTP backend's options and the EMAIL_* settings that give them before Django 6.1.
+EMAIL_SETTINGS = {
+    "host": "EMAIL_HOST",
+    "port": "EMAIL_PORT",
+    "username": "EMAIL_HOST_USER",
+    "password": "EMAIL_HOST_PASSWORD",
+    "use_tls": "EMAIL_USE_TLS",
+    "use_ssl": "EMAIL_USE_SSL",
+    "timeout": "EMAIL_TIMEOUT",
+}
+
+
+def mail_settings(backend, **options):
+    """Settings that make `backend` (with the SMTP `options`) the default mailer: MAILERS
+    on Django 6.1 and later, where the EMAIL_* settings are deprecated; EMAIL_* before."""
+    import django
+
+    if django.VERSION >= (6, 1):
+        return {"MAILERS": {"default": {"BACKEND": backend, "OPTIONS": options}}}
+    return {"EMAIL_BACKEND": backend, **{EMAIL_SETTINGS[name]: value for name, value in options.items()}}
 
 
 @pytest.fixture(scope="session")
