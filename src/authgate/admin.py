@@ -14,8 +14,9 @@ from django.urls import URLPattern
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from . import activity, charts, counters, recovery, sessions, static_tokens
+from . import activity, charts, counters, identity, recovery, sessions, static_tokens
 from .models import (
     Activity,
     AttemptCounterQuerySet,
@@ -258,3 +259,48 @@ from .mfa import admin as mfa_admin  # noqa: E402
 from .mfa.webauthn import admin as webauthn_admin  # noqa: E402,F401  (registers the keys' admin)
 
 mfa_admin.add_action_to_user_admin()
+
+
+# -- the user model's own admin: a taken or look-alike name is a form error, not a 500 ------
+def names_checked(form_class: type[Any]) -> type[Any]:
+    """`form_class` (a ModelForm of the user model) that also asks identity whether the
+    edited account's login names are free, as every save does: a taken name (in any case
+    or width) or a look-alike username becomes an error on its field instead of the
+    IntegrityError the save would raise."""
+    if getattr(form_class, "authgate_names_checked", False):
+        return form_class
+
+    class NamesChecked(form_class):  # type: ignore[misc]
+        authgate_names_checked = True
+
+        def _post_clean(self) -> None:
+            super()._post_clean()
+            if self.errors:
+                return
+            try:
+                identity.check_available(self.instance)
+            except identity.NameTaken as taken:
+                field = taken.field if taken.field in self.fields else None
+                self.add_error(field, _("This name is taken by another account, or looks too much like one."))
+
+    NamesChecked.__name__ = NamesChecked.__qualname__ = form_class.__name__
+    return NamesChecked
+
+
+def check_names_in_user_admin(site: admin.AdminSite = admin.site) -> bool:
+    """Wrap the forms of the user model's admin on `site` (django.contrib.auth's UserAdmin,
+    or the project's) with `names_checked`."""
+    user_admin = site._registry.get(get_user_model())
+    if user_admin is None or getattr(user_admin, "authgate_names_checked", False):
+        return user_admin is not None
+    get_form = user_admin.get_form
+
+    def checked_get_form(request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        return names_checked(get_form(request, obj, change=change, **kwargs))
+
+    user_admin.get_form = checked_get_form  # type: ignore[method-assign]
+    user_admin.authgate_names_checked = True  # type: ignore[attr-defined]
+    return True
+
+
+check_names_in_user_admin()

@@ -162,7 +162,12 @@ def resolve(name: str | None) -> User | None:
 
 
 class NameTaken(IntegrityError):
-    """A save would give an account a login name that another account holds."""
+    """A save would give an account a login name that another account holds; `field` names
+    the user model's field that holds it (None when unknown)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def check_available(user: User) -> None:
@@ -176,10 +181,11 @@ def check_available(user: User) -> None:
             clash = clash.exclude(user_id=user.pk)
         key = clash.values_list("key", flat=True).first()
         if key is not None:
-            raise NameTaken(f"The login name {key!r} belongs to another account.")
+            holding = [f for f in identity_fields(type(user)) if canonical(getattr(user, f, None) or "") == key]
+            raise NameTaken(f"The login name {key!r} belongs to another account.", holding[0] if holding else None)
     field = lookalike_field(type(user))
     if field and api_settings.REFUSE_CONFUSABLE_USERNAMES and lookalike_holder_id(getattr(user, field), user):
-        raise NameTaken(f"The username {getattr(user, field)!r} looks like another account's.")
+        raise NameTaken(f"The username {getattr(user, field)!r} looks like another account's.", field)
 
 
 def sync(user: User) -> None:
