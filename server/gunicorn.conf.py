@@ -14,6 +14,11 @@ command-line flags still win).
 import os
 import shutil
 import tempfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # gunicorn has no type information: these are Any to a type checker
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 _own_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -22,7 +27,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
 
 
-def on_starting(server):
+def on_starting(server: "Arbiter") -> None:
     # The start-up warnings, once, from the master: its workers inherit the mark (server/apps.py).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
     from server.apps import warn_once
@@ -30,7 +35,7 @@ def on_starting(server):
     warn_once(server.log.warning)
 
 
-def child_exit(server, worker):
+def child_exit(server: "Arbiter", worker: "Worker") -> None:
     try:
         from prometheus_client import multiprocess
     except ImportError:
@@ -38,7 +43,7 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):
+def on_exit(server: "Arbiter") -> None:
     if _own_metrics_dir:
         shutil.rmtree(_own_metrics_dir, ignore_errors=True)
 

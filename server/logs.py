@@ -26,8 +26,8 @@ _ACCESS_ATOMS = {
 class JSONFormatter(logging.Formatter):
     """time (UTC, ISO 8601), level, logger, message, process; `extra` fields; the traceback."""
 
-    def format(self, record):
-        entry = {
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from datetime import timedelta
+from typing import Any
 from pathlib import Path
 
 import dj_database_url
@@ -19,14 +20,14 @@ VAR_DIR = Path(os.environ.get("AUTHGATE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def env_bool(name, default=False):
+def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_list(name, default):
+def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
         return default
@@ -271,14 +272,14 @@ ENV_LISTS = frozenset({"MFA_ENCRYPTION_KEYS", "WEBAUTHN_ORIGINS"})
 ENV_BOOLEANS = frozenset({"COOKIE_SECURE"})
 
 
-def _authgate_from_env():
+def _authgate_from_env() -> dict[str, Any]:
     """AUTHGATE settings from AUTHGATE_<NAME> environment variables, for every setting of
     authgate.conf.DEFAULTS but ENV_PYTHON_ONLY: durations in seconds, booleans as 1/0, lists
     comma-separated, dicts as JSON, the throttles' rates one by one
     (AUTHGATE_LOGIN_THROTTLE_USER_IP); unset or empty, the default holds."""
     from authgate.conf import DEFAULTS, DURATIONS, NESTED
 
-    conf = {}
+    conf: dict[str, Any] = {}
     for name, default in DEFAULTS.items():
         if name in ENV_PYTHON_ONLY or name in ENV_OWN_VARIABLES:
             continue

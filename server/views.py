@@ -4,8 +4,10 @@ protected, one public (the benchmarks' floor).
 """
 
 from django.db import connection
+from rest_framework.authentication import BaseAuthentication
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from authgate.revocation import get_store
@@ -18,20 +20,20 @@ class ProtectedView(AuthgateAPIView):
     @extend_schema(
         tags=["examples"], responses={200: inline_serializer("Protected", {"message": serializers.CharField()})}
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response({"message": f"Hello {request.user.get_username()}, you have accessed a protected route!"})
 
 
 class PublicView(AuthgateAPIView):
-    authentication_classes = []
+    authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(tags=["examples"], responses={200: inline_serializer("Public", {"ok": serializers.BooleanField()})})
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response({"ok": True})
 
 
-class HealthSerializer(serializers.Serializer):
+class HealthSerializer(serializers.Serializer[dict[str, str]]):
     status = serializers.CharField()
     database = serializers.CharField()
     redis = serializers.CharField()
@@ -43,7 +45,7 @@ class HealthView(AuthgatePublicView):
     when Redis is configured but unreachable, since the database then answers alone."""
 
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")

@@ -2,6 +2,8 @@
 
 import os
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -11,7 +13,7 @@ from authgate import recovery
 class Command(BaseCommand):
     help = "Create the superuser named by DJANGO_SUPERUSER_USERNAME/PASSWORD[/EMAIL] if it does not exist."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         if not username or not password:
