@@ -14,6 +14,7 @@ tests measure. Mails are sent in the background, so tests wait for them with `wa
 import email
 import email.policy
 import os
+import random
 import re
 import shutil
 import socket
@@ -35,7 +36,9 @@ TIMEOUT = 30
 
 def free_smtp_port():
     first, last = (int(part) for part in PORTS.split("-"))
-    for port in range(first, last + 1):
+    ports = list(range(first, last + 1))
+    random.shuffle(ports)  # concurrent test runs rarely probe the same port at once
+    for port in ports:
         with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -115,7 +118,10 @@ class SMTPSink:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                     if sock.recv(3) == b"220":
-                        return True
+                        # The greeting may come from another run's server on this port, ours
+                        # having failed to bind it: ours must still be alive a moment later.
+                        time.sleep(0.3)
+                        return self.process.poll() is None
             except OSError:
                 pass
             time.sleep(0.05)  # polling the server's start-up, not synchronising a test
