@@ -68,23 +68,12 @@ class JWTSessionAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'
 
-    # -- the hooks ---------------------------------------------------------------------
-    def get_header(self, request: HttpRequest) -> str | None:
-        """The `Authorization` value of the (Django) request, or None: then the access
-        cookie is looked at."""
-        return access.get_header(request)
-
-    def get_raw_token(self, header: str) -> str | None:
-        """The token in `header`; None when it is another scheme's (not ours to answer)."""
-        return access.get_raw_token(header)
-
-    def get_validated_token(self, raw_token: str) -> AccessContext:
-        """The verified token (signature, expiry, type); it becomes `request.auth`."""
-        return access.get_validated_token(raw_token)
-
-    def get_user(self, validated_token: AccessContext) -> Any:
-        """The user of the token's live session (from memory, else one query)."""
-        return access.get_user(validated_token)
+    # -- the hooks: `access`'s own functions, so the defaults cost no extra call; a
+    # subclass overrides any of them as a method (and may call `super()`).
+    get_header = staticmethod(access.get_header)  # the Authorization value, or None: the cookie then
+    get_raw_token = staticmethod(access.get_raw_token)  # None: another scheme's, not ours to answer
+    get_validated_token = staticmethod(access.get_validated_token)  # becomes `request.auth`
+    get_user = staticmethod(access.get_user)  # from memory, else one query
 
 
 class StaticTokenAuthentication(authentication.BaseAuthentication):
