@@ -27,6 +27,7 @@ def test_a_session_opened_before_the_factor_must_reauthenticate_to_turn_it_off(a
     assert refused.json()["methods"] == ["totp"]
     wrong = api_client.post("/api/auth/reauthenticate/", {"code": "000000"}, format="json", **bearer(older))
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_code"
+    assert wrong["WWW-Authenticate"] == 'Bearer realm="api"'  # every 401 says how to authenticate
     renewed = api_client.post("/api/auth/reauthenticate/", {"code": code_at(secret)}, format="json", **bearer(older))
     assert renewed.status_code == 200, renewed.content
     assert renewed.json()["amr"] == ["mfa", "otp", "pwd"] and renewed.json()["auth_time"]

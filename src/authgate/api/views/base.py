@@ -91,6 +91,10 @@ class AuthgateAPIView(APIView):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 401 and not response.has_header("WWW-Authenticate"):
+            # DRF adds the header to its own authentication errors only; a wrong second
+            # factor or a dead mfa_token is a 401 too, and says how to authenticate.
+            response["WWW-Authenticate"] = self.get_authenticate_header(request)
         # A sign-in from a browser without a device cookie gave it one (new-device notices).
         notifications.set_device_cookie(request._request, response)
         return response
