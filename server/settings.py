@@ -77,11 +77,13 @@ MIDDLEWARE = [
     "authgate.security.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "authgate.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, session authentication and messages serve the admin and the account page
+    # only: the API's routes skip them (server/middleware.py).
+    "server.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "server.middleware.BrowserAuthenticationMiddleware",
+    "server.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
