@@ -18,7 +18,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import activity, cutoffs, metrics, signals
-from .mfa.providers import FACTOR_AMR
+from .amr import FACTOR_AMR
 from .models import Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store, messages

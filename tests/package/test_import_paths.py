@@ -58,6 +58,8 @@ MOVED = {
     ("authgate.access", "NotAuthenticated"): ("authgate.errors", "NotAuthenticated"),
     ("authgate.access", "CSRFFailed"): ("authgate.errors", "CSRFFailed"),
     ("authgate.tokens", "TokenError"): ("authgate.errors", "TokenInvalid"),
+    ("authgate.mfa.providers", "AMR_VALUES"): ("authgate.amr", "AMR_VALUES"),
+    ("authgate.mfa.providers", "FACTOR_AMR"): ("authgate.amr", "FACTOR_AMR"),
 }
 
 # Names the docs import from where they have always been.

@@ -37,17 +37,13 @@ from typing import TYPE_CHECKING, Any
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from ..amr import AMR_VALUES as AMR_VALUES  # re-exported: its old home
+from ..amr import FACTOR_AMR as FACTOR_AMR  # re-exported: its old home
 from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
     from django.utils.functional import _StrPromise as StrPromise
-
-# RFC 8176 values a provider may answer from verify(); "mfa" is added by authgate when a
-# session has proven two factors (a password and another).
-AMR_VALUES = frozenset({"pwd", "otp", "hwk", "swk", "user", "pin", "fpt", "face", "sms", "mfa"})
-# The values that count as a second factor for recent authentication.
-FACTOR_AMR = frozenset({"otp", "hwk", "swk", "sms"})
 
 
 class InvalidProof(Exception):
