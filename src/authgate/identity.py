@@ -38,8 +38,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
-from .account import names
-from .account.names import fold
+from . import names
+from .names import fold
 from .models import LoginKey, NameSkeleton
 from .conf import api_settings
 from .types import User

@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .account import names
+from . import names
 
 if TYPE_CHECKING:
     from .types import User
@@ -202,7 +202,7 @@ class EmailAddress(models.Model):
 
     The address itself lives on the user model (its EMAIL_FIELD, whatever the custom user
     model calls it); this row only remembers the address that a verification link proved.
-    The user's email is verified while it still equals `email` (as login names compare: `authgate.account.names`): a
+    The user's email is verified while it still equals `email` (as login names compare: `authgate.names`): a
     change of address — through the API, the admin or `save()` — unverifies it by itself.
 
     `pending_email` is an address the user asked to change to (`PATCH me/`): it is no login
@@ -292,7 +292,7 @@ class LoginKey(models.Model):
 
 
 class NameSkeleton(models.Model):
-    """A UTS #39 skeleton of an account's username (`authgate.account.names.lookalikes`):
+    """A UTS #39 skeleton of an account's username (`authgate.names.lookalikes`):
     this UNIQUE column is what refuses a second name that looks like the first (`secadmın`
     beside `secadmin`) when REFUSE_CONFUSABLE_USERNAMES is on, atomically on every database."""
 

@@ -37,7 +37,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from . import activity, identity, links, sessions, static_tokens
-from .account import names
+from . import names
 from .errors import EmailTaken, EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .conf import api_settings

@@ -60,6 +60,8 @@ MOVED = {
     ("authgate.tokens", "TokenError"): ("authgate.errors", "TokenInvalid"),
     ("authgate.mfa.providers", "AMR_VALUES"): ("authgate.amr", "AMR_VALUES"),
     ("authgate.mfa.providers", "FACTOR_AMR"): ("authgate.amr", "FACTOR_AMR"),
+    ("authgate.account.names", "fold"): ("authgate.names", "fold"),
+    ("authgate.account.names", "lookalikes"): ("authgate.names", "lookalikes"),
 }
 
 # Names the docs import from where they have always been.

@@ -17,7 +17,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from authgate import identity
-from authgate.account import names
+from authgate import names
 from authgate.models import NameSkeleton
 
 pytestmark = pytest.mark.django_db
