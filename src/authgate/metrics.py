@@ -17,8 +17,9 @@ keeps each process's values in a file there, and a scrape sums them
 import ipaddress
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -130,13 +131,14 @@ def count_refresh(outcome: str) -> None:
 
 class ActiveSessionsCollector:
     """`authgate_active_sessions`: sessions not ended and not past their absolute cap, counted
-    in the database when scraped (one indexed COUNT), right whatever the process count."""
+    in the database when scraped (one indexed COUNT), right whatever the process count. The
+    model is found through the app registry, so that this module, which the session layer
+    counts into, imports nothing of the models above it."""
 
     def collect(self) -> Iterator["Metric"]:
-        from .models import Session
-
+        session_model: Any = apps.get_model("authgate", "Session")
         gauge = GaugeMetricFamily("authgate_active_sessions", "Sessions whose tokens can still be used.")
-        gauge.add_metric([], Session.objects.active().count())
+        gauge.add_metric([], session_model.objects.active().count())
         yield gauge
 
 
