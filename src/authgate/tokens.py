@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 from django.conf import settings as django_settings
@@ -27,14 +27,35 @@ from .conf import RELOADING_SETTINGS, api_settings
 from .errors import TokenExpired, TokenInvalid, TokenMalformed, TokenWrongType
 
 if TYPE_CHECKING:
-    from datetime import timedelta
+    import uuid
+    from datetime import datetime, timedelta
 
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
     from jwt.types import Options
 
-    from .models import Session
 
 logger = logging.getLogger("authgate.tokens")
+
+
+class SessionRow(Protocol):
+    """What a pair is minted from: the fields of a session row (`authgate.models.Session`)
+    that its claims carry. A protocol, so that minting needs nothing of the models."""
+
+    @property
+    def id(self) -> "uuid.UUID": ...
+    @property
+    def user_id(self) -> Any: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def issued_at(self) -> int: ...
+    @property
+    def expires_at(self) -> "datetime": ...
+    @property
+    def amr(self) -> str: ...
+    @property
+    def authenticated_at(self) -> "datetime": ...
+
 
 ACCESS = "access"
 REFRESH = "refresh"
@@ -265,7 +286,9 @@ class TokenCodec:
             self.verified.put(token, claims)
         return claims
 
-    def _claims_for(self, session: "Session", token_type: str, issued_at: int, lifetime: "timedelta") -> dict[str, Any]:
+    def _claims_for(
+        self, session: SessionRow, token_type: str, issued_at: int, lifetime: "timedelta"
+    ) -> dict[str, Any]:
         cap = int(session.expires_at.timestamp())
         expires_at = min(issued_at + int(lifetime.total_seconds()), cap)
         sid = session.id.hex
@@ -283,14 +306,14 @@ class TokenCodec:
             claims["auth_time"] = int(session.authenticated_at.timestamp())
         return claims
 
-    def access_for(self, session: "Session", issued_at: int | None = None) -> str:
+    def access_for(self, session: SessionRow, issued_at: int | None = None) -> str:
         issued_at = session.issued_at if issued_at is None else issued_at
         return self.encode(self._claims_for(session, ACCESS, issued_at, api_settings.ACCESS_TOKEN_LIFETIME))
 
-    def refresh_for(self, session: "Session") -> str:
+    def refresh_for(self, session: SessionRow) -> str:
         return self.encode(self._claims_for(session, REFRESH, session.issued_at, api_settings.REFRESH_TOKEN_LIFETIME))
 
-    def pair_for(self, session: "Session") -> TokenPair:
+    def pair_for(self, session: SessionRow) -> TokenPair:
         """The session's current pair; the same bytes every time for the same row state."""
         return TokenPair(access=self.access_for(session), refresh=self.refresh_for(session))
 
