@@ -10,6 +10,13 @@ class AuthgateConfig(AppConfig):
     verbose_name = "authgate"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def import_models(self) -> None:
+        super().import_models()
+        # The second-factor tables belong to this app (one migrations directory); their
+        # classes live beside the factors that use them.
+        from .mfa import models as mfa_models  # noqa: F401
+        from .mfa.webauthn import models as webauthn_models  # noqa: F401
+
     def ready(self) -> None:
         from .conf import api_settings
 

@@ -10,8 +10,9 @@ however many times it is refreshed: no token is ever stored, in plaintext or oth
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -359,9 +360,19 @@ class NotificationPreference(models.Model):
         return f"{self.user} · new device: {self.new_device}"
 
 
-# The second-factor tables belong to this app (one migrations directory).
-from .mfa.models import PendingLogin, RecoveryCode, TOTPDevice  # noqa: E402
-from .mfa.webauthn.models import WebAuthnChallenge, WebAuthnCredential  # noqa: E402
+# The second-factor tables belong to this app too (one migrations directory); their classes
+# live in `authgate.mfa` and `AuthgateConfig.import_models()` registers them. Their old names
+# here answer from the app registry, so that no import runs from the models up into mfa.
+_SECOND_FACTOR_MODELS = frozenset(
+    {"PendingLogin", "RecoveryCode", "TOTPDevice", "WebAuthnChallenge", "WebAuthnCredential"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SECOND_FACTOR_MODELS:
+        return django_apps.get_model("authgate", name, require_ready=False)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Activity",
@@ -373,11 +384,6 @@ __all__ = [
     "LoginKey",
     "MigratedToken",
     "NotificationPreference",
-    "PendingLogin",
-    "RecoveryCode",
     "Session",
     "StaticToken",
-    "TOTPDevice",
-    "WebAuthnChallenge",
-    "WebAuthnCredential",
 ]

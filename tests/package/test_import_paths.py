@@ -62,6 +62,11 @@ MOVED = {
     ("authgate.mfa.providers", "FACTOR_AMR"): ("authgate.amr", "FACTOR_AMR"),
     ("authgate.account.names", "fold"): ("authgate.names", "fold"),
     ("authgate.account.names", "lookalikes"): ("authgate.names", "lookalikes"),
+    ("authgate.models", "PendingLogin"): ("authgate.mfa.models", "PendingLogin"),
+    ("authgate.models", "RecoveryCode"): ("authgate.mfa.models", "RecoveryCode"),
+    ("authgate.models", "TOTPDevice"): ("authgate.mfa.models", "TOTPDevice"),
+    ("authgate.models", "WebAuthnChallenge"): ("authgate.mfa.webauthn.models", "WebAuthnChallenge"),
+    ("authgate.models", "WebAuthnCredential"): ("authgate.mfa.webauthn.models", "WebAuthnCredential"),
 }
 
 # Names the docs import from where they have always been.
