@@ -36,8 +36,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from . import activity, identity, links, sessions, static_tokens
-from . import names
+from . import activity, identity, links, names, sessions, static_tokens
 from .errors import EmailTaken, EmailUnverified, InvalidLink
 from .models import Activity, EmailAddress
 from .conf import api_settings
