@@ -82,7 +82,8 @@ def _postgres_sql(url):
 @pytest.fixture(
     scope="module",
     params=[
-        pytest.param("sqlite", marks=pytest.mark.multiprocess),
+        # Its own servers on their own SQLite file: the first pass runs it, the others need not.
+        pytest.param("sqlite", marks=[pytest.mark.multiprocess, pytest.mark.single_pass]),
         pytest.param("postgres+redis", marks=[pytest.mark.multiprocess, pytest.mark.postgres, pytest.mark.redis]),
     ],
 )
