@@ -23,7 +23,7 @@ Mails queued during a request leave after it (`authgate.mail.outbox`, on Django'
 `request_started`/`request_finished`).
 
 (Each module that keeps state built from the settings resets it on `setting_changed`
-itself, beside that state: `settings`, `tokens`, `revocation.process`, `mfa.providers`.)
+itself, beside that state: `settings`, `tokens`, `revocation.process`, `factors`.)
 
 The activity trail's (`authgate.activity`): a login's row names the session it opened
 (`session_opened`, then Django's `user_logged_in`); a failed login is recorded from Django's

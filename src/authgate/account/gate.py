@@ -37,7 +37,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import Throttled
 
 from .. import recovery
-from ..mfa import providers
+from .. import factors
 from ..throttling import LoginThrottle
 from ..types import User
 
@@ -131,7 +131,7 @@ def check_password(
     if found is None or (user is not None and found.pk != user.pk):
         throttle.failed()
         raise WrongPassword()
-    if providers.has_factor(found, remember=True):
+    if factors.has_factor(found, remember=True):
         # Not a success yet: the account's count (wrong codes included) is reset only once
         # the second factor is proven, else a known password would wipe the code guesses.
         throttle.cancel()
