@@ -1,23 +1,32 @@
 #!/usr/bin/env python3
 """
-authgate benchmark harness: authgate side by side with a reference
-server built from djangorestframework-simplejwt + its token_blacklist app.
+authgate benchmark harness: authgate side by side with two reference servers, one
+built from djangorestframework-simplejwt + its token_blacklist app, one from
+django-allauth's headless API with its JWT strategy (stateful validation, rotation).
 
 Standard library only, plus the shared process harness (tests/support) and bench/tasks.py
 (the work done inside each server's project). Started by `make bench` -> `bench/run.sh` -> this file.
 
 For each database (SQLite, PostgreSQL) it migrates a fresh database per server, starts
-both servers with the same gunicorn settings (and, on PostgreSQL, authgate a second time
-with REDIS_URL), then measures them alternately, in rounds (A R A R ...):
+the servers with the same gunicorn settings (and, on PostgreSQL, authgate a second time
+with REDIS_URL), then measures them alternately, in rounds (A B C A+R, then reversed):
 
   public     GET /api/public/, unauthenticated (the floor)                    wrk
   protected  GET /api/protected/ with `Authorization: Bearer <access>`        wrk
-  login      POST /api/auth/login/ (Argon2 dominates)                         wrk
-  refresh    POST /api/auth/token/refresh/ with rotation over many sessions:  wrk
+  spread     the same GET over the access tokens of thousands of sessions     wrk
+  login      each server's login view (Argon2 dominates)                      wrk
+  refresh    each server's refresh view, rotation over many sessions:         wrk
              each wrk thread holds a queue of refresh tokens, presents each
              exactly once and queues the rotated one it gets back
+  logout     latency of each server's logout view, one session after another, python
+             while wrk drives protected GETs at the same server                 + wrk
   rows       stored rows for one session after 1, 10, 1000 refreshes         python
-  logout     is the session's access token refused right after logout?       python
+  after      is the session's access token refused right after logout?       python
+  logout
+  fork       do concurrent refreshes of one refresh token fork the session    python
+             into several chains that all go on refreshing?
+
+Each server speaks its own protocol (paths, body and answer field names): KINDS below.
 
 Writes bench/results.json and the figures of bench/RESULTS.md (between the
 `<!-- bench:begin -->` / `<!-- bench:end -->` markers, so notes around them are kept).
@@ -27,6 +36,7 @@ import argparse
 import datetime
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -35,6 +45,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +60,8 @@ WORK = BENCH / ".work"
 LUA = BENCH / "lua"
 REF_DIR = BENCH / "reference"
 REF_VENV = BENCH / ".venv-ref"
+ALLAUTH_DIR = BENCH / "reference_allauth"
+ALLAUTH_VENV = BENCH / ".venv-allauth"
 AUTHGATE_VENV = REPO / ".venv"
 
 PASSWORD = "Bench-pass-7319!"
@@ -59,7 +72,7 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
 SECRET_KEY = "bench-" + "k" * 58
 
-RUN_BUDGET_S = 570  # the whole run stays under 10 minutes
+RUN_BUDGET_S = 870  # the whole run stays under 15 minutes
 START = time.monotonic()
 
 RUNNING = []  # live server processes, killed at exit whatever happens
@@ -137,6 +150,77 @@ def postgres_available():
         return False, str(exc).splitlines()[0]
 
 
+# ---------------------------------------------------------------------------- protocols
+# What differs between the servers' APIs. authgate and simplejwt share paths and field
+# names; allauth's headless "app" client has its own: login and refresh answer the tokens
+# inside "meta" / "data" as "access_token" / "refresh_token", logout is DELETE of the
+# session, authenticated by the access token.
+KINDS = {
+    "authgate": {
+        "login": "/api/auth/login/",
+        "refresh": "/api/auth/token/refresh/",
+        "refresh_field": "refresh",
+        "logout": ("POST", "/api/auth/logout/"),
+    },
+    "simplejwt": {
+        "login": "/api/auth/login/",
+        "refresh": "/api/auth/token/refresh/",
+        "refresh_field": "refresh",
+        "logout": ("POST", "/api/auth/logout/"),
+    },
+    "allauth": {
+        "login": "/_allauth/app/v1/auth/login",
+        "refresh": "/_allauth/app/v1/tokens/refresh",
+        "refresh_field": "refresh_token",
+        "logout": ("DELETE", "/_allauth/app/v1/auth/session"),
+    },
+}
+REFERENCES = ("simplejwt", "allauth")
+
+
+def token_pair(kind, body):
+    """(access, refresh) from a login or refresh answer of a server of `kind`, or Nones."""
+    if not isinstance(body, dict):
+        return None, None
+    if kind == "allauth":
+        inner = body.get("meta") if isinstance(body.get("meta"), dict) else body.get("data")
+        inner = inner if isinstance(inner, dict) else {}
+        return inner.get("access_token"), inner.get("refresh_token")
+    return body.get("access"), body.get("refresh")
+
+
+def login_http(server, username, password=None):
+    """POST the server's login view; (status, access, refresh, raw)."""
+    status, body, raw = request(
+        server.port, "POST", server.api["login"], {"username": username, "password": password or PASSWORD}
+    )
+    access, refresh = token_pair(server.kind, body) if status == 200 else (None, None)
+    return status, access, refresh, raw
+
+
+def refresh_http(server, refresh, timeout=15):
+    """POST the server's refresh view with `refresh`; (status, access, rotated refresh, raw)."""
+    status, body, raw = request(
+        server.port, "POST", server.api["refresh"], {server.api["refresh_field"]: refresh}, timeout=timeout
+    )
+    access, rotated = token_pair(server.kind, body) if status == 200 else (None, None)
+    return status, access, rotated, raw
+
+
+def logout_http(server, access, refresh):
+    """The server's logout of the session holding (access, refresh); (status, done, raw).
+    authgate and simplejwt take the refresh token in the body and answer 200; allauth ends
+    the session named by the access token and answers 401 "not authenticated" (its
+    AuthenticationResponse after a logout)."""
+    method, path = server.api["logout"]
+    if server.kind == "allauth":
+        status, body, raw = request(server.port, method, path, token=access)
+        done = status == 401 and isinstance(body, dict) and body.get("meta", {}).get("is_authenticated") is False
+        return status, done, raw
+    status, _, raw = request(server.port, method, path, {"refresh": refresh})
+    return status, status == 200, raw
+
+
 # ---------------------------------------------------------------------------- servers
 # The work done inside each project (users, sessions, row counts) is bench/tasks.py, run
 # with that project's Python, working directory and environment.
@@ -145,7 +229,8 @@ TASKS = BENCH / "tasks.py"
 
 class Server:
     def __init__(self, kind, db, redis=False, workers=2, baseline=None):
-        self.kind = kind  # "authgate" | "simplejwt"
+        self.kind = kind  # "authgate" | "simplejwt" | "allauth"
+        self.api = KINDS[kind]
         self.db = db  # "sqlite" | "postgres"
         self.redis = redis
         self.workers = workers
@@ -165,6 +250,14 @@ class Server:
             self.wsgi = "server.wsgi:application"
             self.settings = "server.settings"
             self.prefixes = ["authgate_"]
+        elif kind == "allauth":
+            self.cwd = ALLAUTH_DIR
+            self.python = ALLAUTH_VENV / "bin" / "python"
+            self.gunicorn = ALLAUTH_VENV / "bin" / "gunicorn"
+            self.wsgi = "allauthserver.wsgi:application"
+            self.settings = "allauthserver.settings"
+            # Its sessions (and the refresh tokens' state inside them) are Django's.
+            self.prefixes = ["django_session", "account_"]
         else:
             self.cwd = REF_DIR
             self.python = REF_VENV / "bin" / "python"
@@ -286,6 +379,9 @@ class Server:
     def mint_access(self, count):
         return self.task("mint-access", kind=self.kind, names=self.users[:N_USERS], count=count)
 
+    def mint_pairs(self, count):
+        return self.task("mint-pairs", kind=self.kind, names=self.users[:N_USERS], count=count)
+
     def propagation(self, count):
         """bench/propagation.py against this server's database (authgate only)."""
         out = run(
@@ -395,10 +491,10 @@ def combine(rounds):
 # ---------------------------------------------------------------------------- phases
 def sanity(server):
     """Login once over HTTP, check the protected and public routes answer as specified."""
-    status, body, raw = request(server.port, "POST", "/api/auth/login/", {"username": "bench0", "password": PASSWORD})
-    if status != 200 or not body or "access" not in body or "refresh" not in body:
-        raise RuntimeError(f"{server.tag}: POST /api/auth/login/ -> {status} {raw[:300]!r}")
-    server.access = body["access"]
+    status, access, refresh, raw = login_http(server, "bench0")
+    if status != 200 or not access or not refresh:
+        raise RuntimeError(f"{server.tag}: POST {server.api['login']} -> {status} {raw[:300]!r}")
+    server.access = access
     status, body, raw = request(server.port, "GET", "/api/protected/", token=server.access)
     expected = {"message": "Hello bench0, you have accessed a protected route!"}
     if status != 200 or body != expected:
@@ -410,13 +506,12 @@ def sanity(server):
 
 def rows_and_logout(server, refreshes, checkpoints, deadline):
     """One session (user "rows"): login, `refreshes` sequential rotations, stored rows at the
-    checkpoints; then logout with the last refresh token and check its access token."""
+    checkpoints; then logout and check its last access and refresh tokens."""
     out = {"checkpoints": {}, "errors": []}
-    status, body, raw = request(server.port, "POST", "/api/auth/login/", {"username": "rows", "password": PASSWORD})
-    if status != 200:
-        out["errors"].append(f"POST /api/auth/login/ -> {status} {raw[:300]!r}")
+    status, access, refresh, raw = login_http(server, "rows")
+    if status != 200 or not refresh:
+        out["errors"].append(f"POST {server.api['login']} -> {status} {raw[:300]!r}")
         return out
-    refresh, access = body["refresh"], body["access"]
     out["checkpoints"]["0"] = server.rows("rows")
     t0 = time.monotonic()
     for i in range(1, refreshes + 1):
@@ -424,27 +519,132 @@ def rows_and_logout(server, refreshes, checkpoints, deadline):
             out["errors"].append(f"chain stopped after {i - 1} refreshes: time limit of the run")
             i += 1
             break
-        status, body, raw = request(server.port, "POST", "/api/auth/token/refresh/", {"refresh": refresh})
-        if status != 200 or not body or "refresh" not in body:
-            out["errors"].append(f"refresh #{i}: POST /api/auth/token/refresh/ -> {status} {raw[:300]!r}")
+        status, new_access, new_refresh, raw = refresh_http(server, refresh)
+        if status != 200 or not new_refresh:
+            out["errors"].append(f"refresh #{i}: POST {server.api['refresh']} -> {status} {raw[:300]!r}")
             break
-        refresh, access = body["refresh"], body["access"]
+        refresh, access = new_refresh, new_access
         if i in checkpoints:
             out["checkpoints"][str(i)] = server.rows("rows")
     out["chain_seconds"] = time.monotonic() - t0
     out["refreshes_done"] = i if not out["errors"] else i - 1
-    # Logout, then: is the session's last access token still accepted?
+    # Logout, then: is the session's last access token still accepted? its refresh token?
     status, body, raw = request(server.port, "GET", "/api/protected/", token=access)
     out["access_before_logout"] = status
-    status, body, raw = request(server.port, "POST", "/api/auth/logout/", {"refresh": refresh})
+    status, done, raw = logout_http(server, access, refresh)
     out["logout_status"] = status
-    if status != 200:
-        out["errors"].append(f"POST /api/auth/logout/ {{refresh}} -> {status} {raw[:300]!r}")
+    if not done:
+        out["errors"].append(f"{' '.join(server.api['logout'])} -> {status} {raw[:300]!r}")
     status, _, _ = request(server.port, "GET", "/api/protected/", token=access)
     out["access_after_logout"] = status
-    status, _, _ = request(server.port, "POST", "/api/auth/token/refresh/", {"refresh": refresh})
+    status, _, _, _ = refresh_http(server, refresh)
     out["refresh_after_logout"] = status
     return out
+
+
+def fork_check(server, pairs, fanout):
+    """Parallel refreshes of one refresh token: for each session of `pairs` (fresh, never
+    refreshed), `fanout` clients present its refresh token at the same moment (connections
+    opened first, then released together by a barrier); then each distinct refresh token
+    that came back is presented once more, one after another. A session whose answers give
+    two or more tokens that all refresh again has forked into independent chains."""
+    trials = []
+    for _access, refresh in pairs:
+        barrier = threading.Barrier(fanout)
+
+        def one(refresh=refresh, barrier=barrier):
+            conn = http.client.HTTPConnection(HOST, server.port, timeout=15)
+            try:
+                conn.connect()
+                body = json.dumps({server.api["refresh_field"]: refresh}).encode()
+                barrier.wait(10)
+                conn.request("POST", server.api["refresh"], body=body, headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                raw = resp.read()
+            finally:
+                conn.close()
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            return resp.status, (token_pair(server.kind, parsed)[1] if resp.status == 200 else None)
+
+        with ThreadPoolExecutor(fanout) as pool:
+            answers = list(pool.map(lambda _: one(), range(fanout)))
+        returned = sorted({tok for status, tok in answers if tok})
+        live = 0
+        for tok in returned:
+            status, _, rotated, _ = refresh_http(server, tok)
+            if status == 200 and rotated:
+                live += 1
+        trials.append(
+            {
+                "answered_200": sum(1 for status, _ in answers if status == 200),
+                "statuses": sorted(status for status, _ in answers),
+                "distinct_tokens": len(returned),
+                "live_chains": live,
+            }
+        )
+    return {
+        "fanout": fanout,
+        "trials": len(trials),
+        "forked": sum(1 for t in trials if t["live_chains"] >= 2),
+        "max_live_chains": max((t["live_chains"] for t in trials), default=0),
+        "max_answered_200": max((t["answered_200"] for t in trials), default=0),
+        "detail": trials,
+    }
+
+
+def percentile(values, q):
+    """The q-quantile (0..1) of `values` by the nearest-rank method."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def logout_under_load(server, pairs, duration, connections, threads):
+    """Logout latency while the server is busy: wrk drives protected GETs (one hot token)
+    at it for `duration` s; meanwhile one client logs the sessions of `pairs` out one after
+    another (a new connection each, as a client would), until wrk stops or the sessions run
+    out. Returns the logouts' latencies and wrk's figures of the same window."""
+    result = {}
+
+    def load():
+        result["wrk"] = wrk(
+            server, "get.lua", "/api/protected/", duration, connections, threads, {"BENCH_TOKEN": server.access}
+        )
+
+    runner = threading.Thread(target=load)
+    runner.start()
+    time.sleep(0.3)  # wrk's connections are open and busy
+    latencies, failures = [], []
+    for access, refresh in pairs:
+        if not runner.is_alive():
+            break
+        t0 = time.perf_counter()
+        status, done, raw = logout_http(server, access, refresh)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if not done and len(failures) < 3:
+            failures.append(f"{status} {raw[:200]!r}")
+        elif not done:
+            failures.append(str(status))
+    runner.join(duration + 40)
+    return {"latencies_ms": latencies, "failures": failures, "wrk": result.get("wrk")}
+
+
+def combine_logouts(rounds):
+    latencies = [x for r in rounds for x in r["latencies_ms"]]
+    gets = [r["wrk"] for r in rounds if r.get("wrk")]
+    return {
+        "logouts": len(latencies),
+        "failed": sum(len(r["failures"]) for r in rounds),
+        "failure_sample": next((r["failures"][0] for r in rounds if r["failures"]), ""),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies) if latencies else None,
+        "get_rps": combine(gets)["rps"] if gets else None,
+    }
 
 
 def total_rows(cp):
@@ -476,7 +676,7 @@ def bench_group(db, servers, opts, results):
 
         def measure(name, script, path, duration, connections, env_for, rounds):
             if elapsed() + duration * rounds * len(live) > RUN_BUDGET_S:
-                msg = f"{name} on {db} skipped: the run's 10-minute budget would be exceeded"
+                msg = f"{name} on {db} skipped: the run's time budget would be exceeded"
                 log(msg)
                 group["errors"].append(msg)
                 return
@@ -484,7 +684,7 @@ def bench_group(db, servers, opts, results):
             for r in range(rounds):
                 order = live if r % 2 == 0 else list(reversed(live))
                 for s in order:
-                    res = wrk(s, script, path, duration, connections, t, env_for(s, r))
+                    res = wrk(s, script, path(s) if callable(path) else path, duration, connections, t, env_for(s, r))
                     per[s.label].append(res)
                     log(
                         f"{db}: {name:<9} {s.label:<15} round {r + 1}/{rounds}: "
@@ -533,13 +733,14 @@ def bench_group(db, servers, opts, results):
         measure(
             "login",
             "login.lua",
-            "/api/auth/login/",
+            lambda s: s.api["login"],
             opts.login_duration,
             opts.login_connections,
             lambda s, r: {
                 "BENCH_USERS": ",".join(s.users[:N_USERS]),
                 "BENCH_PASSWORD": PASSWORD,
                 "BENCH_HARVEST": f"{harvest[s.label]}.r{r}",
+                "BENCH_REFRESH_FIELD": s.api["refresh_field"],
             },
             opts.rounds,
         )
@@ -569,12 +770,42 @@ def bench_group(db, servers, opts, results):
         measure(
             "refresh",
             "refresh.lua",
-            "/api/auth/token/refresh/",
+            lambda s: s.api["refresh"],
             opts.duration,
             c,
-            lambda s, r: {"BENCH_TOKENS_FILE": str(token_files[s.label][r])},
+            lambda s, r: {
+                "BENCH_TOKENS_FILE": str(token_files[s.label][r]),
+                "BENCH_REFRESH_FIELD": s.api["refresh_field"],
+            },
             opts.rounds,
         )
+
+        # Logout latency under load: one client logs sessions out one after another while
+        # wrk drives protected GETs at the same server; servers alternated in rounds.
+        if elapsed() + opts.duration * opts.rounds * len(live) > RUN_BUDGET_S:
+            group["errors"].append(f"logout latency on {db} skipped: the run's time budget would be exceeded")
+        else:
+            pairs = {s.label: s.mint_pairs(opts.logouts * opts.rounds) for s in live}
+            per = {s.label: [] for s in live}
+            for r in range(opts.rounds):
+                for s in live if r % 2 == 0 else list(reversed(live)):
+                    share = pairs[s.label][r * opts.logouts : (r + 1) * opts.logouts]
+                    res = logout_under_load(s, share, opts.duration, c, t)
+                    per[s.label].append(res)
+                    got = combine_logouts([res])
+                    log(
+                        f"{db}: logout    {s.label:<15} round {r + 1}/{opts.rounds}: {got['logouts']} logouts, "
+                        f"p50 {fmt(got['p50_ms'], '.1f')} ms, p99 {fmt(got['p99_ms'], '.1f')} ms, "
+                        f"failed {got['failed']}; GETs {fmt(got['get_rps'], '.0f')} 2xx/s"
+                    )
+            group["logout_latency"] = {label: combine_logouts(rs) for label, rs in per.items()}
+
+        # Parallel refreshes of one token: do they fork the session? (not timed)
+        for s in live:
+            try:
+                group.setdefault("fork", {})[s.label] = fork_check(s, s.mint_pairs(opts.fork_trials), opts.fork_fanout)
+            except Exception as exc:  # noqa: BLE001
+                group["errors"].append(f"{s.label}: parallel refresh check failed: {exc!r}")
 
         # Revocation propagation between two processes (authgate's session cache).
         for s in live:
@@ -628,10 +859,15 @@ def scan_log(server, group):
 TARGETS = [
     # key, description, threshold (by database where it differs)
     ("protected_vs_simplejwt", "protected GET >= {thr}x simplejwt", {"sqlite": 1.5, "postgres": 2.0}),
+    ("protected_vs_allauth", "protected GET >= 3x allauth", 3.0),
     ("auth_overhead", "authgate protected GET >= 0.90x its public GET", 0.90),
     ("refresh_vs_simplejwt", "refresh with rotation >= 2x simplejwt", 2.0),
+    ("refresh_vs_allauth", "refresh with rotation >= 2x allauth", 2.0),
     ("login_vs_simplejwt", "login >= 0.95x simplejwt", 0.95),
     ("propagation_p99", "revocation reaches another process, p99 <= 5 ms", 5.0),
+    ("logout_p99", "logout p99 under load <= 50 ms", 50.0),
+    ("refused_after_logout", "access token refused right after logout", None),
+    ("no_fork", "parallel refreshes of one token never fork", None),
     ("rows_constant", "rows per session constant after 1000 refreshes", None),
     ("zero_non2xx", "zero non-2xx (and socket errors) under load", None),
 ]
@@ -652,8 +888,10 @@ def evaluate(results):
 
             checks = {
                 "protected_vs_simplejwt": ratio(rps("protected", label), rps("protected", "simplejwt")),
+                "protected_vs_allauth": ratio(rps("protected", label), rps("protected", "allauth")),
                 "auth_overhead": ratio(rps("protected", label), rps("public", label)),
                 "refresh_vs_simplejwt": ratio(rps("refresh", label), rps("refresh", "simplejwt")),
+                "refresh_vs_allauth": ratio(rps("refresh", label), rps("refresh", "allauth")),
                 "login_vs_simplejwt": ratio(rps("login", label), rps("login", "simplejwt")),
             }
             rr = g["rows"].get(label, {})
@@ -664,13 +902,26 @@ def evaluate(results):
                 rows_ok = len(set(counts.values())) == 1
             bad = sum(v.get(label, {}).get("non2xx", 0) + v.get(label, {}).get("socket_errors", 0) for v in m.values())
             prop = g.get("propagation", {}).get(label) or {}
+            logout = (g.get("logout_latency") or {}).get(label) or {}
+            fork = (g.get("fork") or {}).get(label)
+            after = rr.get("access_after_logout")
             for key, desc, thr in TARGETS:
+                if key.endswith("_vs_allauth") and "allauth" not in g["servers"]:
+                    continue
                 if isinstance(thr, dict):
                     thr = thr.get(g["db"])
                 desc = desc.replace("{thr}", f"{thr:g}" if thr else "")
                 if key == "propagation_p99":
                     value = prop.get("p99_ms")
                     ok = None if value is None else value <= thr
+                elif key == "logout_p99":
+                    value = logout.get("p99_ms")
+                    ok = None if value is None else (value <= thr and not logout.get("failed"))
+                elif key == "refused_after_logout":
+                    value, ok = after, (None if after is None else not 200 <= after < 300)
+                elif key == "no_fork":
+                    value = None if fork is None else f"{fork['forked']} of {fork['trials']} sessions forked"
+                    ok = None if fork is None else fork["forked"] == 0
                 elif key == "rows_constant":
                     value, ok = counts, rows_ok
                 elif key == "zero_non2xx":
@@ -697,24 +948,34 @@ def fmt(v, spec=".2f"):
     return "—" if v is None else format(v, spec)
 
 
+def verdict(status):
+    """A credential's fate from the status it got: 2xx accepted, anything else refused."""
+    if status is None:
+        return "—"
+    return f"accepted ({status})" if 200 <= status < 300 else f"refused ({status})"
+
+
 def tables(results):
     """Markdown tables (also printed)."""
     lines = [
-        "| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | authgate / simplejwt |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | ÷ simplejwt | ÷ allauth |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for g in results["groups"]:
         for name in ("public", "protected", "spread", "refresh", "login"):
             per = g["measurements"].get(name)
             if not per:
                 continue
-            ref = per.get("simplejwt", {}).get("rps")
             for label, r in per.items():
-                ratio = r["rps"] / ref if (ref and label != "simplejwt") else None
+                # authgate (and a baseline) against both references; allauth against simplejwt.
+                ratios = []
+                for reference in REFERENCES:
+                    ref = per.get(reference, {}).get("rps")
+                    mine = label not in REFERENCES or (label == "allauth" and reference == "simplejwt")
+                    ratios.append(f"{r['rps'] / ref:.2f}×" if ref and mine else "")
                 lines.append(
                     f"| {g['db']} | {name} | {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
-                    f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
-                    f"{fmt(ratio) + '×' if ratio else ''} |"
+                    f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | " + " | ".join(ratios) + " |"
                 )
     baseline_rows = []
     for g in results["groups"]:
@@ -750,9 +1011,47 @@ def tables(results):
             cells = [fmt(total_rows(cps.get(k)), "d") if cps.get(k) is not None else "—" for k in ("0", "1", "10")]
             cells.append(f"{total_rows(cps[last])} (n={last})" if last and last not in ("0", "1", "10") else "—")
             tabs = ", ".join(f"{t}={n}" for t, n in (cps.get(last) or {}).items())
-            after = rr.get("access_after_logout")
-            verdict = {200: "accepted (200)", 401: "refused (401)"}.get(after, str(after))
-            lines.append(f"| {g['db']} | {label} | " + " | ".join(cells) + f" | {tabs} | {verdict} |")
+            after = verdict(rr.get("access_after_logout"))
+            lines.append(f"| {g['db']} | {label} | " + " | ".join(cells) + f" | {tabs} | {after} |")
+    lines += [
+        "",
+        f"Correctness, as measured: logout, then the session's last access token on the protected "
+        f"GET and its last refresh token on the refresh view; parallel refreshes: "
+        f"{results['options'].get('fork_fanout')} clients present one fresh session's refresh token at "
+        f"the same moment, then each distinct refresh token they got back is presented once more "
+        f"(a session forks when two or more of them refresh again):",
+        "",
+        "| db | server | access token after logout | refresh token after logout | parallel refreshes: "
+        "sessions | most 200s for one token | most distinct tokens back | most chains that refresh again | "
+        "sessions forked |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for g in results["groups"]:
+        for label in g["servers"]:
+            rr = g["rows"].get(label, {})
+            fork = (g.get("fork") or {}).get(label) or {}
+            detail = fork.get("detail") or []
+            verdicts = [verdict(rr.get(k)) for k in ("access_after_logout", "refresh_after_logout")]
+            lines.append(
+                f"| {g['db']} | {label} | {verdicts[0]} | {verdicts[1]} | {fork.get('trials', '—')} | "
+                f"{fork.get('max_answered_200', '—')} | {max((d['distinct_tokens'] for d in detail), default='—')} | "
+                f"{fork.get('max_live_chains', '—')} | {fork.get('forked', '—')} |"
+            )
+    lines += [
+        "",
+        "Logout latency under load: one client logs sessions out one after another (each server's "
+        "own logout view, a new connection each) while wrk drives protected GETs at the same server "
+        f"({results['options']['connections']} connections); rounds alternated:",
+        "",
+        "| db | server | logouts | p50 ms | p99 ms | max ms | failed | protected GETs meanwhile 2xx/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for g in results["groups"]:
+        for label, lo in (g.get("logout_latency") or {}).items():
+            lines.append(
+                f"| {g['db']} | {label} | {lo['logouts']} | {fmt(lo['p50_ms'], '.1f')} | {fmt(lo['p99_ms'], '.1f')} | "
+                f"{fmt(lo['max_ms'], '.1f')} | {lo['failed']} | {fmt(lo['get_rps'], '.0f')} |"
+            )
     lines += [
         "",
         "Session cache hit rate during the spread measurement, and revocation propagation to "
@@ -774,10 +1073,12 @@ def tables(results):
     lines += ["", "| config | target | value | pass |", "|---|---|---|---|"]
     for t in results.get("targets", []):
         v = t["value"]
-        if isinstance(v, float) and t["target"] == "propagation_p99":
+        if isinstance(v, float) and t["target"] in ("propagation_p99", "logout_p99"):
             vs = f"{v:.3f} ms"
         elif isinstance(v, float):
             vs = f"{v:.2f}×"
+        elif t["target"] == "refused_after_logout":
+            vs = verdict(v)
         elif isinstance(v, dict):
             vs = ", ".join(f"{k}: {n}" for k, n in sorted(v.items(), key=lambda kv: int(kv[0])))
             vs = "rows after N refreshes — " + vs if vs else "—"
@@ -806,7 +1107,7 @@ def write_results_md(results, table_md):
         + ".",
         "",
         f"Settings: gunicorn sync workers, `--workers {results['options']['workers']} --threads 1`, "
-        f"same for both servers; {results['options']['connections']} connections for GET and refresh, "
+        f"same for every server; {results['options']['connections']} connections for GET and refresh, "
         f"{results['options']['login_connections']} for login; {results['options']['rounds']} alternated rounds of "
         f"{results['options']['duration']} s ({results['options']['login_duration']} s for login) per server "
         f"and measurement; {results['options']['sessions']} sessions per refresh round. "
@@ -831,7 +1132,7 @@ def write_results_md(results, table_md):
             path.write_text(new)
             return
     header = (
-        "# Benchmark results: authgate vs djangorestframework-simplejwt\n\n"
+        "# Benchmark results: authgate vs djangorestframework-simplejwt and django-allauth\n\n"
         "Written by `make bench` (bench/run.py); notes outside the bench markers are kept "
         "when it runs again. What each figure means: bench/README.md.\n\n"
     )
@@ -864,8 +1165,12 @@ def machine_info():
 
 def versions(authgate_ok, pg_version):
     out = {}
-    for who, py in (("authgate", AUTHGATE_VENV / "bin" / "python"), ("simplejwt", REF_VENV / "bin" / "python")):
-        if who == "authgate" and not authgate_ok:
+    for who, py in (
+        ("authgate", AUTHGATE_VENV / "bin" / "python"),
+        ("simplejwt", REF_VENV / "bin" / "python"),
+        ("allauth", ALLAUTH_VENV / "bin" / "python"),
+    ):
+        if (who == "authgate" and not authgate_ok) or not py.exists():
             continue
         try:
             out[who] = json.loads(run([str(py), str(TASKS), "versions"], timeout=60).stdout.split("RESULT ", 1)[1])
@@ -890,7 +1195,9 @@ def versions(authgate_ok, pg_version):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dbs", default="sqlite,postgres", help="comma list of sqlite, postgres")
-    ap.add_argument("--servers", default="authgate,simplejwt")
+    ap.add_argument(
+        "--servers", default="authgate,simplejwt,allauth", help="comma list of authgate, simplejwt, allauth"
+    )
     ap.add_argument("--no-redis", action="store_true", help="skip authgate + Redis (on PostgreSQL)")
     ap.add_argument("--duration", type=int, default=5, help="seconds per round for GET and refresh (<= 15)")
     ap.add_argument("--login-duration", type=int, default=4, help="seconds per round for login (<= 15)")
@@ -903,6 +1210,11 @@ def main():
     ap.add_argument("--refreshes", type=int, default=1000, help="refreshes of the rows-per-session chain")
     ap.add_argument("--spread", type=int, default=2000, help="sessions whose tokens the spread GET cycles through")
     ap.add_argument("--propagation", type=int, default=200, help="revocations timed between two processes")
+    ap.add_argument("--logouts", type=int, default=300, help="sessions per round of the logout-latency measurement")
+    ap.add_argument(
+        "--fork-trials", type=int, default=5, help="sessions refreshed in parallel by --fork-fanout clients"
+    )
+    ap.add_argument("--fork-fanout", type=int, default=8, help="concurrent refreshes of one refresh token")
     ap.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
     ap.add_argument("--no-write", action="store_true", help="do not write results.json / RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s, 40 sessions, 50 refreshes")
@@ -915,7 +1227,7 @@ def main():
     opts = ap.parse_args()
     if opts.quick:
         opts.duration, opts.login_duration, opts.rounds, opts.sessions, opts.refreshes = 2, 2, 1, 40, 50
-        opts.spread, opts.propagation = 500, 50
+        opts.spread, opts.propagation, opts.logouts, opts.fork_trials = 500, 50, 40, 3
     opts.duration = min(opts.duration, 15)
     opts.login_duration = min(opts.login_duration, 15)
 
@@ -951,8 +1263,12 @@ def main():
             msg = "authgate not benchmarked: missing " + ", ".join(str(p.relative_to(REPO)) for p in missing)
             log(msg)
             results["errors"].append(msg)
-    if not (REF_VENV / "bin" / "gunicorn").exists() and "simplejwt" in wanted:
-        sys.exit("bench: the reference virtualenv bench/.venv-ref is missing; run bench/run.sh")
+    unknown = [w for w in wanted if w not in KINDS]
+    if unknown:
+        sys.exit(f"bench: unknown server(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    for who, venv in (("simplejwt", REF_VENV), ("allauth", ALLAUTH_VENV)):
+        if who in wanted and not (venv / "bin" / "gunicorn").exists():
+            sys.exit(f"bench: the {who} reference virtualenv {venv.relative_to(REPO)} is missing; run bench/run.sh")
 
     pg_ok, pg_info = postgres_available()
     redis_ok = redis_command("PING") is not None and "PONG" in (redis_command("PING") or "")
@@ -979,15 +1295,16 @@ def main():
                 servers.append(Server("authgate", db, workers=opts.workers))
             if authgate_ok and baseline:
                 servers.append(Server("authgate", db, workers=opts.workers, baseline=baseline))
-            if "simplejwt" in wanted:
-                servers.append(Server("simplejwt", db, workers=opts.workers))
+            for reference in REFERENCES:
+                if reference in wanted:
+                    servers.append(Server(reference, db, workers=opts.workers))
             if authgate_ok and db == "postgres" and not opts.no_redis:
                 if redis_ok:
                     servers.append(Server("authgate", db, redis=True, workers=opts.workers))
                 else:
                     results["errors"].append("authgate + Redis skipped: no Redis on 127.0.0.1:6379")
             if elapsed() > RUN_BUDGET_S - 60:
-                results["errors"].append(f"{db} skipped: the 10-minute budget is used up")
+                results["errors"].append(f"{db} skipped: the run's time budget is used up")
                 continue
             bench_group(db, servers, opts, results)
     except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: authgate vs djangorestframework-simplejwt (bench/README.md).
-# Creates the reference server's virtualenv (bench/.venv-ref) when absent or outdated,
+# `make bench`: authgate vs djangorestframework-simplejwt and django-allauth (bench/README.md).
+# Creates the reference servers' virtualenvs (bench/.venv-ref, bench/.venv-allauth) when absent or outdated,
 # then runs bench/run.py with authgate's .venv Python. Extra arguments go to run.py
 # (e.g. `bash bench/run.sh --quick`, `--dbs sqlite`, `--help`).
 set -euo pipefail
@@ -25,14 +25,20 @@ if [ ! -x "$PY" ]; then
     PY=python3
 fi
 
-REF=bench/.venv-ref
-REQ=bench/reference/requirements.txt
-if [ ! -x "$REF/bin/gunicorn" ] || [ "$REQ" -nt "$REF/.installed" ]; then
-    echo "bench: installing the simplejwt reference server into $REF"
-    # Same base interpreter as authgate's venv.
-    "$PY" -m venv "$REF"
-    "$REF/bin/pip" install --quiet --disable-pip-version-check -r "$REQ"
-    touch "$REF/.installed"
-fi
+# The reference servers' virtualenvs, each from its requirements file, (re)created when
+# absent or older than that file: simplejwt in bench/.venv-ref, django-allauth in
+# bench/.venv-allauth.
+reference_venv() {
+    local venv=$1 req=$2 what=$3
+    if [ ! -x "$venv/bin/gunicorn" ] || [ "$req" -nt "$venv/.installed" ]; then
+        echo "bench: installing the $what reference server into $venv"
+        # Same base interpreter as authgate's venv.
+        "$PY" -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+        touch "$venv/.installed"
+    fi
+}
+reference_venv bench/.venv-ref bench/reference/requirements.txt simplejwt
+reference_venv bench/.venv-allauth bench/reference_allauth/requirements.txt django-allauth
 
 exec "$PY" bench/run.py "$@"

@@ -15,9 +15,11 @@ It prints one line `RESULT <json>` (the last line of its output). Tasks:
   mint-refresh   {kind, names, count}: refresh tokens of `count` new sessions, opened the way
                  login opens them after the password check (no Argon2 per session)
   mint-access    {kind, names, count}: access tokens of `count` new sessions
+  mint-pairs     {kind, names, count}: [access, refresh] of `count` new sessions
   count-rows     {username, prefixes}: stored rows for one user ("*": all users) in every
                  table with the given prefixes that has a user_id column or a foreign key
-                 to such a table
+                 to such a table; Django's `django_session` (where allauth keeps its
+                 sessions and refresh-token state) by decoding each session
   bulk-sessions  {users, sessions, tokens_file}: `users` users (one shared Argon2 hash) and
                  `sessions` live authgate sessions spread over them, inserted with
                  bulk_create; their access tokens written to `tokens_file`, one a line
@@ -27,7 +29,7 @@ It prints one line `RESULT <json>` (the last line of its output). Tasks:
   table-sizes    {prefixes}: after VACUUM ANALYZE, rows and bytes (heap, each index, total)
                  of every table with the given prefixes (PostgreSQL)
 
-`kind` is "authgate" or "simplejwt". Invariant: it changes nothing but the bench users and
+`kind` is "authgate", "simplejwt" or "allauth". Invariant: it changes nothing but the bench users and
 their sessions in the database named by the environment.
 """
 
@@ -44,6 +46,7 @@ PACKAGES = (
     "Django",
     "djangorestframework",
     "djangorestframework-simplejwt",
+    "django-allauth",
     "authgate",
     "gunicorn",
     "psycopg",
@@ -91,26 +94,67 @@ def _users(names: list[str]) -> list[Any]:
     return list(get_user_model().objects.filter(username__in=names))
 
 
-def mint_refresh(kind: str, names: list[str], count: int) -> list[str]:
+def _allauth_session(user: Any) -> Any:
+    """A Django session logged in as `user`, stored: what allauth's login leaves behind
+    for the JWT strategy after the password check."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = user._meta.pk.value_to_string(user)
+    store[BACKEND_SESSION_KEY] = "allauth.account.auth_backends.AuthenticationBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store
+
+
+def mint_pairs(kind: str, names: list[str], count: int) -> list[list[str]]:
+    """[access, refresh] of `count` new sessions, opened the way each server's login opens
+    them after the password check (no Argon2 per session)."""
     users = _users(names)
-    if kind == "authgate":
-        from authgate.sessions import open_session
+    out: list[list[str]] = []
+    for i in range(count):
+        user = users[i % len(users)]
+        if kind == "authgate":
+            from authgate.sessions import open_session
 
-        return [open_session(users[i % len(users)], device="bench")[1].refresh for i in range(count)]
-    from rest_framework_simplejwt.tokens import RefreshToken
+            pair = open_session(user, device="bench")[1]
+            out.append([pair.access, pair.refresh])
+        elif kind == "allauth":
+            from allauth.headless.tokens.strategies.jwt import internal
 
-    return [str(RefreshToken.for_user(users[i % len(users)])) for i in range(count)]
+            session = _allauth_session(user)
+            refresh = internal.create_refresh_token(user, session)
+            access = internal.create_access_token(user, session, {})
+            session.save()
+            out.append([access, refresh])
+        else:
+            from rest_framework_simplejwt.tokens import RefreshToken
+
+            token = RefreshToken.for_user(user)
+            out.append([str(token.access_token), str(token)])
+    return out
+
+
+def mint_refresh(kind: str, names: list[str], count: int) -> list[str]:
+    return [refresh for _, refresh in mint_pairs(kind, names, count)]
 
 
 def mint_access(kind: str, names: list[str], count: int) -> list[str]:
-    users = _users(names)
-    if kind == "authgate":
-        from authgate.sessions import open_session
+    return [access for access, _ in mint_pairs(kind, names, count)]
 
-        return [open_session(users[i % len(users)], device="spread")[1].access for i in range(count)]
-    from rest_framework_simplejwt.tokens import RefreshToken
 
-    return [str(RefreshToken.for_user(users[i % len(users)]).access_token) for i in range(count)]
+def _django_sessions_of(uid: Any) -> int:
+    """Live rows of django_session logged in as `uid` (None: all of them)."""
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session as DjangoSession
+
+    rows = DjangoSession.objects.all()
+    if uid is None:
+        return rows.count()
+    return sum(1 for row in rows.iterator() if row.get_decoded().get(SESSION_KEY) == str(uid))
 
 
 def count_rows(username: str, prefixes: list[str]) -> dict[str, int]:
@@ -125,6 +169,9 @@ def count_rows(username: str, prefixes: list[str]) -> dict[str, int]:
         tables = [t for t in intro.table_names(cursor) if t.startswith(tuple(prefixes))]
         columns = {t: [d.name for d in intro.get_table_description(cursor, t)] for t in tables}
         for table in tables:
+            if table == "django_session":
+                out[table] = _django_sessions_of(uid)
+                continue
             params: list[Any] = []
             where = ""
             if "user_id" in columns[table]:
@@ -275,6 +322,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "create-users": create_users,
     "mint-refresh": mint_refresh,
     "mint-access": mint_access,
+    "mint-pairs": mint_pairs,
     "count-rows": count_rows,
     "bulk-sessions": bulk_sessions,
     "dead-sessions": dead_sessions,

@@ -1,8 +1,12 @@
 -- Login, cycling over the users BENCH_USERS (comma separated) with password
--- BENCH_PASSWORD. The refresh token of each successful login is appended to
--- BENCH_HARVEST.<thread id> so that the refresh measurement can reuse the
--- sessions opened here.
+-- BENCH_PASSWORD. The refresh token of each successful login (the JSON string
+-- named BENCH_REFRESH_FIELD, default "refresh", wherever it is in the answer) is
+-- appended to BENCH_HARVEST.<thread id> so that the refresh measurement can reuse
+-- the sessions opened here.
 local users, n, out = {}, 0, nil
+local field = os.getenv("BENCH_REFRESH_FIELD") or "refresh"
+if field == "" then field = "refresh" end
+local pattern = '"' .. field .. '"%s*:%s*"([^"]+)"'
 
 function init(args)
   for u in string.gmatch(os.getenv("BENCH_USERS") or "", "[^,]+") do
@@ -22,7 +26,7 @@ end
 
 function response(status, headers, body)
   if count_status(status, body) and out then
-    local r = string.match(body, '"refresh"%s*:%s*"([^"]+)"')
+    local r = string.match(body, pattern)
     if r then
       out:write(r, "\n")
       out:flush()
