@@ -20,6 +20,12 @@ MOVED: dict[str, str] = {
     "authgate.serializers": "authgate.api.serializers",
     "authgate.urls": "authgate.api.urls",
     "authgate.views": "authgate.api.views",
+    "authgate.mfa.events": "authgate.factors.events",
+    "authgate.mfa.gate": "authgate.factors.gate",
+    "authgate.mfa.pending": "authgate.factors.pending",
+    "authgate.mfa.reauth": "authgate.factors.reauth",
+    "authgate.mfa.views": "authgate.api.views.mfa",
+    "authgate.mfa.webauthn.views": "authgate.api.views.webauthn",
 }
 
 

@@ -361,8 +361,10 @@ class NotificationPreference(models.Model):
 
 
 # The second-factor tables belong to this app too (one migrations directory); their classes
-# live in `authgate.mfa` and `AuthgateConfig.import_models()` registers them. Their old names
-# here answer from the app registry, so that no import runs from the models up into mfa.
+# live in `authgate.factors` and `authgate.mfa`, and `AuthgateConfig.import_models()` registers
+# them. Their old names here answer from the app registry, so that no import runs from the
+# models up into those packages; they stand in `__all__`, so `from authgate.models import *`
+# gives them too (once Django has loaded authgate's models, as for any model).
 _SECOND_FACTOR_MODELS = frozenset(
     {"PendingLogin", "RecoveryCode", "TOTPDevice", "WebAuthnChallenge", "WebAuthnCredential"}
 )
@@ -370,7 +372,12 @@ _SECOND_FACTOR_MODELS = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name in _SECOND_FACTOR_MODELS:
-        return django_apps.get_model("authgate", name, require_ready=False)
+        try:
+            return django_apps.get_model("authgate", name, require_ready=False)
+        except LookupError:
+            raise AttributeError(
+                f"{__name__}.{name} is registered when Django loads the authgate app's models; it is not loaded yet"
+            ) from None
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -386,4 +393,5 @@ __all__ = [
     "NotificationPreference",
     "Session",
     "StaticToken",
+    *sorted(_SECOND_FACTOR_MODELS),  # answered by __getattr__ above
 ]

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import cutoffs, recovery, sessions
-from .mfa import gate, providers
+from .factors import gate, registry
 from .models import MigratedToken
 from .net import client_ip
 from .conf import api_settings
@@ -140,7 +140,7 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> tuple[Session, 
         raise TokenRevoked(_("Token was issued before the account last signed out everywhere."))
     apply_login_rules(user, request)
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
-    if providers.has_factor(user):
+    if registry.has_factor(user):
         # A second factor since the simplejwt login: the token is spent, and what it buys is
         # the second step of a login (403 `mfa_required`), as a password would.
         try:

@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from ..mfa import views as mfa_views
-from ..mfa.webauthn import views as webauthn_views
 from . import oauth, views
+from .views import mfa as mfa_views
+from .views import webauthn as webauthn_views
 
 app_name = "authgate"
 

@@ -22,8 +22,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import APIException
 
+from ..factors import gate, registry
 from ..forms import ThrottledLoginMixin
-from . import gate, providers
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -51,7 +51,7 @@ class SecondFactorLoginMixin(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}  # the password (and the throttle) first
         user = self.get_user()
-        if user is None or not providers.has_factor_once(user):
+        if user is None or not registry.has_factor_once(user):
             return cleaned
         code = cleaned.get("code") or ""
         if not code:

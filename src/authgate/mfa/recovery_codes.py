@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from ..factors import FactorProvider, InvalidProof
 from .models import RecoveryCode
-from .providers import FactorProvider, InvalidProof
 from ..types import User
 
 if TYPE_CHECKING:

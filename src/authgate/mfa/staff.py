@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from django.db import transaction
 
 from .. import sessions
-from . import events, providers
-from .models import PendingLogin
+from ..factors import events, registry
+from ..factors.models import PendingLogin
 from ..types import User
 
 FACTORS_REMOVED = "factors_removed"  # Session.end_reason
@@ -24,8 +24,8 @@ FACTORS_REMOVED = "factors_removed"  # Session.end_reason
 def remove_factors(user: User, request: HttpRequest | None = None) -> tuple[int, int]:
     """Remove every factor of `user` and end their sessions; returns (devices, sessions)."""
     with transaction.atomic():
-        removed = sum(provider.remove_all(user) for provider in providers.providers() if provider.is_factor)
-        for provider in providers.providers():
+        removed = sum(provider.remove_all(user) for provider in registry.providers() if provider.is_factor)
+        for provider in registry.providers():
             if not provider.is_factor:
                 provider.remove_all(user)
         PendingLogin.objects.filter(user=user).delete()

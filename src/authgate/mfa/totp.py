@@ -20,9 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..factors import FactorProvider, InvalidProof
 from . import crypto
 from .models import TOTPDevice
-from .providers import FactorProvider, InvalidProof
 from ..types import User
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from ... import activity, mail, notifications, recovery, sessions
-from ...mfa import reauth
+from ...factors import reauth
 from ...models import Activity
 from ...conf import api_settings
 from ...net import remember_request, user_of

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from ... import sessions, simplejwt_migration, static_tokens
 from ...errors import RefreshRequired, TokenNotValidRequest
-from ...mfa import gate
+from ...factors import gate
 from ...models import StaticToken
 from ...conf import api_settings
 from ...net import user_of

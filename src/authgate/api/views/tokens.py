@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from ... import static_tokens
 from ...errors import MFARequired
-from ...mfa import gate, providers, reauth
+from ...factors import gate, reauth, registry
 from ...models import StaticToken
 from .. import serializers
 from ..schema import extend_schema
@@ -51,12 +51,12 @@ class StaticTokenListView(AuthgateAPIView):
         data = _validated(serializers.StaticTokenCreateSerializer, request)
         if "username" in data:
             user = _check_password_login(request, data["username"], data["password"])
-            has_factor = providers.has_factor_once(user)
+            has_factor = registry.has_factor_once(user)
             if has_factor and "code" in data:  # the second factor in the same request (scripts, CLIs)
                 gate.check_second_factor(user, request, {"code": data["code"]})
             elif has_factor:
                 raise MFARequired(
-                    {"methods": [p.type for p in providers.enabled_providers(user)]},
+                    {"methods": [p.type for p in registry.enabled_providers(user)]},
                     detail=_(
                         "This account has a second factor: send `code` with the password, or create the token from a signed-in session."
                     ),

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from authgate import activity, counters, sessions, static_tokens
-from authgate.mfa import pending
+from authgate.factors import pending
 from authgate.mfa.webauthn import ceremonies
 
 

@@ -10,8 +10,9 @@ factor, verified by py_webauthn (`pip install authgate[webauthn]`), never by han
   judged at most once, whatever the number of processes.
 - `provider`: the `FactorProvider` that makes a key a second factor (`mfa/verify/`,
   `reauthenticate/`).
-- `views`: the HTTP endpoints (register, remove, passwordless login).
 
-Only `models` is imported at start-up (by `authgate.models`); py_webauthn is imported by
+The HTTP endpoints (register, remove, passwordless login) are `authgate.api.views.webauthn`.
+
+Only `models` is imported at start-up (by `AuthgateConfig.import_models()`); py_webauthn is imported by
 `ceremonies` alone, when a ceremony runs.
 """

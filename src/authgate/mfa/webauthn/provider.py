@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..providers import FactorProvider, InvalidProof
+from ...factors import FactorProvider, InvalidProof
 from .models import WebAuthnCredential
 from ...types import User
 

@@ -15,7 +15,7 @@ Invariants:
   recent second-factor proof on the session (`reauth.require_recent`); a key added proves
   the factor for the session that added it.
 - Every outcome is one event: a key added, removed or used, or a registration refused,
-  is a factor event (`mfa.events`: activity trail, metrics, mail); a refused passwordless
+  is a factor event (`factors.events`: activity trail, metrics, mail); a refused passwordless
   login is a failed login (Django's `user_login_failed`), as a wrong password is.
 """
 
@@ -33,15 +33,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ... import counters, recovery, sessions
-from ...api.schema import extend_schema, inline_serializer
-from ...api.serializers import LoginResponseSerializer
-from ...types import User
+from ...factors import events, reauth, registry
+from ...mfa import recovery_codes
+from ...mfa.webauthn import ceremonies
+from ...mfa.webauthn.models import WebAuthnCredential
 from ...net import client_ip, user_of
 from ...throttling import LoginThrottle
-from ...api.views import ERRORS, AuthgateAPIView, PublicView, login_response
-from .. import events, providers, reauth, recovery_codes
-from . import ceremonies
-from .models import WebAuthnCredential
+from ...types import User
+from ..schema import extend_schema, inline_serializer
+from ..serializers import LoginResponseSerializer
+from .base import ERRORS, AuthgateAPIView, PublicView
+from .steps import login_response
 
 FACTOR = "webauthn"
 # `passkey/login/begin/` is open to anyone and stores a challenge: at most this many a
@@ -135,7 +137,7 @@ class RegisterCompleteView(AuthgateAPIView):
         data = _validated(RegisterCompleteSerializer, request)
         user = user_of(request)
         reauth.require_recent(request)
-        first = not providers.has_factor(user)
+        first = not registry.has_factor(user)
         try:
             key = ceremonies.register(user, request._request, data["credential"], data["name"].strip())
         except ceremonies.CeremonyFailed as error:
@@ -163,7 +165,7 @@ class CredentialDetailView(AuthgateAPIView):
         user = user_of(request)
         with transaction.atomic():
             ceremonies.remove(key)
-            if not providers.has_factor(user):
+            if not registry.has_factor(user):
                 recovery_codes.remove(user)
         events.removed(user, request, FACTOR)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,7 @@ from the access token, so a renewal counts at once and cannot be forged by a cli
 - always (`factor_only=True`): turning a factor off, new recovery codes;
 - for an account with a second factor: password change, email change, deletion, static
   token creation — accounts without one keep giving their password in the body, and pay
-  only the EXISTS query of `providers.has_factor()`.
+  only the EXISTS query of `registry.has_factor()`.
 A request authenticated by a static token has no session to have proven anything: for an
 account with a factor these actions need a signed-in session.
 """
@@ -20,20 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from ..errors import ReauthenticationRequired
 from ..conf import api_settings
+from ..errors import ReauthenticationRequired
+from ..models import Session
 from ..net import user_of
-from . import providers
+from . import registry
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
 
-    from ..models import Session
-
 
 def _session_of(request: Request) -> Session | None:
-    from ..models import Session
-
     session_id = getattr(getattr(request, "auth", None), "session_id", None)
     if not session_id:
         return None
@@ -45,7 +42,7 @@ def _session_of(request: Request) -> Session | None:
 
 def is_recent(session: Session | None) -> bool:
     """True if `session` proved a second factor within REAUTH_WINDOW."""
-    if session is None or not set(session.amr_values) & providers.FACTOR_AMR:
+    if session is None or not set(session.amr_values) & registry.FACTOR_AMR:
         return False
     return session.authenticated_at >= timezone.now() - api_settings.REAUTH_WINDOW
 
@@ -54,11 +51,11 @@ def require_recent(request: Request, *, factor_only: bool = False) -> None:
     """Raise 403 `reauthentication_required` unless this request's session proved a second
     factor recently; with `factor_only=False`, only for an account that has a factor."""
     user = user_of(request)
-    if not factor_only and not providers.has_factor(user):
+    if not factor_only and not registry.has_factor(user):
         return
     if is_recent(_session_of(request)):
         return
     django_request = getattr(request, "_request", request)
-    extra: dict[str, Any] = {"methods": [p.type for p in providers.enabled_providers(user)]}
-    extra.update(providers.challenges(user, django_request))
+    extra: dict[str, Any] = {"methods": [p.type for p in registry.enabled_providers(user)]}
+    extra.update(registry.challenges(user, django_request))
     raise ReauthenticationRequired(extra)

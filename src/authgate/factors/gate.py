@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidCode, MFARequired
-from . import events, pending, providers
+from ..throttling import LoginThrottle
 from ..types import User
+from . import events, pending, registry
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -26,7 +27,7 @@ def require_second_factor(
     user: User, request: HttpRequest | None, *, cookies: bool = False, device: str = "", first_factor: str = "pwd"
 ) -> None:
     """Raise MFARequired (with a new `mfa_token`) if `user` has a second factor."""
-    if not providers.has_factor_once(user):
+    if not registry.has_factor_once(user):
         return
     started = pending.start(user, request, cookies=cookies, device=device, first_factor=first_factor)
     events.challenged(user, request)
@@ -39,14 +40,12 @@ def check_second_factor(
     """Check the proof in `data` for `user`, counted by the account's login throttle
     (`request` is DRF's or Django's); returns the `amr` value, else raises InvalidCode
     (or 429 `throttled` before anything is checked when the account is locked)."""
-    from ..throttling import LoginThrottle  # the throttle imports identity, which imports models
-
     throttle = LoginThrottle(request, user.get_username(), user=user)
     throttle.reserve()
     django_request = getattr(request, "_request", request)
     try:
-        amr, provider = providers.verify(user, django_request, data)
-    except providers.InvalidProof as error:
+        amr, provider = registry.verify(user, django_request, data)
+    except registry.InvalidProof as error:
         throttle.failed()
         events.failed(user, django_request, error.reason)
         raise InvalidCode(error.detail, status_code=status_code) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import activity
+from .. import activity, mail, recovery
 from ..models import Activity
 from ..types import User
 
@@ -65,8 +65,6 @@ def removed(user: User, request: HttpRequest | None, factor: str, *, by_staff: b
 
 
 def _mail(user: User, request: HttpRequest | None, factor: str, *, added: bool) -> None:
-    from .. import mail, recovery
-
     address = recovery.email_of(user)
     if not address:
         return

@@ -14,7 +14,7 @@ Invariants:
   recovery code, a WebAuthn challenge and signature counter): the same proof sent twice,
   even at the same moment, succeeds at most once.
 - Providers record nothing in the activity trail or the metrics themselves: the callers
-  (`authgate.mfa.events`) do, once per outcome.
+  (`authgate.factors.events`) do, once per outcome.
 
 Registering one (in your AppConfig.ready(), or through the `MFA_PROVIDERS` setting, a list
 of import strings of provider classes, which replaces the default list):
@@ -37,9 +37,11 @@ from typing import TYPE_CHECKING, Any
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
-from .amr import AMR_VALUES as AMR_VALUES  # re-exported: its old home
-from .amr import FACTOR_AMR as FACTOR_AMR  # re-exported: its old home
-from .types import User
+
+from ..amr import AMR_VALUES as AMR_VALUES  # re-exported: its old home
+from ..amr import FACTOR_AMR as FACTOR_AMR  # re-exported: its old home
+from ..conf import api_settings
+from ..types import User
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -153,8 +155,6 @@ def providers() -> list[FactorProvider]:
     global _providers
     built = _providers
     if built is None:
-        from .conf import api_settings
-
         configured = [import_string(path)() if isinstance(path, str) else path() for path in api_settings.MFA_PROVIDERS]
         extra_types = {p.type for p in _extra}
         built = _providers = [p for p in configured if p.type not in extra_types] + list(_extra)

@@ -2,7 +2,7 @@
 The second-factor endpoints: `mfa/` (what is on), TOTP set-up / confirmation / removal,
 new recovery codes, `mfa/verify/` (the second step of every login) and `reauthenticate/`.
 
-Thin views: proofs are checked by the provider registry (`providers.verify`, through
+Thin views: proofs are checked by the provider registry (`registry.verify`, through
 `gate.check_second_factor`, which counts them with the account's login throttle), events
 go through `events`, sessions are opened by the same `login_response()` as `login/`, so
 `mfa/verify/` answers exactly what login would have.
@@ -19,16 +19,18 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import recovery, sessions
-from ..errors import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
-from ..api.schema import extend_schema
-from ..api.serializers import ErrorSerializer, LoginResponseSerializer
-from ..conf import api_settings
-from ..net import user_of
-from ..throttling import LoginThrottle
-from ..api.views import ERRORS, AuthgateAPIView, PublicView, login_response
-from . import events, gate, pending, providers, reauth, recovery_codes, totp
-from . import serializers as mfa_serializers
+from ... import recovery, sessions
+from ...conf import api_settings
+from ...errors import InvalidCode, InvalidCredentials, MFATokenInvalid, ReauthenticationRequired
+from ...factors import events, gate, pending, reauth, registry
+from ...mfa import recovery_codes, totp
+from ...mfa import serializers as mfa_serializers
+from ...net import user_of
+from ...throttling import LoginThrottle
+from ..schema import extend_schema
+from ..serializers import ErrorSerializer, LoginResponseSerializer
+from .base import ERRORS, AuthgateAPIView, PublicView
+from .steps import login_response
 
 ERROR = ErrorSerializer
 
@@ -63,7 +65,7 @@ class MFAView(AuthgateAPIView):
     def get(self, request: Request) -> Response:
         return Response(
             {
-                "methods": mfa_serializers.MethodSerializer.many_init(providers.methods(user_of(request))).data,
+                "methods": mfa_serializers.MethodSerializer.many_init(registry.methods(user_of(request))).data,
                 "recovery_codes_remaining": recovery_codes.remaining(user_of(request)),
             }
         )
@@ -102,10 +104,10 @@ def _remove(request: Request, factor: str) -> None:
     """Remove one factor kind of the user; with no factor left, the recovery codes go too."""
     user = user_of(request)
     with transaction.atomic():
-        provider = providers.get(factor)
+        provider = registry.get(factor)
         if provider is not None:
             provider.remove_all(user)
-        if not providers.has_factor(user):
+        if not registry.has_factor(user):
             recovery_codes.remove(user)
     events.removed(user, request, factor)
 
@@ -143,7 +145,7 @@ class RecoveryCodesView(AuthgateAPIView):
     )
     def post(self, request: Request) -> Response:
         """A new set of recovery codes; the old set stops working (needs a recent second-factor proof)."""
-        if not providers.has_factor(user_of(request)):
+        if not registry.has_factor(user_of(request)):
             raise NotFound(_("Turn on a second factor first."))
         reauth.require_recent(request, factor_only=True)
         codes = recovery_codes.issue(user_of(request))
@@ -175,8 +177,8 @@ class MFAVerifyView(PublicView):
             throttle.cancel()
             raise MFATokenInvalid() from None
         try:
-            amr, provider = providers.verify(user, request._request, data)
-        except providers.InvalidProof as error:
+            amr, provider = registry.verify(user, request._request, data)
+        except registry.InvalidProof as error:
             throttle.failed()
             events.failed(user, request._request, error.reason)
             raise InvalidCode(error.detail) from None
@@ -207,15 +209,15 @@ class ReauthenticateView(AuthgateAPIView):
             raise ReauthenticationRequired(detail=_("Sign in to re-authenticate: a static token cannot."))
         user = user_of(request)
         if "password" in data and not ("code" in data or "credential" in data):
-            if providers.has_factor(user):  # a password alone proves no second factor
+            if registry.has_factor(user):  # a password alone proves no second factor
                 raise ReauthenticationRequired(
-                    {"methods": [p.type for p in providers.enabled_providers(user)]},
+                    {"methods": [p.type for p in registry.enabled_providers(user)]},
                     detail=_("This account has a second factor: re-authenticate with it."),
                 )
             _check_password(request, data["password"])
             amr = "pwd"
         else:
-            if not providers.has_factor(user):
+            if not registry.has_factor(user):
                 raise InvalidCode(_("This account has no second factor: re-authenticate with your password."))
             amr = gate.check_second_factor(user, request, data)
         auth_time, values = sessions.record_authentication(str(session_id), [amr])

@@ -24,9 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import api_settings
-from . import providers
-from .models import PendingLogin
 from ..types import User
+from . import registry
+from .models import PendingLogin
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -70,7 +70,7 @@ def start(
         device=(device or "")[:200],
         first_factor=first_factor,
     )
-    enabled = providers.enabled_providers(user)
+    enabled = registry.enabled_providers(user)
     kinds = [p.type for p in enabled]
     extra: dict[str, Any] = {}
     for provider in enabled:
