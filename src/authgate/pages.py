@@ -14,7 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 from rest_framework import serializers
 
-from .settings import api_settings
+from .conf import api_settings
 
 # Everything the page needs comes from this origin: no inline script or style.
 CONTENT_SECURITY_POLICY = (
