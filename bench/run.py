@@ -603,11 +603,31 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+IDLE_LOGOUTS = 10  # logouts timed before the load starts: the request's own cost
+
+
+def timed_logouts(server, pairs, keep_going):
+    """Log the sessions of `pairs` out one after another (a new connection each, as a
+    client would) while keep_going(); (latencies in ms, failures)."""
+    latencies, failures = [], []
+    for access, refresh in pairs:
+        if not keep_going():
+            break
+        t0 = time.perf_counter()
+        status, done, raw = logout_http(server, access, refresh)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if not done:
+            failures.append(f"{status} {raw[:200]!r}" if len(failures) < 3 else str(status))
+    return latencies, failures
+
+
 def logout_under_load(server, pairs, duration, connections, threads):
-    """Logout latency while the server is busy: wrk drives protected GETs (one hot token)
-    at it for `duration` s; meanwhile one client logs the sessions of `pairs` out one after
-    another (a new connection each, as a client would), until wrk stops or the sessions run
-    out. Returns the logouts' latencies and wrk's figures of the same window."""
+    """Logout latency while the server is busy: the first IDLE_LOGOUTS sessions of `pairs`
+    are logged out with no other traffic (the request's own cost); then wrk drives protected
+    GETs (one hot token) at the server for `duration` s while one client logs the others out
+    one after another, until wrk stops or the sessions run out. Returns the latencies, idle
+    and under load, and wrk's figures of the same window (its GETs wait in the same queue)."""
+    idle, failures = timed_logouts(server, pairs[:IDLE_LOGOUTS], lambda: True)
     result = {}
 
     def load():
@@ -618,19 +638,14 @@ def logout_under_load(server, pairs, duration, connections, threads):
     runner = threading.Thread(target=load)
     runner.start()
     time.sleep(0.3)  # wrk's connections are open and busy
-    latencies, failures = [], []
-    for access, refresh in pairs:
-        if not runner.is_alive():
-            break
-        t0 = time.perf_counter()
-        status, done, raw = logout_http(server, access, refresh)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        if not done and len(failures) < 3:
-            failures.append(f"{status} {raw[:200]!r}")
-        elif not done:
-            failures.append(str(status))
+    latencies, loaded_failures = timed_logouts(server, pairs[IDLE_LOGOUTS:], runner.is_alive)
     runner.join(duration + 40)
-    return {"latencies_ms": latencies, "failures": failures, "wrk": result.get("wrk")}
+    return {
+        "latencies_ms": latencies,
+        "idle_ms": idle,
+        "failures": failures + loaded_failures,
+        "wrk": result.get("wrk"),
+    }
 
 
 def combine_logouts(rounds):
@@ -643,7 +658,10 @@ def combine_logouts(rounds):
         "p50_ms": percentile(latencies, 0.50),
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": max(latencies) if latencies else None,
+        "idle_p50_ms": percentile([x for r in rounds for x in r.get("idle_ms", [])], 0.50),
         "get_rps": combine(gets)["rps"] if gets else None,
+        "get_p50_ms": combine(gets)["p50_ms"] if gets else None,
+        "get_p99_ms": combine(gets)["p99_ms"] if gets else None,
     }
 
 
@@ -785,11 +803,12 @@ def bench_group(db, servers, opts, results):
         if elapsed() + opts.duration * opts.rounds * len(live) > RUN_BUDGET_S:
             group["errors"].append(f"logout latency on {db} skipped: the run's time budget would be exceeded")
         else:
-            pairs = {s.label: s.mint_pairs(opts.logouts * opts.rounds) for s in live}
+            per_round = IDLE_LOGOUTS + opts.logouts
+            pairs = {s.label: s.mint_pairs(per_round * opts.rounds) for s in live}
             per = {s.label: [] for s in live}
             for r in range(opts.rounds):
                 for s in live if r % 2 == 0 else list(reversed(live)):
-                    share = pairs[s.label][r * opts.logouts : (r + 1) * opts.logouts]
+                    share = pairs[s.label][r * per_round : (r + 1) * per_round]
                     res = logout_under_load(s, share, opts.duration, c, t)
                     per[s.label].append(res)
                     got = combine_logouts([res])
@@ -1041,16 +1060,20 @@ def tables(results):
         "",
         "Logout latency under load: one client logs sessions out one after another (each server's "
         "own logout view, a new connection each) while wrk drives protected GETs at the same server "
-        f"({results['options']['connections']} connections); rounds alternated:",
+        f"({results['options']['connections']} connections; 2 workers); rounds alternated. Idle: "
+        f"{IDLE_LOGOUTS} logouts per round before the load starts. The GETs' own latency in the same "
+        "window shows the queue every request waits in:",
         "",
-        "| db | server | logouts | p50 ms | p99 ms | max ms | failed | protected GETs meanwhile 2xx/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| db | server | logouts | p50 ms | p99 ms | max ms | failed | idle p50 ms | GETs meanwhile 2xx/s | "
+        "GET p50 ms | GET p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for g in results["groups"]:
         for label, lo in (g.get("logout_latency") or {}).items():
             lines.append(
                 f"| {g['db']} | {label} | {lo['logouts']} | {fmt(lo['p50_ms'], '.1f')} | {fmt(lo['p99_ms'], '.1f')} | "
-                f"{fmt(lo['max_ms'], '.1f')} | {lo['failed']} | {fmt(lo['get_rps'], '.0f')} |"
+                f"{fmt(lo['max_ms'], '.1f')} | {lo['failed']} | {fmt(lo.get('idle_p50_ms'), '.1f')} | "
+                f"{fmt(lo['get_rps'], '.0f')} | {fmt(lo.get('get_p50_ms'), '.1f')} | {fmt(lo.get('get_p99_ms'), '.1f')} |"
             )
     lines += [
         "",
