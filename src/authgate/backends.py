@@ -13,7 +13,7 @@ Like Django's ModelBackend, an unknown login still runs the password hasher once
 unknown user, wrong password and inactive user take similar time.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from django.contrib.auth import get_user_model
@@ -51,5 +51,8 @@ class UsernameOrEmailBackend(ModelBackend):
 
     @staticmethod
     def find_account(username: str) -> User | None:
-        """The user that a login name designates (see `identity.resolve`), or None."""
-        return identity.resolve(username)
+        """The user that a login name designates (see `identity.resolve`), or None: the
+        password gate's own lookup of it for this check when there is one (the throttle
+        resolved the same name a moment before), else a lookup."""
+        found = gate.resolved_account(username)
+        return identity.resolve(username) if found is gate.UNRESOLVED else cast(User | None, found)

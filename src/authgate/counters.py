@@ -106,6 +106,34 @@ def hit(key: str, limit: int, window: float | timedelta, *, label: str = "", ip:
     return Hit(False, _seconds_until(current, now), current)
 
 
+def hit_many(wanted: "Iterable[tuple[str, int, float | timedelta, str]]", *, ip: str | None = None) -> dict[str, Hit]:
+    """`hit()` for several keys at once — (key, limit, window, label) each, keys distinct —
+    in one statement on SQLite and PostgreSQL (one round trip, one commit): each key takes
+    its slot or not, independently, as `hit()` would. Returns {key: Hit}; a caller that
+    needs all or nothing `release()`s the slots taken when one was refused."""
+    ip = valid_ip(ip)
+    now = timezone.now()
+    rows = []
+    for key, limit, window, label in wanted:
+        window = window if isinstance(window, timedelta) else timedelta(seconds=window)
+        rows.append((key, storage_key(key), limit, now + window, (label or "")[:200]))
+    if not rows:
+        return {}
+    connection = connections[router.db_for_write(AttemptCounter)]
+    if connection.vendor not in _UPSERT_VENDORS or any(limit < 1 for _k, _s, limit, _e, _l in rows):
+        return {key: hit(key, limit, ends - now, label=label, ip=ip) for key, _stored, limit, ends, label in rows}
+    taken = _upsert_many(connection, [(stored, limit, ends, label) for _k, stored, limit, ends, label in rows], now, ip)
+    answers = {}
+    for key, stored, _limit, ends, _label in rows:
+        if stored in taken:
+            answers[key] = Hit(True, _seconds_until(taken[stored], now), taken[stored])
+        else:
+            current = AttemptCounter.objects.filter(key=stored).values_list("window_ends", flat=True).first()
+            current = current or ends
+            answers[key] = Hit(False, _seconds_until(current, now), current)
+    return answers
+
+
 # SQLite (3.35+) and PostgreSQL: one INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING
 # statement takes the slot, starts the key's first window or restarts an ended one — the same
 # single statement whether or not the key exists, atomic under the row lock.
@@ -125,28 +153,50 @@ def _upsert(
     connection: BaseDatabaseWrapper, key: str, limit: int, now: datetime, ends: datetime, label: str, ip: str | None
 ) -> datetime | None:
     """The window end when a slot was taken, else None (the key is at its limit)."""
-    quote = connection.ops.quote_name
-    meta = AttemptCounter._meta
-    columns = {f.name: str(f.column) for f in meta.concrete_fields}
-    sql = _UPSERT.format(
-        table=quote(meta.db_table),
-        **{
-            name: quote(columns[field])
-            for name, field in [
-                ("key", "key"),
-                ("count", "count"),
-                ("limit", "limit"),
-                ("ends", "window_ends"),
-                ("label", "label"),
-                ("ip", "ip"),
-            ]
-        },
-    )
+    sql = _UPSERT.format(**_columns(connection))
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(sql, [key, limit, adapt(ends), label, ip, adapt(now), adapt(now), adapt(now), limit])
         row = cursor.fetchone()
     return _window_end_from_db(row[0]) if row else None
+
+
+# `hit_many()`: the same statement for several keys (each row's own limit: `excluded`).
+_UPSERT_MANY = """
+INSERT INTO {table} ({key}, {count}, {limit}, {ends}, {label}, {ip}) VALUES {values}
+ON CONFLICT ({key}) DO UPDATE SET
+    {count} = CASE WHEN {table}.{ends} <= %s THEN 1 ELSE {table}.{count} + 1 END,
+    {ends} = CASE WHEN {table}.{ends} <= %s THEN excluded.{ends} ELSE {table}.{ends} END,
+    {limit} = excluded.{limit}, {label} = excluded.{label}, {ip} = excluded.{ip}
+WHERE {table}.{ends} <= %s OR {table}.{count} < excluded.{limit}
+RETURNING {key}, {ends}
+"""
+
+
+def _columns(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    quote = connection.ops.quote_name
+    meta = AttemptCounter._meta
+    columns = {f.name: str(f.column) for f in meta.concrete_fields}
+    names = {"key": "key", "count": "count", "limit": "limit", "ends": "window_ends", "label": "label", "ip": "ip"}
+    return {"table": quote(meta.db_table), **{name: quote(columns[field]) for name, field in names.items()}}
+
+
+def _upsert_many(
+    connection: BaseDatabaseWrapper,
+    rows: "list[tuple[str, int, datetime, str]]",
+    now: datetime,
+    ip: str | None,
+) -> dict[str, datetime]:
+    """{stored key: window end} of the keys whose slot was taken."""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = _UPSERT_MANY.format(values=", ".join(["(%s, 1, %s, %s, %s, %s)"] * len(rows)), **_columns(connection))
+    params: list[str | int | None] = []
+    for key, limit, ends, label in rows:
+        params += [key, limit, adapt(ends), label, ip]
+    params += [adapt(now)] * 3
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: _window_end_from_db(ends) for key, ends in cursor.fetchall()}
 
 
 def _window_end_from_db(value: str | datetime) -> datetime:

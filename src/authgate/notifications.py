@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
+from django.db import router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -209,13 +210,19 @@ def recognise(user: User, request: HttpRequest | None, *, user_agent: str = "", 
     missing = [
         KnownDevice(user_id=user.pk, key=key, created_at=now, last_seen_at=now) for key in keys if key not in present
     ]
-    if missing:
-        KnownDevice.objects.bulk_create(missing, ignore_conflicts=True)
-        stale = list(known.order_by("-last_seen_at", "-id").values_list("pk", flat=True)[MAX_DEVICES:])
-        if stale:  # clients that never send the cookie back get a new one each time: bounded
-            KnownDevice.objects.filter(pk__in=stale).delete()
-    if present and now - max(present.values()) > _SEEN_EVERY:
-        known.filter(key__in=list(present)).update(last_seen_at=now)
+    seen = bool(present) and now - max(present.values()) > _SEEN_EVERY
+    if not missing and not seen:
+        return new and not first
+    # The writes in a savepoint when the session is opened inside a transaction (a
+    # login's): a failed write is rolled back alone, and the login goes on.
+    with transaction.atomic(using=router.db_for_write(KnownDevice)):
+        if missing:
+            KnownDevice.objects.bulk_create(missing, ignore_conflicts=True)
+            stale = list(known.order_by("-last_seen_at", "-id").values_list("pk", flat=True)[MAX_DEVICES:])
+            if stale:  # clients that never send the cookie back get a new one each time: bounded
+                KnownDevice.objects.filter(pk__in=stale).delete()
+        if seen:
+            known.filter(key__in=list(present)).update(last_seen_at=now)
     return new and not first
 
 

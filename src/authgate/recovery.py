@@ -156,6 +156,12 @@ def pending_email_of(user: User) -> str:
     return record.pending_email if record else ""
 
 
+def email_status(user: User) -> tuple[bool, str]:
+    """(`is_email_verified(user)`, `pending_email_of(user)`) from one read of the row."""
+    record = _record(user)
+    return bool(record and record.proves(email_of(user))), record.pending_email if record else ""
+
+
 def _user_for_link(uid: str, token: str, generator: PasswordResetTokenGenerator) -> User:
     user = user_for_uid(uid)
     if user is None or not user.is_active or not generator.check_token(user, token):

@@ -52,6 +52,7 @@ class LoginThrottle:
     def __init__(self, request: HttpRequest | None, username: str | None, user: User | None = None) -> None:
         self.request, self.username = request, username
         self.ip = client_ip(request)
+        self.given_user = user is not None  # else `user` is the account `username` resolves to, read now
         self.user = _account(username, user)
         self.who, self.label = subject(username, self.user)
         who = self.who
@@ -78,7 +79,7 @@ class LoginThrottle:
         because a count is already spent writes nothing (no counter row for a new name
         from a blocked address, no slot taken and given back). Only attempts that may go
         on take their slots, atomically; one that loses a race for the last slot gives
-        back what it took."""
+        back what it took. Both slots are taken by one statement (`counters.hit_many`)."""
         scopes: list[tuple[str, int, int]] = []
         for scope in ("IP", "USER_IP"):
             limit, window = counters.parse_rate(api_settings.LOGIN_THROTTLE[scope])
@@ -89,14 +90,20 @@ class LoginThrottle:
         for scope, _limit, _window in scopes:
             if self.keys[scope] in spent:
                 return self._refuse(spent[self.keys[scope]])
-        for scope, limit, window in scopes:
-            hit = counters.hit(
-                self.keys[scope], limit, window, label=self.label if scope == "USER_IP" else "", ip=self.ip
-            )
-            if not hit.allowed:
-                self.cancel()
-                return self._refuse(hit.retry_after)
-            self.hits[scope] = hit
+        hits = counters.hit_many(
+            [
+                (self.keys[scope], limit, window, self.label if scope == "USER_IP" else "")
+                for scope, limit, window in scopes
+            ],
+            ip=self.ip,
+        )
+        self.hits = {
+            scope: hits[self.keys[scope]] for scope, _limit, _window in scopes if hits[self.keys[scope]].allowed
+        }
+        refused = [hits[self.keys[scope]] for scope, _limit, _window in scopes if not hits[self.keys[scope]].allowed]
+        if refused:
+            self.cancel()
+            return self._refuse(refused[0].retry_after)
         return None
 
     def _refuse(self, retry_after: int) -> int:

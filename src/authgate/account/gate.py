@@ -14,6 +14,9 @@ asks for). So every one of them:
    judges, or, when it is entered from authgate's own backend, through that backend;
 3. and keeps the failure counted (`WrongPassword`), or resets the account's count (for
    an account with a second factor, only once that factor is proven: `authgate.mfa.gate`).
+   A login that opens a session asks for the reset to wait (`settle_later`): `settle()`
+   then makes it inside the transaction that writes the session, its activity row and
+   `last_login`, so a successful login commits once.
 
 Invariants: a user leaves this module only when its password was right and the account
 may log in (active); a refused attempt leaves as a typed error (`GateError`); every
@@ -42,9 +45,12 @@ from ..throttling import LoginThrottle
 from ..types import User
 
 # Set while the gate judges a password: authgate's backend then only judges (the gate
-# already holds this attempt's place in the counts).
-_judging: ContextVar[bool] = ContextVar("authgate_gate_judging", default=False)
+# already holds this attempt's place in the counts). Holds the throttle, whose resolution
+# of the login name the backend reuses (one lookup of the account per check).
+_judging: ContextVar[LoginThrottle | None] = ContextVar("authgate_gate_judging", default=None)
 _THROTTLED_ATTRIBUTE = "_authgate_password_throttled"
+_UNSETTLED_ATTRIBUTE = "_authgate_password_unsettled"
+UNRESOLVED = object()  # `resolved_account()`: the gate has not looked this name up
 
 
 class GateError(Exception):
@@ -72,12 +78,22 @@ class PasswordThrottled(GateError, PermissionDenied):
 
 def is_judging() -> bool:
     """True inside the gate's own `authenticate()` call."""
-    return _judging.get()
+    return _judging.get() is not None
+
+
+def resolved_account(username: str) -> User | None | object:
+    """The account the gate found for `username` in the check being judged (None: no
+    account has that name), else UNRESOLVED: the backend then looks the name up itself.
+    The account is read fresh by that same check, before its password is judged."""
+    throttle = _judging.get()
+    if throttle is None or throttle.given_user or throttle.username != username:
+        return UNRESOLVED
+    return throttle.user
 
 
 @contextmanager
-def _judging_now() -> Iterator[None]:
-    token = _judging.set(True)
+def _judging_now(throttle: LoginThrottle) -> Iterator[None]:
+    token = _judging.set(throttle)
     try:
         yield
     finally:
@@ -102,12 +118,15 @@ def check_password(
     *,
     user: User | None = None,
     judge: Callable[[], User | None] | None = None,
+    settle_later: bool = False,
 ) -> User:
     """The user whose login name is `username` and password `password`, else a GateError.
 
     `user`: re-authentication — the password must be this account's. `judge`: how the
     password is judged (authgate's backend passes its own check; by default Django's
     `authenticate()`, so every configured backend judges, and it sends `user_login_failed`).
+    `settle_later`: on success, leave the reset of the counts to `settle(request)`, which
+    the caller runs in the transaction that opens the session (and in a `finally`).
     """
     http_request = _http_request(request)
     throttle = LoginThrottle(request, username, user=user)
@@ -120,10 +139,10 @@ def check_password(
             _send_login_failed(http_request, username)
         raise refused
     try:
-        if judge is not None:
-            found = judge()
-        else:
-            with _judging_now():
+        with _judging_now(throttle):
+            if judge is not None:
+                found = judge()
+            else:
                 found = authenticate(http_request, username=username, password=password)
     except BaseException:
         throttle.cancel()
@@ -135,9 +154,22 @@ def check_password(
         # Not a success yet: the account's count (wrong codes included) is reset only once
         # the second factor is proven, else a known password would wipe the code guesses.
         throttle.cancel()
+    elif settle_later and http_request is not None:
+        setattr(http_request, _UNSETTLED_ATTRIBUTE, throttle)
     else:
         throttle.succeeded()
     return found
+
+
+def settle(request: HttpRequest | None) -> None:
+    """Make the reset that a `settle_later` check of `request` left waiting (the account's
+    count forgotten, the address's slot given back); nothing when none waits. Run inside
+    the login's transaction, the reset commits with the session; run again in a `finally`,
+    it makes the reset of a login that stopped before its transaction (at most once)."""
+    http_request = _http_request(request)
+    throttle = http_request.__dict__.pop(_UNSETTLED_ATTRIBUTE, None) if http_request is not None else None
+    if throttle is not None:
+        throttle.succeeded()
 
 
 def _send_login_failed(request: HttpRequest | None, username: str) -> None:
@@ -147,10 +179,14 @@ def _send_login_failed(request: HttpRequest | None, username: str) -> None:
     )
 
 
-def password_login(request: HttpRequest | None, username: str, password: str) -> User:
+def password_login(request: HttpRequest | None, username: str, password: str, *, settle_later: bool = False) -> User:
     """A password login that opens a credential (a session, a static token): the gate,
     then the rules that apply once the password was right (a verified email address when
-    REQUIRE_EMAIL_VERIFICATION is on)."""
-    user = check_password(request, username, password)
-    recovery.require_verified_email(user)
+    REQUIRE_EMAIL_VERIFICATION is on). `settle_later`: as for `check_password()`."""
+    user = check_password(request, username, password, settle_later=settle_later)
+    try:
+        recovery.require_verified_email(user)
+    except BaseException:
+        settle(request)  # refused after a right password: the counts reset, as before
+        raise
     return user

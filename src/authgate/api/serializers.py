@@ -77,10 +77,17 @@ class UserSerializer(serializers.ModelSerializer[types.User]):
         return False
 
     def get_email_verified(self, user: types.User) -> bool:
-        return recovery.is_email_verified(user)
+        return self._email_status(user)[0]
 
     def get_pending_email(self, user: types.User) -> str:
-        return recovery.pending_email_of(user)
+        return self._email_status(user)[1]
+
+    def _email_status(self, user: types.User) -> tuple[bool, str]:
+        """Both email fields from one read of the address row (per user represented)."""
+        memo: tuple[types.User, tuple[bool, str]] | None = self.__dict__.get("_authgate_email_status")
+        if memo is None or memo[0] is not user:
+            memo = self.__dict__["_authgate_email_status"] = (user, recovery.email_status(user))
+        return memo[1]
 
 
 class RegisteredUserSerializer(UserSerializer):

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from ... import sessions, simplejwt_migration, static_tokens
 from ...errors import RefreshRequired, TokenNotValidRequest
+from ...account import gate as password_gate
 from ...factors import gate
 from ...models import StaticToken
 from ...conf import api_settings
@@ -60,9 +61,12 @@ class LoginView(PublicView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(api_settings.LOGIN_SERIALIZER, request)
-        user = _check_password_login(request, data["username"], data["password"])
-        gate.require_second_factor(user, request._request, cookies=data["cookies"], device=data.get("device", ""))
-        return login_response(request, user, device=data.get("device", ""), cookies=data["cookies"])
+        user = _check_password_login(request, data["username"], data["password"], settle_later=True)
+        try:  # the gate's reset of the counts commits with the session (login_response)
+            gate.require_second_factor(user, request._request, cookies=data["cookies"], device=data.get("device", ""))
+            return login_response(request, user, device=data.get("device", ""), cookies=data["cookies"])
+        finally:
+            password_gate.settle(request)
 
 
 @extend_schema(tags=["auth"])

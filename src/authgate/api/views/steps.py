@@ -8,6 +8,7 @@ request (body, else the cookie with CSRF), and counting a refused refresh.
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from django.db import router, transaction
 from django.middleware.csrf import rotate_token
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers as drf_serializers
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from ... import activity, mail, metrics, recovery, sessions
 from ...account import gate as password_gate
 from ...errors import InvalidCredentials
-from ...models import Activity
+from ...models import Activity, Session
 from ...net import client_ip, user_of
 from ...conf import api_settings
 from ...throttling import MailThrottle
@@ -33,10 +34,12 @@ if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
 
 
-def _check_password_login(request: Request, username: str, password: str) -> User:
-    """The user for a username/email + password: the password gate, then the login rules."""
+def _check_password_login(request: Request, username: str, password: str, *, settle_later: bool = False) -> User:
+    """The user for a username/email + password: the password gate, then the login rules.
+    `settle_later`: the counts' reset is left to `login_response()`'s transaction (the
+    caller runs `password_gate.settle()` in a `finally` for a login that stops before it)."""
     try:
-        return password_gate.password_login(request, username, password)
+        return password_gate.password_login(request, username, password, settle_later=settle_later)
     except password_gate.PasswordThrottled as refused:
         raise refused.as_api_error() from None
     except password_gate.WrongPassword:
@@ -81,16 +84,23 @@ def login_response(
 ) -> Response:
     """Open a session for `user` (whose login was proven by `amr`) and answer as `login/`
     does: the pair in the body, or the auth cookies with `cookies`. `mfa/verify/` and
-    passwordless logins answer through this too."""
-    session, pair = sessions.open_session(
-        user,
-        device=device,
-        ip=client_ip(request) or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        request=request._request,
-        amr=amr,
-    )
-    _logged_in(request, user)
+    passwordless logins answer through this too.
+
+    One transaction for what a login writes: the session row, its `login_succeeded`
+    activity row, `last_login` (Django's `user_logged_in`), a device seen for the first
+    time, and last the password gate's reset of the failed-login counts when the check
+    left it waiting (last, so the address's counter row is locked only until the commit)."""
+    with transaction.atomic(using=router.db_for_write(Session), savepoint=False):
+        session, pair = sessions.open_session(
+            user,
+            device=device,
+            ip=client_ip(request) or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            request=request._request,
+            amr=amr,
+        )
+        _logged_in(request, user)
+        password_gate.settle(request)
     body = {
         "session_id": str(session.pk),
         "user": api_settings.USER_SERIALIZER(user, context={"request": request}).data,
