@@ -12,20 +12,35 @@ side by side in one run (run by `make bench` after bench/run.sh, or on its own:
   ninja-async  under ASGI: GET /api/ninja/async/protected/ vs GET /api/ninja/public/
 
 Targets: each ratio >= 0.90. The two routes of a pair are measured alternately, in rounds
-(A B A B ...), with wrk and the shared scripts of bench/lua, on one SQLite database;
-the protected route's token belongs to a live session (the case every request is).
-Writes bench/adapters.json. Standard library only, plus the shared process harness
-(tests/support) and bench/tasks.py (users and sessions, inside the service's project).
+(floor first, then protected first, ...), with wrk and the shared scripts of bench/lua, on
+one SQLite database; the protected route's token belongs to a live session (the case every
+request is). Two ratios per pair, both as protected / floor (higher is better):
+
+  cpu         the server's CPU time per request (utime + stime of the workers, from
+              /proc/<pid>/stat, over each round), floor / protected: what the route costs
+              the server, unmoved by the load generator and other work on the machine. The
+              target is judged on it.
+  throughput  2xx/s, protected / floor (wall clock: as noisy as the machine is busy).
+
+Each is the median of the per-round ratios (a round = one floor and one protected run, back
+to back). The load average is read at the start and end of each pair. Writes
+bench/adapters.json and its table into bench/RESULTS.md (between the bench-adapters
+markers; the rest of the file is kept). Standard library only, plus the shared process
+harness (tests/support) and bench/tasks.py (users and sessions, inside the service's project).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +101,175 @@ def rps(rounds: list[dict[str, Any]]) -> float:
     return sum(r["ok2xx"] for r in rounds) / seconds if seconds else 0.0
 
 
-def serve(kind: str, env: dict[str, str], workers: int) -> GunicornServer:
-    args = ["--timeout", "60"]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (all their threads), in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / CLOCK_TICKS
+
+
+def measure(
+    server: GunicornServer, path: str, token: str | None, opts: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    """One wrk round, with the workers' CPU time per request (None if a worker changed)."""
+    pids = server.workers_pids()
+    before = cpu_seconds(pids)
+    result = wrk(server.url + path, token, opts.duration, opts.connections, opts.threads, work)
+    after = cpu_seconds(pids)
+    same = server.workers_pids() == pids
+    result["rps"] = result["ok2xx"] / result["seconds"] if result["seconds"] else 0.0
+    result["cpu_us"] = (after - before) / result["requests"] * 1e6 if same and result["requests"] else None
+    return result
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def serve(kind: str, env: dict[str, str], workers: int, config: str = "server/gunicorn.conf.py") -> GunicornServer:
+    # As `make run` (and bench/run.py): the service's gunicorn settings.
+    args = ["-c", config, "--log-level", "warning", "--timeout", "60"]
     app = "server.wsgi:application"
     if kind == "asgi":
         app, env = "server.asgi:application", {**env, "SERVER": "asgi"}
         args += ["-k", "uvicorn_worker.UvicornWorker"]
     return GunicornServer(app, env, workers=workers, args=args, health_path="/api/public/").start()
+
+
+def python_work(
+    env: dict[str, str], routes: list[tuple[str, str | None]], work: Path, requests: int = 50
+) -> dict[str, dict[str, float]]:
+    """Python bytecode instructions and calls per request of each route, in one traced
+    sync worker (bench/python_work.py): the same count on every run, whatever the load."""
+    counts = work / "opcodes"
+    counts.mkdir(exist_ok=True)
+    server = serve("wsgi", {**env, "AUTHGATE_BENCH_OPCODES_DIR": str(counts)}, 1, "bench/python_work.py")
+
+    sent = 0
+
+    def get(path: str, token: str | None) -> None:
+        nonlocal sent
+        sent += 1
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status}")
+
+    def totals() -> dict[str, int]:
+        (pid,) = server.workers_pids()
+        deadline = time.monotonic() + 30
+        while True:  # the worker writes its totals after it has answered
+            data: dict[str, int] = json.loads((counts / f"{pid}.json").read_text())
+            if data["requests"] >= sent or time.monotonic() > deadline:
+                return data
+            time.sleep(0.01)
+
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for path, token in routes * 2:  # warm-up: imports, caches, the first connection
+            for _ in range(10):
+                get(path, token)
+        for path, token in routes:
+            before = totals()
+            for _ in range(requests):
+                get(path, token)
+            after = totals()
+            served = after["requests"] - before["requests"]
+            out[path] = {key: round((after[key] - before[key]) / served, 1) for key in ("opcodes", "calls")}
+    finally:
+        server.stop(remove_log=True)
+    return out
+
+
+def summarize(
+    kind: str,
+    protected: str,
+    floor: str,
+    rounds: list[dict[str, dict[str, Any]]],
+    load_start: list[float],
+    load_end: list[float],
+) -> dict[str, Any]:
+    cpu_ratios = [
+        r[floor]["cpu_us"] / r[protected]["cpu_us"] for r in rounds if r[floor]["cpu_us"] and r[protected]["cpu_us"]
+    ]
+    rps_ratios = [r[protected]["rps"] / r[floor]["rps"] for r in rounds if r[floor]["rps"]]
+    bad = sum(r[path]["non2xx"] for r in rounds for path in r)
+    cpu_ratio = median(cpu_ratios)
+    return {
+        "server": kind,
+        "protected": protected,
+        "floor": floor,
+        "protected_cpu_us": median([r[protected]["cpu_us"] for r in rounds if r[protected]["cpu_us"]]),
+        "floor_cpu_us": median([r[floor]["cpu_us"] for r in rounds if r[floor]["cpu_us"]]),
+        "cpu_ratio": cpu_ratio,
+        "cpu_ratios": [round(x, 3) for x in cpu_ratios],
+        "protected_rps": round(rps([r[protected] for r in rounds]), 1),
+        "floor_rps": round(rps([r[floor] for r in rounds]), 1),
+        "throughput_ratio": median(rps_ratios),
+        "throughput_ratios": [round(x, 3) for x in rps_ratios],
+        "non_2xx": bad,
+        "load_start": load_start,
+        "load_end": load_end,
+        "meets_target": cpu_ratio is not None and cpu_ratio >= TARGET and bad == 0,
+    }
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True)
+    return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "") if out.returncode == 0 else "unknown"
+
+
+BEGIN, END = "<!-- bench-adapters:begin -->", "<!-- bench-adapters:end -->"
+
+
+def write_results_md(results: dict[str, Any]) -> None:
+    """The table of this run into bench/RESULTS.md, between the bench-adapters markers."""
+    opts = results["settings"]
+    lines = [
+        BEGIN,
+        f"## The adapters' ratios: run of {results['date']}",
+        "",
+        f"Written by `bench/adapters.py` (`make bench`, `make bench-adapters`): {opts['rounds']} alternated rounds "
+        f"of {opts['duration']} s per route, `--workers {opts['workers']}`, {opts['connections']} connections, "
+        f"SQLite, wrk on the same machine ({os.cpu_count()} cores). authgate commit: {results['commit']}. "
+        "CPU: the workers' utime + stime per request; each ratio is the median of the per-round "
+        "ratios, protected ÷ floor (target ≥ 0.90, judged on CPU).",
+        "",
+        "| pair | server | protected | floor | CPU µs/req protected | floor | CPU ratio | 2xx/s protected "
+        "| floor | throughput ratio | load average start → end | non-2xx | pass |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for name, p in results["pairs"].items():
+        lines.append(
+            f"| {name} | {p['server']} | `{p['protected']}` | `{p['floor']}` | {p['protected_cpu_us']} | "
+            f"{p['floor_cpu_us']} | **{p['cpu_ratio']}** | {p['protected_rps']} | {p['floor_rps']} | "
+            f"{p['throughput_ratio']} | {p['load_start']} → {p['load_end']} | {p['non_2xx']} | "
+            f"{'PASS' if p['meets_target'] else 'FAIL'} |"
+        )
+    lines.append(END)
+    block = "\n".join(lines)
+    path = BENCH / "RESULTS.md"
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        new = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, old, flags=re.S)
+    elif "<!-- bench:end -->" in old:  # right after bench/run.py's figures
+        new = old.replace("<!-- bench:end -->", "<!-- bench:end -->\n\n" + block, 1)
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(new)
 
 
 def main() -> int:
@@ -103,6 +280,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (make run's default)")
     parser.add_argument("--only", choices=sorted(PAIRS), action="append", help="run only these pairs")
+    parser.add_argument("--no-write", action="store_true", help="write bench/adapters.json only, not RESULTS.md")
+    parser.add_argument(
+        "--no-python-work",
+        action="store_true",
+        help="skip the traced count of Python instructions per request (WSGI pairs)",
+    )
     opts = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="authgate-bench-adapters-"))
@@ -120,39 +303,49 @@ def main() -> int:
     names = task(env, "create-users", password=PASSWORD, names=["bench-adapters"])
     (token,) = task(env, "mint-access", kind="authgate", names=names, count=1)
 
-    results: dict[str, Any] = {"settings": vars(opts), "pairs": {}}
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit(),
+        "settings": vars(opts),
+        "pairs": {},
+    }
     for name, (kind, protected, floor) in PAIRS.items():
         if opts.only and name not in opts.only:
             continue
+        load_start = load_average()
         server = serve(kind, env, opts.workers)
         try:
             for path, credential in ((floor, None), (protected, token)):  # warm-up: caches, imports
                 wrk(server.url + path, credential, 1, opts.connections, opts.threads, work)
-            measured: dict[str, list[dict[str, Any]]] = {protected: [], floor: []}
-            for _ in range(opts.rounds):
-                for path, credential in ((floor, None), (protected, token)):
-                    measured[path].append(
-                        wrk(server.url + path, credential, opts.duration, opts.connections, opts.threads, work)
-                    )
+            rounds: list[dict[str, dict[str, Any]]] = []
+            for number in range(opts.rounds):
+                order = [(floor, None), (protected, token)]
+                if number % 2:
+                    order.reverse()  # each route goes first as often as the other
+                rounds.append({path: measure(server, path, credential, opts, work) for path, credential in order})
         finally:
             server.stop(remove_log=True)
-        bad = sum(r["non2xx"] for rounds in measured.values() for r in rounds)
-        ratio = rps(measured[protected]) / rps(measured[floor]) if rps(measured[floor]) else 0.0
-        results["pairs"][name] = {
-            "server": kind,
-            "protected": protected,
-            "floor": floor,
-            "protected_rps": round(rps(measured[protected]), 1),
-            "floor_rps": round(rps(measured[floor]), 1),
-            "ratio": round(ratio, 3),
-            "non_2xx": bad,
-            "meets_target": ratio >= TARGET and bad == 0,
-        }
+        results["pairs"][name] = pair = summarize(kind, protected, floor, rounds, load_start, load_average())
+        if kind == "wsgi" and not opts.no_python_work:
+            ops = python_work(env, [(floor, None), (protected, token)], work)
+            pair["python_work"] = ops
+            pair["python_work_ratio"] = round(ops[floor]["opcodes"] / ops[protected]["opcodes"], 3)
         log(
-            f"{name:12s} {kind}: {protected} {rps(measured[protected]):8.0f}/s vs {floor} "
-            f"{rps(measured[floor]):8.0f}/s  ratio {ratio:.3f} (target >= {TARGET}){'  NON-2XX: ' + str(bad) if bad else ''}"
+            f"{name:12s} {kind}: cpu µs/request {pair['protected_cpu_us']} vs {pair['floor_cpu_us']}, "
+            f"ratio {pair['cpu_ratio']}; {pair['protected_rps']:.0f}/s vs {pair['floor_rps']:.0f}/s, "
+            f"ratio {pair['throughput_ratio']} (target >= {TARGET} on cpu; load {pair['load_start']} -> "
+            f"{pair['load_end']})"
+            + (
+                f"; Python opcodes/request {pair['python_work'][protected]['opcodes']:.0f} vs "
+                f"{pair['python_work'][floor]['opcodes']:.0f}, ratio {pair['python_work_ratio']}"
+                if "python_work" in pair
+                else ""
+            )
+            + (f"  NON-2XX: {pair['non_2xx']}" if pair["non_2xx"] else "")
         )
     (BENCH / "adapters.json").write_text(json.dumps(results, indent=2) + "\n")
+    if not opts.no_write:
+        write_results_md(results)
     return 0 if all(pair["non_2xx"] == 0 for pair in results["pairs"].values()) else 1
 
 

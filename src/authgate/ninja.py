@@ -21,7 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
+from asyncio import _get_running_loop
 from collections.abc import Coroutine
 from typing import Any
 
@@ -44,14 +44,6 @@ class AuthenticationFailed(HttpError):
         self.failure = failure
 
 
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class JWTSessionAuth(HttpBearer):
     """Bearer header or access cookie, checked against authgate's sessions.
 
@@ -66,7 +58,9 @@ class JWTSessionAuth(HttpBearer):
         self.is_async = True
 
     def __call__(self, request: HttpRequest) -> Any:
-        if _on_event_loop():
+        # Is this an async operation (awaited on the event loop)? asyncio's own test,
+        # answered without raising (get_running_loop() raises off the loop).
+        if _get_running_loop() is not None:
             return self._acall(request)
         try:
             return self._accept(request, access.authenticate_request(request))
