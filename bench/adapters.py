@@ -248,16 +248,24 @@ def write_results_md(results: dict[str, Any]) -> None:
         "CPU: the workers' utime + stime per request; each ratio is the median of the per-round "
         "ratios, protected ÷ floor (target ≥ 0.90, judged on CPU).",
         "",
-        "| pair | server | protected | floor | CPU µs/req protected | floor | CPU ratio | 2xx/s protected "
-        "| floor | throughput ratio | load average start → end | non-2xx | pass |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| pair | server | protected | floor | CPU µs/req, protected / floor | CPU ratio | per round | "
+        "2xx/s, protected / floor | throughput ratio | Python instructions/req, protected / floor | "
+        "Python-work ratio | load average, start → end | non-2xx | pass |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for name, p in results["pairs"].items():
+        spread = f"{min(p['cpu_ratios']):.2f}–{max(p['cpu_ratios']):.2f}" if p["cpu_ratios"] else "—"
+        work = p.get("python_work")
         lines.append(
-            f"| {name} | {p['server']} | `{p['protected']}` | `{p['floor']}` | {p['protected_cpu_us']} | "
-            f"{p['floor_cpu_us']} | **{p['cpu_ratio']}** | {p['protected_rps']} | {p['floor_rps']} | "
-            f"{p['throughput_ratio']} | {p['load_start']} → {p['load_end']} | {p['non_2xx']} | "
-            f"{'PASS' if p['meets_target'] else 'FAIL'} |"
+            f"| {name} | {p['server']} | `{p['protected']}` | `{p['floor']}` | "
+            f"{p['protected_cpu_us']:.0f} / {p['floor_cpu_us']:.0f} | **{p['cpu_ratio']:.3f}** | {spread} | "
+            f"{p['protected_rps']:.0f} / {p['floor_rps']:.0f} | {p['throughput_ratio']:.3f} | "
+            + (
+                f"{work[p['protected']]['opcodes']:.0f} / {work[p['floor']]['opcodes']:.0f} | {p['python_work_ratio']:.3f} | "
+                if work
+                else "— | — | "
+            )
+            + f"{p['load_start']} → {p['load_end']} | {p['non_2xx']} | {'PASS' if p['meets_target'] else 'FAIL'} |"
         )
     lines.append(END)
     block = "\n".join(lines)
