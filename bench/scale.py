@@ -17,7 +17,17 @@ created at the start and dropped at the end unless `--keep`):
    then `--seconds` s measured: the session cache's hits/lookups over the measured part
    (the workers' DEBUG lines; GET /metrics does not expose them), each worker's RSS and PSS
    before and after, requests per second (timing: noisy on a shared machine).
-3. `--dead` sessions past their lifetime inserted by the database (INSERT ... SELECT
+3. Unless `--no-peer`: the protected GET side by side with the simplejwt reference server
+   (bench/reference, in bench/.venv-ref, made as bench/run.sh makes it when absent),
+   migrated into the same database: the same users, one simplejwt access token per
+   authgate session for the same user (bench/tasks.py bulk-access: AccessToken.for_user
+   in the reference's project), so the k-th token of the Zipf draw names the same user on
+   both. Both servers run at once; `--peer-rounds` rounds of `--peer-seconds` s each,
+   alternated (the order swapped every round) after a `--warmup` each: requests per
+   second, p50/p99, server CPU per request (user + system time of the master and its
+   workers from /proc over the round, divided by the 2xx answers) and authgate's hit rate
+   over the rounds; authgate with Redis and the first `--cache-sizes` value.
+4. `--dead` sessions past their lifetime inserted by the database (INSERT ... SELECT
    generate_series), then `/usr/bin/time -v manage.py authgate_cleanup` (wall time, peak
    RSS) while a server runs and two probes keep asking: logins (a real password check)
    and protected GETs; every probe answer is counted before, during and after the cleanup.
@@ -53,6 +63,11 @@ sys.path.insert(0, str(REPO))
 from tests.support.processes import HOST, GunicornServer  # noqa: E402
 
 LUA = REPO / "bench" / "lua"
+TASKS = REPO / "bench" / "tasks.py"
+REF_DIR = REPO / "bench" / "reference"
+REF_VENV = REPO / "bench" / ".venv-ref"
+# The run lasts longer than the default 15 minutes: the minted tokens (both servers') must outlive it.
+TOKEN_LIFETIME = 7200
 LOGIN = ("scale-login", "Scale-login-passphrase-42")
 BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
 
@@ -75,20 +90,50 @@ def environment(args: argparse.Namespace, var: Path, tree: Path = REPO) -> dict[
         AUTHGATE_LOG_LEVEL="DEBUG",  # the session cache's hit-rate lines
         AUTHGATE_LOGIN_THROTTLE_USER_IP="1000000/15m",
         AUTHGATE_LOGIN_THROTTLE_IP="1000000/15m",
-        # The run lasts longer than the default 15 minutes: the minted tokens must outlive it.
-        AUTHGATE_ACCESS_TOKEN_LIFETIME="7200",
+        AUTHGATE_ACCESS_TOKEN_LIFETIME=str(TOKEN_LIFETIME),
     )
     return env
 
 
-def manage(env: dict[str, str], *command: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *command], cwd=REPO, env=env, check=True, capture_output=True)
+def peer_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The simplejwt reference's environment: the same database as authgate's (its users),
+    no Redis (it has no use for one)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_", "AUTHGATE_"))}
+    for name in ("PYTHONPATH", "REDIS_URL"):
+        env.pop(name, None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="refserver.settings",
+        DATABASE_URL=f"{args.pg}/{args.database}",
+        SECRET_KEY="scale-" + "s" * 58,
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
 
 
-def task(env: dict[str, str], name: str, **kwargs: Any) -> Any:
+def reference_venv() -> Path:
+    """bench/.venv-ref's Python, the virtualenv made as bench/run.sh makes it when it is
+    absent or older than its requirements file."""
+    requirements, stamp = REF_DIR / "requirements.txt", REF_VENV / ".installed"
+    fresh = stamp.exists() and stamp.stat().st_mtime >= requirements.stat().st_mtime
+    if not (REF_VENV / "bin" / "gunicorn").exists() or not fresh:
+        print(f"[scale] installing the simplejwt reference server into {REF_VENV}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(REF_VENV)], check=True)
+        pip = [str(REF_VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "-r", str(requirements)], check=True)
+        stamp.touch()
+    return REF_VENV / "bin" / "python"
+
+
+def manage(env: dict[str, str], *command: str, python: Path | str = sys.executable, cwd: Path = REPO) -> None:
+    subprocess.run([str(python), "manage.py", *command], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def task(env: dict[str, str], name: str, python: Path | str = sys.executable, cwd: Path = REPO, **kwargs: Any) -> Any:
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "tasks.py"), name, json.dumps(kwargs)],
-        cwd=REPO,
+        [str(python), str(TASKS), name, json.dumps(kwargs)],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -214,6 +259,90 @@ def serve(env: dict[str, str], size: int, work: Path, args: argparse.Namespace, 
         "memory_started": started,
         "memory_after": after,
     }
+
+
+def cpu_seconds(server: GunicornServer) -> float:
+    """User + system CPU seconds used so far by a gunicorn master and its live workers."""
+    pids = ([server.process.pid] if server.process else []) + server.workers_pids()
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def side_by_side(
+    env: dict[str, str], peer_env: dict[str, str], work: Path, args: argparse.Namespace, tokens: dict[str, Path]
+) -> dict[str, Any]:
+    """authgate and the simplejwt reference both serving; Zipf GETs at each in turn."""
+    size = [int(x) for x in args.cache_sizes.split(",") if x][0]
+    servers = {
+        "authgate": GunicornServer(
+            "server.wsgi:application",
+            {**env, "AUTHGATE_SESSION_CACHE_SIZE": str(size)},
+            workers=2,
+            threads=1,
+            args=["-c", "server/gunicorn.conf.py"],
+            log_path=work / "side-authgate.log",
+            health_path="/api/public/",
+        ),
+        "simplejwt": GunicornServer(
+            "refserver.wsgi:application",
+            peer_env,
+            cwd=REF_DIR,
+            gunicorn=REF_VENV / "bin" / "gunicorn",
+            workers=2,
+            threads=1,
+            log_path=work / "side-simplejwt.log",
+            health_path="/api/public/",
+        ),
+    }
+    rounds: list[dict[str, Any]] = []
+    try:
+        for server in servers.values():
+            server.start()
+        lua_env = {"SCALE_WORK": str(work), "BENCH_THREADS": "2", "BENCH_ZIPF_S": str(args.zipf)}
+        for name, server in servers.items():
+            wrk(
+                f"{server.url}/api/protected/",
+                "get_zipf.lua",
+                args.warmup,
+                {**lua_env, "BENCH_TOKENS_FILE": str(tokens[name])},
+            )
+        log = servers["authgate"].log_path
+        offset = len(log.read_text(errors="replace"))
+        for r in range(args.peer_rounds):
+            order = list(servers) if r % 2 == 0 else list(servers)[::-1]
+            row: dict[str, Any] = {}
+            for name in order:
+                server = servers[name]
+                cpu = cpu_seconds(server)
+                m = wrk(
+                    f"{server.url}/api/protected/",
+                    "get_zipf.lua",
+                    args.peer_seconds,
+                    {**lua_env, "BENCH_TOKENS_FILE": str(tokens[name])},
+                )
+                cpu = cpu_seconds(server) - cpu
+                row[name] = {
+                    "rps": m["ok2xx"] / m["seconds"],
+                    "p50_ms": m["p50_us"] / 1000,
+                    "p99_ms": m["p99_us"] / 1000,
+                    "cpu_ms": 1000 * cpu / m["ok2xx"] if m["ok2xx"] else None,
+                    "failed": m["non2xx"] + sum(m[k] for k in m if k.startswith("errors_")),
+                    "ok2xx": m["ok2xx"],
+                }
+            print(f"[scale] round {r + 1}: " + ", ".join(f"{n} {v['rps']:.0f}/s" for n, v in row.items()), flush=True)
+            rounds.append(row)
+        cache = cache_stats(log, offset)
+        rss = {name: [m["rss_mb"] for m in memory(server.workers_pids())] for name, server in servers.items()}
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {"cache_size": size, "rounds": rounds, "cache": cache, "rss_mb": rss}
 
 
 class Probe(threading.Thread):
@@ -424,6 +553,8 @@ def markdown(results: dict[str, Any]) -> str:
             + ", ".join(scrapes)
             + ".",
         ]
+    if results.get("peer"):
+        lines += peer_markdown(results)
     for c in results["cleanup"]:
         lines += [
             "",
@@ -447,6 +578,58 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def peer_markdown(results: dict[str, Any]) -> list[str]:
+    args, peer = results["options"], results["peer"]
+    names = ("authgate", "simplejwt")
+
+    def median(name: str, key: str) -> float:
+        return float(statistics.median(r[name][key] for r in peer["rounds"] if r[name][key] is not None))
+
+    ratios = [r["authgate"]["rps"] / r["simplejwt"]["rps"] for r in peer["rounds"] if r["simplejwt"]["rps"]]
+    c = peer["cache"]
+    rate = f"{100 * c['hits'] / c['lookups']:.1f} %" if c["lookups"] else "—"
+    lines = [
+        "",
+        f"Protected GET side by side with the simplejwt reference (djangorestframework-simplejwt "
+        f"{results['peer_versions'].get('djangorestframework-simplejwt', '?')}, bench/reference) at "
+        f"{args['sessions']:,} tokens: the same database (its {results['peer_inserted']['users']:,} users), "
+        f"one simplejwt access token per authgate session for the same user (AccessToken.for_user in the "
+        f"reference's project: {results['peer_insert_s']:.0f} s), the same Zipf draw (s = {args['zipf']}; the "
+        f"k-th token names the same user on both); simplejwt validates the JWT and reads the user row, "
+        f"authgate (Redis, SESSION_CACHE_SIZE={peer['cache_size']:,}) checks the session too. Both served "
+        f"(gunicorn, 2 sync workers each) at once, {args['warmup']} s warm-up each, then "
+        f"{len(peer['rounds'])} rounds of {args['peer_seconds']} s alternated (order swapped every round). "
+        "Medians over the rounds; server CPU is the master's and workers' user + system time over "
+        "the round divided by its 2xx answers (timing, all of it, on this shared machine).",
+        "",
+        "| server | 2xx req/s | p50 ms | p99 ms | server CPU ms/req | failed | hit rate | worker RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in names:
+        failed = sum(r[name]["failed"] for r in peer["rounds"])
+        rss = ", ".join(f"{x:.0f}" for x in peer["rss_mb"].get(name, []))
+        lines.append(
+            f"| {name} | {median(name, 'rps'):.0f} | {median(name, 'p50_ms'):.1f} | {median(name, 'p99_ms'):.1f} | "
+            f"{median(name, 'cpu_ms'):.2f} | {failed} | {rate if name == 'authgate' else '—'} | {rss} |"
+        )
+    lines += [
+        "",
+        "| round | " + " | ".join(f"{n} req/s" for n in names) + " | authgate ÷ simplejwt |",
+        "|---:|---:|---:|---:|",
+    ]
+    for i, r in enumerate(peer["rounds"], 1):
+        ratio = r["authgate"]["rps"] / r["simplejwt"]["rps"] if r["simplejwt"]["rps"] else 0.0
+        lines.append(f"| {i} | " + " | ".join(f"{r[n]['rps']:.0f}" for n in names) + f" | {ratio:.2f}× |")
+    if ratios:
+        lines += [
+            "",
+            f"authgate ÷ simplejwt: **{statistics.median(ratios):.2f}×** (median of the rounds' ratios; "
+            f"ratio of the medians {median('authgate', 'rps') / median('simplejwt', 'rps'):.2f}×; "
+            f"server CPU per request {median('simplejwt', 'cpu_ms') / median('authgate', 'cpu_ms'):.2f}× less).",
+        ]
+    return lines
+
+
 def write(text: str) -> Path:
     path = REPO / "bench" / "SCALE.md"
     old = path.read_text() if path.exists() else f"# Scale figures\n\n{BEGIN}\n{END}\n"
@@ -459,18 +642,26 @@ def write(text: str) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=100_000, help="users the sessions are spread over")
     parser.add_argument("--dead", type=int, default=1_000_000, help="dead sessions for the cleanup (0: skip it)")
     parser.add_argument("--cache-sizes", default="10000,100000", help="SESSION_CACHE_SIZE values, comma-separated")
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent s")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the protected GET side by side with the simplejwt reference",
+    )
+    parser.add_argument("--peer-rounds", type=int, default=4, help="alternated rounds per server")
+    parser.add_argument("--peer-seconds", type=int, default=30, help="length of each round")
     parser.add_argument("--probe-seconds", type=int, default=10, help="probes alone before and after the cleanup")
     parser.add_argument("--cleanup-timeout", type=int, default=900)
     parser.add_argument("--cleanup-trees", default="", help="other source trees whose cleanup also runs")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="authgate_scale")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
+    parser.add_argument("--redis", default=f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '10')}")
     parser.add_argument("--key-prefix", default="ag_scale")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/SCALE.md")
@@ -481,6 +672,8 @@ def main() -> int:
     var = work / "var"
     var.mkdir()
     env = environment(args, var)
+    peer_env = peer_environment(args)
+    peer_python = reference_venv() if args.peer else None
     results: dict[str, Any] = {
         "when": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "command": "python bench/scale.py " + " ".join(sys.argv[1:]),
@@ -501,11 +694,31 @@ def main() -> int:
         )
         results["insert_s"] = time.monotonic() - started
         task(env, "create-users", password=LOGIN[1], names=[LOGIN[0]])
+        peer_tokens = work / "peer-tokens"
+        if peer_python:
+            print("[scale] the simplejwt reference: migrate, mint its access tokens", flush=True)
+            manage(peer_env, "migrate", "--noinput", python=peer_python, cwd=REF_DIR)
+            results["peer_versions"] = task(peer_env, "versions", python=peer_python, cwd=REF_DIR)
+            started = time.monotonic()
+            results["peer_inserted"] = task(
+                peer_env,
+                "bulk-access",
+                python=peer_python,
+                cwd=REF_DIR,
+                sessions=args.sessions,
+                lifetime=TOKEN_LIFETIME,
+                tokens_file=str(peer_tokens),
+            )
+            results["peer_insert_s"] = time.monotonic() - started
         results["storage"] = task(env, "table-sizes", prefixes=["authgate_"])
         results["serving"] = []
         for size in [int(x) for x in args.cache_sizes.split(",") if x]:
             print(f"[scale] Zipf traffic, SESSION_CACHE_SIZE={size}", flush=True)
             results["serving"].append(serve(env, size, work, args, tokens_file))
+        if peer_python:
+            print(f"[scale] side by side with simplejwt, {args.peer_rounds} rounds", flush=True)
+            files = {"authgate": tokens_file, "simplejwt": peer_tokens}
+            results["peer"] = side_by_side(env, peer_env, work, args, files)
         tokens = tokens_file.read_text().split()
         results["cleanup"] = []
         if args.dead:

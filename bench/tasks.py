@@ -23,6 +23,9 @@ It prints one line `RESULT <json>` (the last line of its output). Tasks:
   bulk-sessions  {users, sessions, tokens_file}: `users` users (one shared Argon2 hash) and
                  `sessions` live authgate sessions spread over them, inserted with
                  bulk_create; their access tokens written to `tokens_file`, one a line
+  bulk-access    {sessions, lifetime, tokens_file}: simplejwt's access tokens
+                 (AccessToken.for_user, valid `lifetime` s) for the users bulk-sessions made,
+                 the n-th for the n-th session's user, written to `tokens_file` in that order
   dead-sessions  {count}: `count` authgate sessions past their SESSION_MAX_AGE (half of
                  them also ended), inserted by the database itself (INSERT ... SELECT over
                  generate_series; PostgreSQL) for the bench users
@@ -243,6 +246,23 @@ def bulk_sessions(users: int, sessions: int, tokens_file: str) -> dict[str, int]
     return {"users": len(people), "sessions": written}
 
 
+def bulk_access(sessions: int, lifetime: int, tokens_file: str) -> dict[str, int]:
+    """The simplejwt reference's side of bulk-sessions: one access token per authgate
+    session, for the same user, signed by simplejwt itself (its SIGNING_KEY, its claims)."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    people = list(get_user_model().objects.filter(username__regex=r"^scale[0-9]+$").order_by("pk"))
+    with open(tokens_file, "w") as out:
+        for i in range(sessions):
+            token = AccessToken.for_user(people[i % len(people)])
+            token.set_exp(lifetime=timedelta(seconds=lifetime))
+            out.write(f"{token}\n")
+    return {"users": len(people), "tokens": sessions}
+
+
 def dead_sessions(count: int) -> dict[str, int]:
     from datetime import timedelta
 
@@ -325,6 +345,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "mint-pairs": mint_pairs,
     "count-rows": count_rows,
     "bulk-sessions": bulk_sessions,
+    "bulk-access": bulk_access,
     "dead-sessions": dead_sessions,
     "table-sizes": table_sizes,
 }
