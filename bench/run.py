@@ -716,147 +716,163 @@ def bench_group(db, servers, opts, results):
             wrk(s, "get.lua", "/api/public/", 1, c, t)
             wrk(s, "get.lua", "/api/protected/", 1, c, t, {"BENCH_TOKEN": s.access})
 
-        measure("public", "get.lua", "/api/public/", opts.duration, c, lambda s, r: {}, opts.rounds)
-        measure(
-            "protected",
-            "get.lua",
-            "/api/protected/",
-            opts.duration,
-            c,
-            lambda s, r: {"BENCH_TOKEN": s.access},
-            opts.rounds,
-        )
-
-        # The same GET with the access tokens of many sessions (not one hot token).
-        spread_files = {}
-        for s in live:
-            f = WORK / f"spread_{s.tag}"
-            f.write_text("\n".join(s.mint_access(opts.spread)) + "\n")
-            spread_files[s.label] = f
-        offsets = {s.label: s.log_offset() for s in live}
-        measure(
-            "spread",
-            "get_spread.lua",
-            "/api/protected/",
-            opts.duration,
-            c,
-            lambda s, r: {"BENCH_TOKENS_FILE": str(spread_files[s.label])},
-            opts.rounds,
-        )
-        for s in live:
-            if s.kind == "authgate" and not s.baseline:
-                group.setdefault("cache_hits", {})[s.label] = s.cache_stats(offsets[s.label])
-
-        harvest = {s.label: WORK / f"harvest_{s.tag}" for s in live}
-        measure(
-            "login",
-            "login.lua",
-            lambda s: s.api["login"],
-            opts.login_duration,
-            opts.login_connections,
-            lambda s, r: {
-                "BENCH_USERS": ",".join(s.users[:N_USERS]),
-                "BENCH_PASSWORD": PASSWORD,
-                "BENCH_HARVEST": f"{harvest[s.label]}.r{r}",
-                "BENCH_REFRESH_FIELD": s.api["refresh_field"],
-            },
-            opts.rounds,
-        )
-
-        # Sessions for the refresh measurement: those the login measurement opened, topped
-        # up with sessions opened directly in the server's database (same code path as
-        # login after the password check), one separate set per round.
-        token_files = {}
-        for s in live:
-            harvested = []
-            for f in sorted(WORK.glob(f"harvest_{s.tag}.r*")):
-                harvested += [line for line in f.read_text().splitlines() if line]
-                f.unlink()
-            need = max(0, opts.sessions * opts.rounds - len(harvested))
-            minted = s.mint_sessions(need) if need else []
-            tokens = harvested + minted
-            token_files[s.label] = []
-            for r in range(opts.rounds):
-                f = WORK / f"tokens_{s.tag}.r{r}"
-                f.write_text("\n".join(tokens[r :: opts.rounds]) + "\n")
-                token_files[s.label].append(f)
-            group.setdefault("sessions", {})[s.label] = {
-                "per_round": len(tokens) // opts.rounds,
-                "from_login": len(harvested),
-                "minted": len(minted),
-            }
-        measure(
-            "refresh",
-            "refresh.lua",
-            lambda s: s.api["refresh"],
-            opts.duration,
-            c,
-            lambda s, r: {
-                "BENCH_TOKENS_FILE": str(token_files[s.label][r]),
-                "BENCH_REFRESH_FIELD": s.api["refresh_field"],
-            },
-            opts.rounds,
-        )
-
-        # Logout latency under load: one client logs sessions out one after another while
-        # wrk drives protected GETs at the same server; servers alternated in rounds.
-        if elapsed() + opts.duration * opts.rounds * len(live) > RUN_BUDGET_S:
-            group["errors"].append(f"logout latency on {db} skipped: the run's time budget would be exceeded")
-        else:
-            per_round = IDLE_LOGOUTS + opts.logouts
-            pairs = {s.label: s.mint_pairs(per_round * opts.rounds) for s in live}
-            per = {s.label: [] for s in live}
-            for r in range(opts.rounds):
-                for s in live if r % 2 == 0 else list(reversed(live)):
-                    share = pairs[s.label][r * per_round : (r + 1) * per_round]
-                    res = logout_under_load(s, share, opts.duration, c, t)
-                    per[s.label].append(res)
-                    got = combine_logouts([res])
-                    log(
-                        f"{db}: logout    {s.label:<15} round {r + 1}/{opts.rounds}: {got['logouts']} logouts, "
-                        f"p50 {fmt(got['p50_ms'], '.1f')} ms, p99 {fmt(got['p99_ms'], '.1f')} ms, "
-                        f"failed {got['failed']}; GETs {fmt(got['get_rps'], '.0f')} 2xx/s"
-                    )
-            group["logout_latency"] = {label: combine_logouts(rs) for label, rs in per.items()}
-
-        # Parallel refreshes of one token: do they fork the session? (not timed)
-        for s in live:
-            try:
-                group.setdefault("fork", {})[s.label] = fork_check(s, s.mint_pairs(opts.fork_trials), opts.fork_fanout)
-            except Exception as exc:  # noqa: BLE001
-                group["errors"].append(f"{s.label}: parallel refresh check failed: {exc!r}")
-
-        # Revocation propagation between two processes (authgate's session cache).
-        for s in live:
-            if s.kind == "authgate" and not s.baseline:
-                log(f"{db}: revocation propagation, {s.label}")
-                try:
-                    group.setdefault("propagation", {})[s.label] = s.propagation(opts.propagation)
-                except Exception as exc:  # noqa: BLE001
-                    group["errors"].append(f"{s.label}: propagation failed: {exc}")
-
-        # Rows per session after N refreshes, and logout (not timed: servers in parallel).
-        log(f"{db}: rows per session after {opts.refreshes} refreshes, and logout, on every server")
-        checkpoints = sorted({1, 10, opts.refreshes})
-        deadline = time.monotonic() + min(150, max(10, RUN_BUDGET_S - elapsed()))
-        with ThreadPoolExecutor(len(live)) as pool:
-            futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints, deadline) for s in live}
-            for label, fut in futures.items():
-                try:
-                    group["rows"][label] = fut.result(timeout=300)
-                except Exception as exc:  # noqa: BLE001
-                    group["rows"][label] = {"checkpoints": {}, "errors": [repr(exc)]}
-        for s in live:
-            try:
-                group["rows"][s.label]["all_users_after_load"] = s.rows("*")
-            except Exception as exc:  # noqa: BLE001
-                group["errors"].append(f"{s.label}: row count failed: {exc}")
+        if not opts.only_logout:
+            throughput(db, live, opts, group, measure)
+        logout_latency(db, live, opts, group)
+        if not opts.only_logout:
+            checks(db, live, opts, group)
     finally:
         for s in servers:
             s.stop()
             scan_log(s, group)
             if not opts.keep:
                 s.drop_database()
+
+
+def throughput(db, live, opts, group, measure):
+    """The wrk measurements: public, protected, spread, login, refresh."""
+    c = opts.connections
+    measure("public", "get.lua", "/api/public/", opts.duration, c, lambda s, r: {}, opts.rounds)
+    measure(
+        "protected",
+        "get.lua",
+        "/api/protected/",
+        opts.duration,
+        c,
+        lambda s, r: {"BENCH_TOKEN": s.access},
+        opts.rounds,
+    )
+
+    # The same GET with the access tokens of many sessions (not one hot token).
+    spread_files = {}
+    for s in live:
+        f = WORK / f"spread_{s.tag}"
+        f.write_text("\n".join(s.mint_access(opts.spread)) + "\n")
+        spread_files[s.label] = f
+    offsets = {s.label: s.log_offset() for s in live}
+    measure(
+        "spread",
+        "get_spread.lua",
+        "/api/protected/",
+        opts.duration,
+        c,
+        lambda s, r: {"BENCH_TOKENS_FILE": str(spread_files[s.label])},
+        opts.rounds,
+    )
+    for s in live:
+        if s.kind == "authgate" and not s.baseline:
+            group.setdefault("cache_hits", {})[s.label] = s.cache_stats(offsets[s.label])
+
+    harvest = {s.label: WORK / f"harvest_{s.tag}" for s in live}
+    measure(
+        "login",
+        "login.lua",
+        lambda s: s.api["login"],
+        opts.login_duration,
+        opts.login_connections,
+        lambda s, r: {
+            "BENCH_USERS": ",".join(s.users[:N_USERS]),
+            "BENCH_PASSWORD": PASSWORD,
+            "BENCH_HARVEST": f"{harvest[s.label]}.r{r}",
+            "BENCH_REFRESH_FIELD": s.api["refresh_field"],
+        },
+        opts.rounds,
+    )
+
+    # Sessions for the refresh measurement: those the login measurement opened, topped
+    # up with sessions opened directly in the server's database (same code path as
+    # login after the password check), one separate set per round.
+    token_files = {}
+    for s in live:
+        harvested = []
+        for f in sorted(WORK.glob(f"harvest_{s.tag}.r*")):
+            harvested += [line for line in f.read_text().splitlines() if line]
+            f.unlink()
+        need = max(0, opts.sessions * opts.rounds - len(harvested))
+        minted = s.mint_sessions(need) if need else []
+        tokens = harvested + minted
+        token_files[s.label] = []
+        for r in range(opts.rounds):
+            f = WORK / f"tokens_{s.tag}.r{r}"
+            f.write_text("\n".join(tokens[r :: opts.rounds]) + "\n")
+            token_files[s.label].append(f)
+        group.setdefault("sessions", {})[s.label] = {
+            "per_round": len(tokens) // opts.rounds,
+            "from_login": len(harvested),
+            "minted": len(minted),
+        }
+    measure(
+        "refresh",
+        "refresh.lua",
+        lambda s: s.api["refresh"],
+        opts.duration,
+        c,
+        lambda s, r: {
+            "BENCH_TOKENS_FILE": str(token_files[s.label][r]),
+            "BENCH_REFRESH_FIELD": s.api["refresh_field"],
+        },
+        opts.rounds,
+    )
+
+
+def logout_latency(db, live, opts, group):
+    """Logout latency under load: one client logs sessions out one after another while
+    wrk drives protected GETs at the same server; servers alternated in rounds."""
+    c, t = opts.connections, opts.threads
+    if elapsed() + opts.duration * opts.rounds * len(live) > RUN_BUDGET_S:
+        group["errors"].append(f"logout latency on {db} skipped: the run's time budget would be exceeded")
+    else:
+        per_round = IDLE_LOGOUTS + opts.logouts
+        pairs = {s.label: s.mint_pairs(per_round * opts.rounds) for s in live}
+        per = {s.label: [] for s in live}
+        for r in range(opts.rounds):
+            for s in live if r % 2 == 0 else list(reversed(live)):
+                share = pairs[s.label][r * per_round : (r + 1) * per_round]
+                res = logout_under_load(s, share, opts.duration, c, t)
+                per[s.label].append(res)
+                got = combine_logouts([res])
+                log(
+                    f"{db}: logout    {s.label:<15} round {r + 1}/{opts.rounds}: {got['logouts']} logouts, "
+                    f"p50 {fmt(got['p50_ms'], '.1f')} ms, p99 {fmt(got['p99_ms'], '.1f')} ms, "
+                    f"failed {got['failed']}; GETs {fmt(got['get_rps'], '.0f')} 2xx/s"
+                )
+        group["logout_latency"] = {label: combine_logouts(rs) for label, rs in per.items()}
+
+
+def checks(db, live, opts, group):
+    """Not timed: parallel refreshes, propagation, rows per session and the check after logout."""
+    # Parallel refreshes of one token: do they fork the session? (not timed)
+    for s in live:
+        try:
+            group.setdefault("fork", {})[s.label] = fork_check(s, s.mint_pairs(opts.fork_trials), opts.fork_fanout)
+        except Exception as exc:  # noqa: BLE001
+            group["errors"].append(f"{s.label}: parallel refresh check failed: {exc!r}")
+
+    # Revocation propagation between two processes (authgate's session cache).
+    for s in live:
+        if s.kind == "authgate" and not s.baseline:
+            log(f"{db}: revocation propagation, {s.label}")
+            try:
+                group.setdefault("propagation", {})[s.label] = s.propagation(opts.propagation)
+            except Exception as exc:  # noqa: BLE001
+                group["errors"].append(f"{s.label}: propagation failed: {exc}")
+
+    # Rows per session after N refreshes, and logout (not timed: servers in parallel).
+    log(f"{db}: rows per session after {opts.refreshes} refreshes, and logout, on every server")
+    checkpoints = sorted({1, 10, opts.refreshes})
+    deadline = time.monotonic() + min(150, max(10, RUN_BUDGET_S - elapsed()))
+    with ThreadPoolExecutor(len(live)) as pool:
+        futures = {s.label: pool.submit(rows_and_logout, s, opts.refreshes, checkpoints, deadline) for s in live}
+        for label, fut in futures.items():
+            try:
+                group["rows"][label] = fut.result(timeout=300)
+            except Exception as exc:  # noqa: BLE001
+                group["rows"][label] = {"checkpoints": {}, "errors": [repr(exc)]}
+    for s in live:
+        try:
+            group["rows"][s.label]["all_users_after_load"] = s.rows("*")
+        except Exception as exc:  # noqa: BLE001
+            group["errors"].append(f"{s.label}: row count failed: {exc}")
 
 
 def scan_log(server, group):
@@ -1238,6 +1254,9 @@ def main():
         "--fork-trials", type=int, default=5, help="sessions refreshed in parallel by --fork-fanout clients"
     )
     ap.add_argument("--fork-fanout", type=int, default=8, help="concurrent refreshes of one refresh token")
+    ap.add_argument(
+        "--only-logout", action="store_true", help="measure the logout latency only (no wrk throughput, no checks)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
     ap.add_argument("--no-write", action="store_true", help="do not write results.json / RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s, 40 sessions, 50 refreshes")

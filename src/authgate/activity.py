@@ -4,7 +4,9 @@ event happens (the login path, the session lifecycle, the static tokens), never 
 authenticated request.
 
 `record()` is the one call for a single event; `record_sessions_ended()` writes the rows
-of a bulk end (invalidate-all over thousands of sessions) in batches. Both also count the
+of a bulk end (invalidate-all over thousands of sessions) in batches, and
+`write_sessions_ended()` the rows the session lifecycle read with the sessions it ends
+(`ended_rows()`), inside its own transaction. Both also count the
 event in the Prometheus metrics (`authgate.metrics`), which keep counting when the trail
 is switched off (`ACTIVITY_TRAIL = False`). No password, token or key is ever passed in:
 callers give the user, the request (for its IP and user agent) and the session id.
@@ -84,16 +86,25 @@ def record(
     )
 
 
+# (session id, user id, the session's IP, its user agent, the user's login name)
+EndedRow = tuple[uuid.UUID, Any, Any, str, str]
+
+
+def ended_rows(sessions: "QuerySet[Session]") -> list[EndedRow]:
+    """What `write_sessions_ended()` needs of the sessions about to end: read with them, in
+    the ending transaction (one query, joined with the user)."""
+    return list(sessions.values_list("pk", "user_id", "ip", "user_agent", f"user__{get_user_model().USERNAME_FIELD}"))
+
+
 def record_sessions_ended(rows: Iterable[tuple[uuid.UUID, Any]], reason: str, ended_at: datetime | None = None) -> int:
     """One `session_ended` row per (session id, user id) in `rows`, with the session's IP and
-    user agent (the device that was signed out); written in batches, after the end commits.
-    A session or account deleted meanwhile (an admin's delete) still gets its row."""
+    user agent (the device that was signed out), counted in the metrics. A session or
+    account deleted meanwhile (an admin's delete) still gets its row."""
     rows = list(rows)
     metrics.count_event(Activity.SESSION_ENDED, reason, len(rows))
     if not api_settings.ACTIVITY_TRAIL or not rows:
         return 0
     user_model = get_user_model()
-    ended_at = ended_at or timezone.now()
     written = 0
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
@@ -108,23 +119,35 @@ def record_sessions_ended(rows: Iterable[tuple[uuid.UUID, Any]], reason: str, en
                 "pk", user_model.USERNAME_FIELD
             )
         )
-        events = []
+        known: list[EndedRow] = []
         for session_id, user_id in chunk:
             ip, agent = devices.get(session_id, (None, ""))
-            events.append(
-                Activity(
-                    kind=Activity.SESSION_ENDED,
-                    created_at=ended_at,
-                    reason=reason,
-                    session_id=session_id,
-                    user_id=user_id if user_id in names else None,
-                    username=(names.get(user_id) or "")[:_USERNAME_MAX],
-                    ip=ip,
-                    user_agent=(agent or "")[:_USER_AGENT_MAX],
-                )
-            )
-        written += len(Activity.objects.bulk_create(events, batch_size=BATCH))
+            known.append((session_id, user_id if user_id in names else None, ip, agent, names.get(user_id) or ""))
+        written += write_sessions_ended(known, reason, ended_at)
     return written
+
+
+def write_sessions_ended(rows: Sequence[EndedRow], reason: str, ended_at: datetime | None = None) -> int:
+    """The `session_ended` rows of `ended_rows()`, in batches, without a query to read them
+    (the session lifecycle writes them in the ending transaction: no commit of their own);
+    not counted in the metrics (the caller counts once the end commits)."""
+    if not api_settings.ACTIVITY_TRAIL or not rows:
+        return 0
+    ended_at = ended_at or timezone.now()
+    events = [
+        Activity(
+            kind=Activity.SESSION_ENDED,
+            created_at=ended_at,
+            reason=reason,
+            session_id=session_id,
+            user_id=user_id,
+            username=(username or "")[:_USERNAME_MAX],
+            ip=ip,
+            user_agent=(agent or "")[:_USER_AGENT_MAX],
+        )
+        for session_id, user_id, ip, agent, username in rows
+    ]
+    return len(Activity.objects.bulk_create(events, batch_size=BATCH))
 
 
 def token_rows(queryset: "QuerySet[StaticToken]") -> list[tuple[int, Any, str, str]]:

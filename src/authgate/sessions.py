@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from . import activity, cutoffs, metrics, signals
 from .amr import FACTOR_AMR
-from .models import Session, SessionQuerySet
+from .models import Activity, Session, SessionQuerySet
 from .prepared import PreparedGet
 from .revocation import get_store, messages
 from .conf import api_settings
@@ -276,22 +276,24 @@ def _touch(session: Session) -> None:
 def end_sessions(queryset: SessionQuerySet, reason: str) -> int:
     """End every open session in `queryset`; returns how many were ended."""
     with transaction.atomic():
-        rows = list(queryset.open().values_list("pk", "user_id"))
-        if not rows:
+        # What the activity trail records of them is read with them: its rows commit with
+        # the end, in this one transaction (no query or commit of their own).
+        ended = activity.ended_rows(queryset.open())
+        if not ended:
             return 0
+        rows = [(sid, user_id) for sid, user_id, *_device in ended]
         ids = [sid for sid, _user_id in rows]
-        count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
-            ended_at=timezone.now(), end_reason=reason
-        )
+        now = timezone.now()
+        count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(ended_at=now, end_reason=reason)
         # This process forgets them at once; the others hear of it after the commit.
         get_store().changed(messages.sessions(sid.hex for sid in ids))
+        activity.write_sessions_ended(ended, reason, now)
         transaction.on_commit(lambda: _send_session_ended(rows, reason))
     return count
 
 
 def _send_session_ended(rows: list[tuple[uuid.UUID, Any]], reason: str) -> None:
-    # The activity trail writes its rows in batches (invalidate-all may end thousands).
-    activity.record_sessions_ended(rows, reason)
+    metrics.count_event(Activity.SESSION_ENDED, reason, len(rows))
     if not signals.session_ended.has_listeners(Session):
         return
     for session_id, user_id in rows:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from authgate.models import Activity, Session
 
 from ..conftest import PASSWORD, bearer, login
 
-# Ended sessions are recorded after their transaction commits: real transactions here.
+# Real transactions here: what commits, and when, is part of what is tested.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACTIVITY = "/api/auth/activity/"
@@ -109,6 +109,28 @@ def test_protected_get_issues_no_activity_query(api_client, user, tokens_for):
     with CaptureQueriesContext(connection) as queries:
         assert api_client.get("/api/protected/", **bearer(access)).status_code == 200
     assert not [q for q in queries.captured_queries if "authgate_activity" in q["sql"]]
+
+
+def test_an_ended_session_is_recorded_in_the_transaction_that_ends_it(user):
+    session, _pair = sessions.open_session(user, ip="192.0.2.7", user_agent="phone")
+    with transaction.atomic():
+        assert sessions.end_session_by_id(session.pk) == 1
+        row = Activity.objects.get(kind=Activity.SESSION_ENDED)  # before the commit: no commit of its own
+    assert (row.reason, row.user, row.username, row.session_id) == ("logout", user, "alice", session.pk)
+    assert (row.ip, row.user_agent) == ("192.0.2.7", "phone")
+
+
+def test_a_logout_reads_its_session_twice_and_the_account_not_again(api_client, user, tokens_for):
+    pair = tokens_for(user)
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.post("/api/auth/logout/", {"refresh": pair["refresh"]}, format="json")
+    assert response.status_code == 200
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    # The refresh token's session (joined with its user), then the sessions it ends (joined
+    # with their users, for the activity row): nothing read again to write that row.
+    assert len([sql for sql in selects if "authgate_session" in sql]) == 2
+    assert not [sql for sql in selects if "authgate_session" not in sql and user._meta.db_table in sql]
+    assert Activity.objects.filter(kind=Activity.SESSION_ENDED).count() == 1
 
 
 def test_password_change_records_the_change_and_the_other_sessions_ended(api_client, user, tokens_for):
