@@ -119,6 +119,10 @@ def hit_many(wanted: "Iterable[tuple[str, int, float | timedelta, str]]", *, ip:
         rows.append((key, storage_key(key), limit, now + window, (label or "")[:200]))
     if not rows:
         return {}
+    # One order for every writer of these rows (by stored key): a statement locks them in
+    # this order, and a transaction holding one of them (a login's) never waits on a
+    # statement that holds the other.
+    rows.sort(key=lambda row: row[1])
     connection = connections[router.db_for_write(AttemptCounter)]
     if connection.vendor not in _UPSERT_VENDORS or any(limit < 1 for _k, _s, limit, _e, _l in rows):
         return {key: hit(key, limit, ends - now, label=label, ip=ip) for key, _stored, limit, ends, label in rows}

@@ -117,15 +117,24 @@ class LoginThrottle:
         self.hits = {}
 
     def succeeded(self) -> None:
-        """The right password: reset the (account, IP) count; the IP count counts failures only."""
-        counters.reset(self.keys["USER_IP"])
-        counters.release(self.keys["IP"], self.hits.get("IP"))
+        """The right password: reset the (account, IP) count; the IP count counts failures only.
+
+        The two rows are written in their stored keys' order, the order in which
+        `counters.hit_many` locks them: a login's transaction holds these locks until it
+        commits, and two logins that took them in opposite orders would deadlock."""
+        ip_hit = self.hits.get("IP")
+        for _stored, scope in sorted((counters.storage_key(self.keys[s]), s) for s in ("USER_IP", "IP")):
+            if scope == "USER_IP":
+                counters.reset(self.keys[scope])
+            else:
+                counters.release(self.keys[scope], ip_hit)
         self.hits = {}
 
     def cancel(self) -> None:
-        """No password was judged after all: give back the slots taken."""
-        for scope, hit in self.hits.items():
-            counters.release(self.keys[scope], hit)
+        """No password was judged after all: give back the slots taken (in stored-key order,
+        as every writer of these rows takes them)."""
+        for _stored, scope in sorted((counters.storage_key(self.keys[s]), s) for s in self.hits):
+            counters.release(self.keys[scope], self.hits[scope])
         self.hits = {}
 
 
