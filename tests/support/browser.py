@@ -338,8 +338,8 @@ SERIOUS = ("serious", "critical")
 
 
 def axe_violations(page, impacts=SERIOUS):
-    """axe-core's violations of `impacts` on the page as it is now: [(rule id, impact, help,
-    [target selectors])]. Evaluated through the DevTools protocol, so the page's strict
+    """axe-core's violations of `impacts` on the page once its finite animations have ended:
+    [(rule id, impact, help, [target selectors])]. Evaluated through the DevTools protocol, so the page's strict
     Content-Security-Policy does not stop the injected script. Without axe-core (`npm ci
     --prefix tests/js`) the test skips, and fails under CI=true."""
     if not AXE.exists():
@@ -351,6 +351,11 @@ def axe_violations(page, impacts=SERIOUS):
         page.evaluate(AXE.read_text())
     found = page.evaluate(
         """async (impacts) => {
+             // The page as a person reads it: finite animations (a message sliding in, its
+             // opacity still rising) finished first; endless ones (spinners) are left running.
+             await Promise.all(document.getAnimations()
+               .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+               .map((a) => a.finished.catch(() => null)));
              const result = await window.axe.run(document, { resultTypes: ["violations"] });
              return result.violations.filter((v) => impacts.includes(v.impact))
                .map((v) => [v.id, v.impact, v.help, v.nodes.map((n) => n.target.join(" "))]);
