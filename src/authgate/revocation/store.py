@@ -188,8 +188,8 @@ class CachingRevocationStore(DatabaseRevocationStore):
             acknowledged = self.bus.fence()
         except Exception as exc:  # noqa: BLE001 — the change is committed; this was only the wait
             logger.warning(
-                "%s: could not wait for the other processes to apply a revocation (%s: %s); "
-                "they drop it within SESSION_CACHE_TTL.",
+                "%s: could not ask the other processes to confirm a revocation (%s: %s); "
+                "the answer waited until none of them trusts its cache without it.",
                 self.bus.label,
                 exc.__class__.__name__,
                 exc,

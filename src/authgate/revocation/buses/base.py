@@ -28,7 +28,11 @@ The three verbs, the same on every bus:
   message that reached this host before the request is always applied before it;
 - a fence is answered by each process once it has read everything sent before the fence
   (the channel is ordered); a process that does not answer within TRUST has not heard the
-  echo of any heartbeat sent after the fence either, so it no longer trusts its cache.
+  echo of any heartbeat sent after the fence either, so it no longer trusts its cache;
+- the fencing process waits for every process it heard from before its own fence came
+  back, and, in the first TRUST seconds after its own (re)subscription, for TRUST seconds
+  after it (a stalled process it never heard cannot announce itself); when it cannot
+  fence at all it waits TRUST seconds.
 
 Subclasses provide `_connect()`, `_fileno()`, `_read()` (drain what arrived; call
 `_received(message, own)`), `_send(payload)`, `_send_heartbeat(payload)`, `_disconnect()`,
@@ -78,6 +82,22 @@ class BusError(Exception):
     pass
 
 
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+class _Fence:
+    """One fence this process waits for: who answered, and (once its own fence came back)
+    who still must."""
+
+    __slots__ = ("answered", "expected", "done")
+
+    def __init__(self) -> None:
+        self.answered: set[str] = set()
+        self.expected: set[str] | None = None
+        self.done = threading.Event()
+
+
 class PushBus(ABC):
     """A subscription read by a background thread, trusted while heartbeats echo."""
 
@@ -92,7 +112,6 @@ class PushBus(ABC):
         self._lock = threading.RLock()
         self._trusted_until = 0.0
         self._subscribed_at = 0.0
-        self._started_at = 0.0
         self._nonce = uuid.uuid4().hex
         self._sent: dict[int, float] = {}  # heartbeat seq -> monotonic time sent
         self._seq = 0
@@ -101,7 +120,7 @@ class PushBus(ABC):
         self._pid: int | None = None
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
-        self._fences: dict[str, tuple[set[str], threading.Event]] = {}  # id -> (nonces yet to ack, Event)
+        self._fences: dict[str, _Fence] = {}  # fence id -> who answered, who must
         self._peers: dict[str, float] = {}  # nonce of another listening process -> when last heard
         self._last_warning = 0.0
         self._echoed_until = 0.0  # trust the echoes of the batch being read will give
@@ -177,7 +196,6 @@ class PushBus(ABC):
             ):
                 return
             self._pid = os.getpid()
-            self._started_at = time.monotonic()
             self._thread = threading.Thread(target=self._run, name=f"authgate-{type(self).__name__}", daemon=True)
             self._thread.start()
 
@@ -240,13 +258,17 @@ class PushBus(ABC):
             fence_id, _, sender = rest.partition(":")
             if sender != self._nonce:
                 self._send(f"ack:{fence_id}:{self._nonce}")
+            elif (mine := self._fences.get(fence_id)) is not None:
+                self._own_fence_back(mine)
         elif kind == "ack":
             fence_id, _, nonce = rest.partition(":")
             waiting = self._fences.get(fence_id)
             if waiting is not None:
-                waiting[0].discard(nonce)
-                if not waiting[0]:
-                    waiting[1].set()
+                waiting.answered.add(nonce)
+                if waiting.expected is not None:
+                    waiting.expected.discard(nonce)
+                    if not waiting.expected:
+                        waiting.done.set()
         else:
             self._on_change(message.split(" "))
 
@@ -275,36 +297,53 @@ class PushBus(ABC):
     def wait_for_fence(self, send: Callable[[str], None]) -> bool:
         """
         Make every listening process confirm that it has applied what was sent before now:
-        `send(payload)` delivers a fence after the changes; each process whose heartbeat was
-        heard lately answers it once it has read everything before it. Returns when all have
-        answered, or after TRUST seconds: a process that has not answered by then has not
-        heard the echo of any heartbeat sent after the fence either (the channel is ordered),
-        so it no longer trusts its cache. Either way no process believes a stale entry once
-        this returns. False if someone did not answer (it is slow, stuck or gone).
+        `send(payload)` delivers a fence after the changes; each process answers it once it
+        has read everything before it. Returns True when all that may trust their caches
+        have answered; False after TRUST seconds otherwise. Either way no process believes a
+        stale entry once this returns, because:
+
+        - who must answer is decided when this process reads its *own* fence back: by then it
+          has read every heartbeat sent before the fence, so it knows every process whose
+          trust comes from one (a process unheard for 2 x TRUST trusts nothing any more);
+        - a process whose heartbeats all came before this one subscribed cannot be known:
+          its trust ends TRUST seconds after this subscription at the latest, so the fence
+          also lasts until then (only in the first seconds after a (re)subscription);
+        - one that does not answer within TRUST has heard no echo of a heartbeat sent after
+          the fence (the channel is ordered): its trust has ended;
+        - when this process cannot ask (its own subscription is down, the fence could not be
+          sent), it waits TRUST seconds for the same reason, then returns False (or raises).
         """
         deadline = time.monotonic() + self.TRUST + 0.25
-        # A process that has just started subscribes first, and learns its peers from their
-        # next heartbeats. One whose bus is down cannot ask anyone: it does not wait.
-        while not self.trusted() or time.monotonic() - self._subscribed_at < 1.5 * self.HEARTBEAT:
-            starting = self._thread is not None and time.monotonic() - self._started_at < 2 * self.TRUST
-            if time.monotonic() > deadline or not (starting or self.trusted()):
+        while not self.trusted():  # to hear the fence and the answers, be subscribed
+            if time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
         fence_id = uuid.uuid4().hex
-        now = time.monotonic()
-        with self._lock:
-            for nonce in [nonce for nonce, seen in self._peers.items() if now - seen >= 2 * self.TRUST]:
-                del self._peers[nonce]
-            expected = set(self._peers)
-        if not expected:
-            return True
-        event = threading.Event()
-        self._fences[fence_id] = (expected, event)
+        waiting = _Fence()
+        self._fences[fence_id] = waiting
         try:
-            send(f"fence:{fence_id}:{self._nonce}")
-            return event.wait(max(0.0, deadline - time.monotonic()))
+            try:
+                send(f"fence:{fence_id}:{self._nonce}")
+            except Exception:
+                _sleep_until(deadline)
+                raise
+            answered = waiting.done.wait(max(0.0, deadline - time.monotonic()))
+            if answered:  # and nobody it could not hear still trusts its cache
+                _sleep_until(min(deadline, self._subscribed_at + self.TRUST + 0.05))
+            else:
+                _sleep_until(deadline)
+            return answered
         finally:
             self._fences.pop(fence_id, None)
+
+    def _own_fence_back(self, waiting: "_Fence") -> None:
+        """This process read its own fence (lock held): whom it waits for is known now."""
+        now = time.monotonic()
+        for nonce in [nonce for nonce, seen in self._peers.items() if now - seen >= 2 * self.TRUST]:
+            del self._peers[nonce]
+        waiting.expected = set(self._peers) - waiting.answered
+        if not waiting.expected:
+            waiting.done.set()
 
     def close(self) -> None:
         """Stop the thread and close the connections (this process's own only)."""
