@@ -433,6 +433,24 @@ def stop_all():
 
 
 # ---------------------------------------------------------------------------- wrk
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server):
+    """{pid: CPU seconds (utime + stime)} of the server's gunicorn workers: the work the
+    server's Python does per request (the load generator's share of the cores is not in
+    it, nor the database server's: a server that does more in PostgreSQL looks cheaper)."""
+    pids = list(server.gunicorn_server.workers_pids())
+    cpu = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return cpu
+
+
 def wrk(server, script, path, duration, connections, threads, extra_env=None):
     lua = WORK / f"{Path(script).stem}.run.lua"
     lua.write_text((LUA / "common.lua").read_text() + "\n" + (LUA / script).read_text())
@@ -448,12 +466,17 @@ def wrk(server, script, path, duration, connections, threads, extra_env=None):
         str(lua),
         server.url(path),
     ]
+    before = server_cpu(server)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 30)
+    after = server_cpu(server)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCHJSON "):
             data = json.loads(line[len("BENCHJSON ") :])
             secs = data["duration_us"] / 1e6
             data["seconds"] = secs
+            # A process that ended during the round takes its CPU time with it: then no figure.
+            same = set(before) <= set(after)
+            data["cpu_s"] = sum(t - before.get(pid, 0.0) for pid, t in after.items()) if same else None
             data["socket_errors"] = sum(
                 data[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout")
             )
@@ -485,7 +508,16 @@ def combine(rounds):
         "rounds": len(rounds),
         "starved": sum(r.get("starved", 0) for r in rounds),
         "bad_sample": bad_samples[0] if bad_samples else "",
+        # The workers' CPU per request, over the rounds that have it.
+        "cpu_us": _cpu_per_request(rounds),
     }
+
+
+def _cpu_per_request(rounds):
+    timed = [r for r in rounds if r.get("cpu_s") is not None and r["requests"]]
+    if not timed:
+        return None
+    return sum(r["cpu_s"] for r in timed) / sum(r["requests"] for r in timed) * 1e6
 
 
 # ---------------------------------------------------------------------------- phases
@@ -921,6 +953,19 @@ def evaluate(results):
             def ratio(a, b):
                 return a / b if a and b else None
 
+            def cpu(name, who, m=m):
+                return m.get(name, {}).get(who, {}).get("cpu_us")
+
+            # The same ratios by server CPU per request (the other's cost ÷ this one's).
+            by_cpu = {
+                "protected_vs_simplejwt": ratio(cpu("protected", "simplejwt"), cpu("protected", label)),
+                "protected_vs_allauth": ratio(cpu("protected", "allauth"), cpu("protected", label)),
+                "auth_overhead": ratio(cpu("public", label), cpu("protected", label)),
+                "refresh_vs_simplejwt": ratio(cpu("refresh", "simplejwt"), cpu("refresh", label)),
+                "refresh_vs_allauth": ratio(cpu("refresh", "allauth"), cpu("refresh", label)),
+                "login_vs_simplejwt": ratio(cpu("login", "simplejwt"), cpu("login", label)),
+            }
+
             checks = {
                 "protected_vs_simplejwt": ratio(rps("protected", label), rps("protected", "simplejwt")),
                 "protected_vs_allauth": ratio(rps("protected", label), rps("protected", "allauth")),
@@ -974,6 +1019,7 @@ def evaluate(results):
                         "value": value,
                         "threshold": thr,
                         "pass": ok,
+                        "cpu_value": by_cpu.get(key),
                     }
                 )
     results["targets"] = rows
@@ -993,8 +1039,9 @@ def verdict(status):
 def tables(results):
     """Markdown tables (also printed)."""
     lines = [
-        "| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | ÷ simplejwt | ÷ allauth |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| db | measurement | server | 2xx req/s | p50 ms | p99 ms | non-2xx | socket err | ÷ simplejwt | ÷ allauth "
+        "| workers' CPU µs/req | ÷ simplejwt (CPU) | ÷ allauth (CPU) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for g in results["groups"]:
         for name in ("public", "protected", "spread", "refresh", "login"):
@@ -1003,14 +1050,21 @@ def tables(results):
                 continue
             for label, r in per.items():
                 # authgate (and a baseline) against both references; allauth against simplejwt.
-                ratios = []
+                ratios, cpu_ratios = [], []
                 for reference in REFERENCES:
                     ref = per.get(reference, {}).get("rps")
                     mine = label not in REFERENCES or (label == "allauth" and reference == "simplejwt")
                     ratios.append(f"{r['rps'] / ref:.2f}×" if ref and mine else "")
+                    ref_cpu, my_cpu = per.get(reference, {}).get("cpu_us"), r.get("cpu_us")
+                    cpu_ratios.append(f"{ref_cpu / my_cpu:.2f}×" if ref_cpu and my_cpu and mine else "")
+                cpu = f"{r['cpu_us']:.0f}" if r.get("cpu_us") else "—"
                 lines.append(
                     f"| {g['db']} | {name} | {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
-                    f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | " + " | ".join(ratios) + " |"
+                    f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
+                    + " | ".join(ratios)
+                    + f" | {cpu} | "
+                    + " | ".join(cpu_ratios)
+                    + " |"
                 )
     baseline_rows = []
     for g in results["groups"]:
@@ -1109,7 +1163,14 @@ def tables(results):
                 f"{fmt(prop.get('p50_ms'), '.3f')} | {fmt(prop.get('p99_ms'), '.3f')} | "
                 f"{fmt(prop.get('max_ms'), '.3f')} |"
             )
-    lines += ["", "| config | target | value | pass |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "The verdict is on throughput (2xx req/s); the same ratio by the gunicorn workers' CPU per "
+        "request (not the database server's) is beside it:",
+        "",
+        "| config | target | value | pass | by server CPU |",
+        "|---|---|---|---|---|",
+    ]
     for t in results.get("targets", []):
         v = t["value"]
         if isinstance(v, float) and t["target"] in ("propagation_p99", "logout_p99"):
@@ -1124,7 +1185,8 @@ def tables(results):
         else:
             vs = fmt(v, "") if v is not None else "—"
         ok = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
-        lines.append(f"| {t['config']} | {t['description']} | {vs} | {ok} |")
+        by_cpu = f"{t['cpu_value']:.2f}×" if t.get("cpu_value") else ""
+        lines.append(f"| {t['config']} | {t['description']} | {vs} | {ok} | {by_cpu} |")
     return "\n".join(lines)
 
 
