@@ -67,6 +67,24 @@ def test_register_rejects_duplicates_and_weak_passwords(api_client, make_user):
     assert not User.objects.filter(username__in=["alice2", "dave"]).exists()
 
 
+@pytest.mark.parametrize(
+    "username, email",
+    [
+        ("\\ud800", "lone@example.com"),  # a lone surrogate: no UTF-8 for it, so no query
+        ("carol", "\\udc00carol@example.com"),
+        ("a\\u0000b", "nul@example.com"),  # NUL: PostgreSQL stores no text with it
+        ("dave", "dave\\u0000@example.com"),
+    ],
+    ids=["surrogate-username", "surrogate-email", "nul-username", "nul-email"],
+)
+def test_register_refuses_a_name_no_database_can_hold_as_a_field_error(api_client, db, username, email):
+    body = '{"username": "%s", "email": "%s", "password": "%s"}' % (username, email, PASSWORD)
+    response = api_client.generic("POST", "/api/auth/register/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert set(response.json()) <= {"username", "email"} and response.json()
+    assert not User.objects.exists()
+
+
 def test_login_by_username_or_email_opens_a_session_with_its_device(api_client, user):
     response = login(api_client, "ALICE@example.com", device="laptop")
     assert response.status_code == 200

@@ -19,6 +19,7 @@ from django.db.models import Model
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from .. import identity, recovery, types
 from ..models import Activity, Session, StaticToken
@@ -126,6 +127,13 @@ class RegisterSerializer(serializers.ModelSerializer[types.User]):
             fields[email].validators.append(_refuse_taken_email)
         if self.Meta.model.USERNAME_FIELD != email:
             fields[self.Meta.model.USERNAME_FIELD].validators.append(_refuse_taken_username)
+        for field in fields.values():  # the lookups, the model's UniqueValidators included
+            field.validators = [
+                _OnStorableText(v)
+                if v in (_refuse_taken_email, _refuse_taken_username) or isinstance(v, UniqueValidator)
+                else v
+                for v in field.validators
+            ]
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -258,6 +266,20 @@ def _refuse_taken_username(value: str) -> None:
 
 def _refuse_taken_email(value: str) -> None:
     validate_unused_email(value)
+
+
+class _OnStorableText:
+    """A validator that looks the value up in the database, run only on text a database can
+    be asked about: DRF runs every validator of a field, and the field's own refuse a NUL
+    (PostgreSQL takes none) or a lone surrogate (no UTF-8) as a field error, but do not keep
+    the lookup from failing on them (a 500)."""
+
+    def __init__(self, validator: Any) -> None:
+        self.validator, self.requires_context = validator, getattr(validator, "requires_context", False)
+
+    def __call__(self, value: Any, *context: Any) -> None:
+        if not isinstance(value, str) or ("\x00" not in value and value.encode(errors="replace").decode() == value):
+            self.validator(value, *context)
 
 
 class PasswordResetSerializer(serializers.Serializer[dict[str, Any]]):
