@@ -15,7 +15,11 @@ Invariants:
   session has ended (logout, logout everywhere, password change, reuse, deactivation) the
   allauth session token is refused too (allauth answers 410);
 - `refresh_token()` is `sessions.rotate`: the retry window, reuse detection and the
-  absolute session limit all apply; a refused token answers None (allauth's 400).
+  absolute session limit all apply; a refused token answers None (allauth's 400);
+- authgate's own rules hold past allauth's login (`may_issue()`): an account with one of
+  authgate's second factors gets no pair unless allauth proved a second factor in that
+  login, and with REQUIRE_EMAIL_VERIFICATION none unless authgate or allauth has verified
+  its address. allauth's session itself stays allauth's business.
 """
 
 from __future__ import annotations
@@ -23,16 +27,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from allauth.account.authentication import get_authentication_records
+from allauth.account.models import EmailAddress
 from allauth.headless.tokens.strategies.sessions import SessionTokenStrategy
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 
-from .. import sessions
+from .. import factors, recovery, sessions
 from ..models import Session
 from ..conf import api_settings
 from ..net import client_ip
 from ..tokens import TokenError
+from ..types import User
 
 SESSION_KEY = "authgate_session_id"  # in the allauth (Django) session
 
@@ -42,7 +49,7 @@ class AuthgateTokenStrategy(SessionTokenStrategy):
 
     def create_access_token_payload(self, request: HttpRequest) -> dict[str, Any] | None:
         user = request.user
-        if not user.is_authenticated:
+        if not user.is_authenticated or not self.may_issue(request, user):
             return None
         session, pair = sessions.open_session(
             user,
@@ -61,6 +68,18 @@ class AuthgateTokenStrategy(SessionTokenStrategy):
     def create_access_token(self, request: HttpRequest) -> str | None:
         payload = self.create_access_token_payload(request)
         return None if payload is None else str(payload["access_token"])
+
+    def may_issue(self, request: HttpRequest, user: User) -> bool:
+        """Whether this allauth login may open an authgate session: every way in asks for
+        authgate's second factor (allauth's own `mfa` step in this login counts) and, with
+        REQUIRE_EMAIL_VERIFICATION, a verified address (by authgate, or by allauth)."""
+        proven = {record.get("method") for record in get_authentication_records(request, user)}
+        if "mfa" not in proven and factors.has_factor(user):
+            return False
+        if api_settings.REQUIRE_EMAIL_VERIFICATION and not recovery.is_email_verified(user):
+            email = recovery.email_of(user)
+            return bool(email) and EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+        return True
 
     def device_name(self, request: HttpRequest) -> str:
         """Hook: the label of the session in the user's device list."""
