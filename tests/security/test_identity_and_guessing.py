@@ -67,8 +67,8 @@ def test_canonical_form_folds_case_and_width():
     assert identity.canonical("Straße") == identity.canonical("STRASSE")
 
 
-@pytest.mark.parametrize("name", ["ｓｅｃａｄｍｉｎ", "ſecadmin", "SecAdmin", "SECADMIN"])
-def test_registering_a_name_that_collides_is_a_400_field_error(api_client, make_user, name):
+@pytest.mark.parametrize("name", ["secadmin", "ｓｅｃａｄｍｉｎ", "ſecadmin", "SecAdmin", "SECADMIN"])
+def test_registering_a_name_that_collides_is_a_400_field_error_said_once(api_client, make_user, name):
     make_user("secadmin")
     response = register(api_client, name, email="new@example.org")
     assert response.status_code == 400, response.content

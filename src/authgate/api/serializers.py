@@ -127,12 +127,13 @@ class RegisterSerializer(serializers.ModelSerializer[types.User]):
             fields[email].validators.append(_refuse_taken_email)
         if self.Meta.model.USERNAME_FIELD != email:
             fields[self.Meta.model.USERNAME_FIELD].validators.append(_refuse_taken_username)
-        for field in fields.values():  # the lookups, the model's UniqueValidators included
+        lookups = (_refuse_taken_email, _refuse_taken_username)
+        for field in fields.values():
+            # Ours is a superset of the model's exact-match UniqueValidator: one message, not two.
+            ours = any(v in lookups for v in field.validators)
+            kept = [v for v in field.validators if not (ours and isinstance(v, UniqueValidator))]
             field.validators = [
-                _OnStorableText(v)
-                if v in (_refuse_taken_email, _refuse_taken_username) or isinstance(v, UniqueValidator)
-                else v
-                for v in field.validators
+                _OnStorableText(v) if v in lookups or isinstance(v, UniqueValidator) else v for v in kept
             ]
         return fields
 
