@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from authgate import recovery
 from authgate.mail import outbox
@@ -289,6 +289,21 @@ def test_required_verification_refuses_login_only_after_the_right_password(api_c
     assert not user.authgate_sessions.exists()
     recovery.mark_verified(user)
     assert login(api_client, "alice").status_code == 200
+
+
+@override_settings(AUTHGATE={"REQUIRE_EMAIL_VERIFICATION": True})
+def test_required_verification_refuses_the_admin_login_form_too_only_after_the_right_password(make_user):
+    staff = make_user("boss", is_staff=True)
+    client = Client()
+    wrong = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "wrong-password"})
+    assert wrong.status_code == 200 and "Verify your email" not in wrong.content.decode()
+    refused = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": PASSWORD})
+    assert refused.status_code == 200  # the form again, with the reason
+    assert "Verify your email address before signing in" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+    recovery.mark_verified(staff)
+    signed_in = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": PASSWORD})
+    assert signed_in.status_code == 302 and client.session["_auth_user_id"] == str(staff.pk)
 
 
 def test_verification_is_not_required_by_default(api_client, user):

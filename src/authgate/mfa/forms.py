@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import APIException
 
 from ..factors import gate, registry
-from ..forms import ThrottledLoginMixin
+from ..forms import ThrottledLoginMixin, VerifiedEmailLoginMixin
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -66,6 +66,7 @@ class SecondFactorLoginMixin(forms.Form):
         return cleaned
 
 
-class AdminLoginForm(SecondFactorLoginMixin, ThrottledLoginMixin, AdminAuthenticationForm):
+class AdminLoginForm(SecondFactorLoginMixin, ThrottledLoginMixin, VerifiedEmailLoginMixin, AdminAuthenticationForm):
     """`django.contrib.admin`'s login form, with the second factor; a throttled attempt
-    says so (`authgate.forms.ThrottledLoginMixin`)."""
+    says so (`authgate.forms.ThrottledLoginMixin`); with REQUIRE_EMAIL_VERIFICATION an
+    unverified address is refused (`authgate.forms.VerifiedEmailLoginMixin`)."""
