@@ -1,7 +1,8 @@
 """
 Credential cutoffs: the moment a user last signed out everywhere, for credentials that
 authgate did not issue and cannot end one by one (simplejwt refresh tokens presented for
-exchange while a migration from simplejwt is on).
+exchange while a migration from simplejwt is on), and for logins still waiting for their
+second factor (`authgate.factors.pending`).
 
 Invariants:
 - every way of signing a user out everywhere marks the cutoff: logout everywhere, an

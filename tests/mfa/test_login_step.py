@@ -1,12 +1,15 @@
 """Login with a second factor through the API: the pending step, `mfa/verify/`, what the
 session then knows (amr, auth_time), TOTP set-up and recovery codes, with real codes."""
 
+import io
+
 import jwt
 import pytest
+from django.core.management import call_command
 
 from authgate.models import Activity, PendingLogin, Session
 
-from .support import bearer, code_at, enrol_totp, login, mfa_login, verify
+from .support import PASSWORD, bearer, code_at, enrol_totp, login, mfa_login, verify
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +76,24 @@ def test_an_mfa_token_works_once(api_client, enrolled):
     assert verify(api_client, token, code=code_at(enrolled["secret"])).status_code == 200
     again = verify(api_client, token, code=enrolled["codes"][0])
     assert again.status_code == 401 and again.json()["code"] == "mfa_token_invalid"
+
+
+@pytest.mark.parametrize("how", ["logout everywhere", "password change", "invalidate all"])
+def test_an_mfa_token_dies_when_the_account_is_signed_out_everywhere(api_client, user, enrolled, how):
+    token = mfa_login(api_client)["mfa_token"]  # the password alone: someone may have it
+    if how == "logout everywhere":
+        ended = api_client.post("/api/auth/logout/all/", format="json", **bearer(enrolled["first"]["access"]))
+        assert ended.status_code == 200, ended.content
+    elif how == "password change":
+        user.set_password("a-brand-new-password-7")
+        user.save()
+    else:
+        call_command("invalidate_all_tokens", "--confirm", stdout=io.StringIO())
+    refused = verify(api_client, token, code=code_at(enrolled["secret"]))
+    assert refused.status_code == 401 and refused.json()["code"] == "mfa_token_invalid", refused.content
+    password = PASSWORD if how != "password change" else "a-brand-new-password-7"
+    fresh = mfa_login(api_client, password=password)["mfa_token"]  # a login started afterwards is fine
+    assert verify(api_client, fresh, code=code_at(enrolled["secret"], 1)).status_code == 200
 
 
 def test_a_totp_code_accepted_at_login_is_refused_at_the_next_login(api_client, enrolled):

@@ -9,7 +9,10 @@ rules hold under any concurrency, on every database:
   many wrong codes arrive at once, no more than MAX_ATTEMPTS are ever checked, and the
   token is dead after the fifth;
 - `spend()` marks it used: of two right proofs sent at once, exactly one opens a session;
-- expiry (MFA_TOKEN_LIFETIME, 5 minutes) is part of both conditions.
+- expiry (MFA_TOKEN_LIFETIME, 5 minutes) is part of both conditions;
+- a pending login started before the account was last signed out everywhere (logout
+  everywhere, a password change, an admin's logout, invalidate-all: `authgate.cutoffs`)
+  is dead, as its sessions are: its first factor may be what that sign-out was about.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import cutoffs
 from ..conf import api_settings
 from ..types import User
 from . import registry
@@ -93,6 +97,9 @@ def find(token: object) -> PendingLogin:
         raise PendingLoginInvalid()
     pending = _live(token).select_related("user").first()
     if pending is None or not pending.user.is_active:
+        raise PendingLoginInvalid()
+    signed_out = cutoffs.not_before(pending.user)
+    if signed_out is not None and pending.created_at <= signed_out:
         raise PendingLoginInvalid()
     return pending
 
