@@ -5,7 +5,8 @@ events) installed in each worker after the fork. It counts interpreter work only
 spent in C: the kernel, SQLite, the JSON encoder...), but it does not move with the load
 of the machine, so two routes compare exactly.
 
-The service's own settings (server/gunicorn.conf.py) apply too. Each worker writes its
+The service's own settings (server/gunicorn.conf.py) apply too when the server run is the
+service (its working directory has that file), not for a reference server. Each worker writes its
 totals to `$AUTHGATE_BENCH_OPCODES_DIR/<pid>.json` after every request: the bench reads
 them before and after a batch and takes the difference. Tracing makes the server ~10x
 slower: never measure time with it.
@@ -17,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_service = Path(__file__).resolve().parent.parent / "server" / "gunicorn.conf.py"
-exec(compile(_service.read_text(), str(_service), "exec"))  # noqa: S102 — the service's settings
+_service = Path.cwd() / "server" / "gunicorn.conf.py"
+if _service.exists():
+    exec(compile(_service.read_text(), str(_service), "exec"))  # noqa: S102 — the service's settings
 
 _HERE = __file__
 _totals = {"opcodes": 0, "calls": 0, "requests": 0}

@@ -725,6 +725,8 @@ def bench_group(db, servers, opts, results):
         t, c = opts.threads, opts.connections
 
         def measure(name, script, path, duration, connections, env_for, rounds):
+            if opts.only and name not in opts.only:
+                return
             if elapsed() + duration * rounds * len(live) > RUN_BUDGET_S:
                 msg = f"{name} on {db} skipped: the run's time budget would be exceeded"
                 log(msg)
@@ -750,8 +752,9 @@ def bench_group(db, servers, opts, results):
 
         if not opts.only_logout:
             throughput(db, live, opts, group, measure)
-        logout_latency(db, live, opts, group)
-        if not opts.only_logout:
+        if not opts.only:
+            logout_latency(db, live, opts, group)
+        if not opts.only_logout and not opts.only:
             checks(db, live, opts, group)
     finally:
         for s in servers:
@@ -761,9 +764,13 @@ def bench_group(db, servers, opts, results):
                 s.drop_database()
 
 
+MEASUREMENTS = ("public", "protected", "spread", "login", "refresh")
+
+
 def throughput(db, live, opts, group, measure):
-    """The wrk measurements: public, protected, spread, login, refresh."""
+    """The wrk measurements: public, protected, spread, login, refresh (`--only`: some)."""
     c = opts.connections
+    wanted = set(opts.only or MEASUREMENTS)
     measure("public", "get.lua", "/api/public/", opts.duration, c, lambda s, r: {}, opts.rounds)
     measure(
         "protected",
@@ -777,7 +784,7 @@ def throughput(db, live, opts, group, measure):
 
     # The same GET with the access tokens of many sessions (not one hot token).
     spread_files = {}
-    for s in live:
+    for s in live if "spread" in wanted else ():
         f = WORK / f"spread_{s.tag}"
         f.write_text("\n".join(s.mint_access(opts.spread)) + "\n")
         spread_files[s.label] = f
@@ -815,7 +822,7 @@ def throughput(db, live, opts, group, measure):
     # up with sessions opened directly in the server's database (same code path as
     # login after the password check), one separate set per round.
     token_files = {}
-    for s in live:
+    for s in live if "refresh" in wanted else ():
         harvested = []
         for f in sorted(WORK.glob(f"harvest_{s.tag}.r*")):
             harvested += [line for line in f.read_text().splitlines() if line]
@@ -1319,6 +1326,12 @@ def main():
     ap.add_argument(
         "--only-logout", action="store_true", help="measure the logout latency only (no wrk throughput, no checks)"
     )
+    ap.add_argument(
+        "--only",
+        metavar="MEASUREMENTS",
+        help="comma list of the wrk measurements to run (public, protected, spread, login, refresh); "
+        "no logout latency, no checks: a targeted comparison",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
     ap.add_argument("--no-write", action="store_true", help="do not write results.json / RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s, 40 sessions, 50 refreshes")
@@ -1333,6 +1346,13 @@ def main():
         opts.duration, opts.login_duration, opts.rounds, opts.sessions, opts.refreshes = 2, 2, 1, 40, 50
         opts.spread, opts.propagation, opts.logouts, opts.fork_trials = 500, 50, 40, 3
     opts.duration = min(opts.duration, 15)
+    if opts.only:
+        opts.only = {m.strip() for m in opts.only.split(",") if m.strip()}
+        unknown_measurements = opts.only - set(MEASUREMENTS)
+        if unknown_measurements:
+            sys.exit(
+                f"bench: unknown measurement(s) {', '.join(sorted(unknown_measurements))}; known: {', '.join(MEASUREMENTS)}"
+            )
     opts.login_duration = min(opts.login_duration, 15)
 
     if not shutil.which("wrk"):

@@ -69,7 +69,9 @@ class PreparedGet(Generic[M]):
             queryset = queryset.select_related(*self.select_related)
         # Any valid pk value: it is replaced by the real one at execution.
         sample = self.model._meta.pk.to_python(self.model._meta.pk.get_default() or 0)
-        compiler = queryset.filter(pk=sample).query.get_compiler(using=alias)
+        # No ORDER BY: the model's default ordering would make the database sort the one
+        # row (`.get()` drops it too).
+        compiler = queryset.filter(pk=sample).order_by().query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         if len(params) != 1:  # not the simple shape this class relies on
             return None

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import activity, cutoffs, metrics, signals
+from . import activity, cutoffs, metrics, rotation, signals
 from .amr import FACTOR_AMR
 from .models import Activity, Session, SessionQuerySet
 from .prepared import PreparedGet
@@ -100,13 +100,16 @@ def open_session(
 _session_with_user = PreparedGet(Session, select_related=["user"])
 
 
-def _session_for_claims(claims: Claims) -> Session:
-    """The row a verified token names, with its user; TokenError when it cannot be used."""
+def _session_id(claims: Claims) -> uuid.UUID:
     try:
-        session_id = uuid.UUID(hex=claims.session_id)
+        return uuid.UUID(hex=claims.session_id)
     except ValueError:
         raise TokenMalformed() from None
-    session = _session_with_user.get(session_id)  # the one query of a request
+
+
+def _session_for_claims(claims: Claims) -> Session:
+    """The row a verified token names, with its user; TokenError when it cannot be used."""
+    session = _session_with_user.get(_session_id(claims))  # the one query of a request
     if session is None or str(session.user_id) != claims.user_id:
         raise TokenRevoked()
     if not session.user.is_active:
@@ -114,31 +117,6 @@ def _session_for_claims(claims: Claims) -> Session:
     if session.ended_at is not None:
         raise TokenRevoked()
     return session
-
-
-def _advance_generation(session: Session, presented: int, issued_at: int) -> bool:
-    """The compare-and-set of a rotation: True if this caller moved `presented` to the next
-    generation. Written as SQL built once from the model, because compiling the equivalent
-    `QuerySet.update()` on every refresh cost more than running it (bench/RESULTS.md)."""
-    connection = connections[router.db_for_write(Session)]
-    sql = _CAS_SQL.get(connection.vendor)
-    if sql is None:
-        quote, fields = connection.ops.quote_name, {f.name: str(f.column) for f in Session._meta.concrete_fields}
-        gen, table = quote(fields["generation"]), quote(Session._meta.db_table)
-        sql = _CAS_SQL[connection.vendor] = (
-            f"UPDATE {table} SET {gen} = {gen} + 1, {quote(fields['issued_at'])} = %s, "
-            f"{quote(fields['last_used_at'])} = %s WHERE {quote(fields['id'])} = %s AND {gen} = %s "
-            f"AND {quote(fields['ended_at'])} IS NULL"
-        )
-    last_used = Session._meta.get_field("last_used_at").get_db_prep_value(timezone.now(), connection)
-    session_id = Session._meta.pk.get_db_prep_value(session.pk, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [issued_at, last_used, session_id, presented])
-        rowcount: int = cursor.rowcount
-        return rowcount == 1
-
-
-_CAS_SQL: dict[str, str] = {}  # vendor -> the UPDATE above
 
 
 def rotate(raw_refresh: str) -> TokenPair:
@@ -152,8 +130,15 @@ def rotate(raw_refresh: str) -> TokenPair:
     """
     codec = get_codec()
     claims = codec.decode(raw_refresh, REFRESH)
-    session = _session_for_claims(claims)
     presented = claims.generation
+    if api_settings.ROTATE_REFRESH_TOKENS and rotation.available():
+        # The usual case in one statement: the move and every check, the row back. When
+        # it moves nothing, the row is read and judged below as if it had not been tried.
+        moved = rotation.advance_returning(_session_id(claims), claims.user_id, presented, _now_seconds())
+        if moved is not None:
+            metrics.count_refresh("rotated")
+            return codec.pair_for(moved)
+    session = _session_for_claims(claims)
 
     if not api_settings.ROTATE_REFRESH_TOKENS and presented == session.generation:
         _touch(session)
@@ -162,7 +147,7 @@ def rotate(raw_refresh: str) -> TokenPair:
 
     if presented == session.generation:
         issued_at = _now_seconds()
-        if _advance_generation(session, presented, issued_at):
+        if rotation.advance(session.pk, presented, issued_at):
             session.generation = presented + 1
             session.issued_at = issued_at
             metrics.count_refresh("rotated")

@@ -6,6 +6,10 @@ unexpired token of the expected type, and builds the tokens of a session.
 Tokens are deterministic functions of their session's row (id, user, generation, issue
 time): re-minting the current pair gives byte-identical strings, which is how the retry
 window answers with "exactly the same pair" without storing any token.
+
+Every token is verified by PyJWT (`jwt.decode`), once; its header is read beforehand only
+to pick the key (`jws.unverified_header`). Minting gives exactly the bytes `jwt.encode`
+gives (`jws.Signer`).
 """
 
 import logging
@@ -23,6 +27,7 @@ from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 
 from . import keys
+from .jws import Signer, unverified_header
 from .conf import RELOADING_SETTINGS, api_settings
 from .errors import TokenExpired, TokenInvalid, TokenMalformed, TokenWrongType
 
@@ -152,6 +157,7 @@ class TokenCodec:
         else:
             self._load_asymmetric_keys()
         self.headers = {"kid": self.key_id} if self.key_id else None
+        self._signer = Signer(self.algorithm, self.signing_key, self.headers)
         self._decode_options: Options = {
             "require": _REQUIRED_CLAIMS + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])
         }
@@ -222,11 +228,10 @@ class TokenCodec:
             payload["iss"] = self.issuer
         if self.audience:
             payload["aud"] = self.audience
-        return jwt.encode(payload, self.signing_key, algorithm=self.algorithm, headers=self.headers)
+        return self._signer.sign(payload)
 
     def _key_for(self, token: str) -> tuple[str, str | bytes | keys.VerifyingKey]:
-        header = jwt.get_unverified_header(token)
-        kid = header.get("kid")
+        kid = unverified_header(token).get("kid")
         if kid is None:
             return self.default_verifying_key
         if not isinstance(kid, str):

@@ -477,3 +477,43 @@ def test_tokens_are_never_read_from_the_query_string(api_client, live, param):
     response = api_client.get(f"{PROTECTED}?{param}={live['access']}")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+# -- the header read to pick the key, and minting ------------------------------------------
+@pytest.mark.parametrize(
+    "header",
+    [b"[]", b'"HS256"', b"null", b"[" * 3000, b"\xff\xfe{}", b"{not json"],
+    ids=["array", "string", "null", "deep-nesting", "not-utf8", "not-json"],
+)
+def test_a_header_that_is_not_a_json_object_is_malformed(api_client, live, header):
+    _header, claims, signature = live["access"].split(".")
+    assert_rejected(get(api_client, f"{b64url(header)}.{claims}.{signature}"), "malformed")
+
+
+def test_a_header_that_is_not_base64url_is_malformed(api_client, live):
+    _header, claims, signature = live["access"].split(".")
+    for header in ("!!!!", "é" * 8, ""):
+        assert_rejected(get(api_client, f"{header}.{claims}.{signature}"), "malformed")
+
+
+def _minting_configurations():
+    rsa_private, rsa_public = pem_pair(rsa_key())
+    ed_private, ed_public = pem_pair(ed25519.Ed25519PrivateKey.generate())
+    return {
+        "hs256": ({}, None),
+        "hs512-with-kid": ({"ALGORITHM": "HS512", "SIGNING_KEY": "s" * 64, "SIGNING_KEY_ID": "k1"}, "s" * 64),
+        "rs256": ({"ALGORITHM": "RS256", "SIGNING_KEY": rsa_private, "VERIFYING_KEY": rsa_public}, rsa_private),
+        "eddsa": ({"ALGORITHM": "EdDSA", "SIGNING_KEY": ed_private, "VERIFYING_KEY": ed_public}, ed_private),
+    }
+
+
+@pytest.mark.parametrize("name", ["hs256", "hs512-with-kid", "rs256", "eddsa"])
+def test_minted_tokens_are_the_bytes_jwt_encode_gives(db, name):
+    """The codec signs with a key prepared once; the tokens are exactly PyJWT's, so a
+    server that still mints with `jwt.encode` answers a retry with the same bytes."""
+    conf, key = _minting_configurations()[name]
+    with override_settings(AUTHGATE=conf):
+        codec = tokens.get_codec()
+        payload = {"type": "access", "sub": "7", "sid": "ab" * 16, "gen": 3, "iat": 1, "exp": 2, "amr": ["pwd"]}
+        expected = jwt.encode(dict(payload), key or codec.signing_key, algorithm=codec.algorithm, headers=codec.headers)
+        assert codec.encode(dict(payload)) == expected

@@ -22,6 +22,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from .. import identity, recovery, types
+from .fields import TokenField
 from ..models import Activity, Session, StaticToken
 
 User = get_user_model()
@@ -189,18 +190,18 @@ class LoginResponseSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class RefreshSerializer(serializers.Serializer[dict[str, Any]]):
-    refresh = serializers.CharField(
+    refresh = TokenField(
         required=False, max_length=8192, help_text=_("Optional in cookie mode (read from the refresh cookie).")
     )
 
 
 class VerifySerializer(serializers.Serializer[dict[str, Any]]):
-    token = serializers.CharField(max_length=8192)
+    token = TokenField(max_length=8192)
 
 
 class LogoutSerializer(serializers.Serializer[dict[str, Any]]):
-    refresh = serializers.CharField(required=False, max_length=8192)
-    refresh_token = serializers.CharField(
+    refresh = TokenField(required=False, max_length=8192)
+    refresh_token = TokenField(
         required=False, max_length=8192, help_text=_("Alias of `refresh`, as some clients send it.")
     )
 
