@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "server.middleware.BrowserAuthenticationMiddleware",
+    # A Django login session (the admin's) ends when its account is signed out everywhere.
+    "authgate.login_sessions.SignedOutEverywhereMiddleware",
     "server.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -42,7 +42,12 @@ def mark_everyone(at: datetime | None = None) -> None:
 
 def not_before(user: User) -> datetime | None:
     """The latest cutoff that applies to `user` (their own or everyone's), or None."""
-    latest: datetime | None = CredentialCutoff.objects.filter(Q(user_id=user.pk) | Q(user__isnull=True)).aggregate(
+    return not_before_pk(user.pk)
+
+
+def not_before_pk(pk: Any) -> datetime | None:
+    """`not_before()` of the user whose primary key is `pk`."""
+    latest: datetime | None = CredentialCutoff.objects.filter(Q(user_id=pk) | Q(user__isnull=True)).aggregate(
         latest=Max("not_before")
     )["latest"]
     return latest

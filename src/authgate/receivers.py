@@ -17,7 +17,8 @@ On the user model:
   "u:<pk>" (`revocation`): their sessions leave every process's cache.
 
 A password change (any `set_password()` then `save()`) marks the user's credential cutoff
-(`authgate.cutoffs`).
+(`authgate.cutoffs`). A Django login session (the admin's) notes when it began
+(`authgate.login_sessions`), so that signing out everywhere ends it too.
 
 Mails queued during a request leave after it (`authgate.mail.outbox`, on Django's
 `request_started`/`request_finished`).
@@ -38,7 +39,7 @@ from django.contrib.auth import user_logged_in, user_login_failed
 from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from . import activity, cutoffs, identity, mail, sessions, signals, static_tokens
+from . import activity, cutoffs, identity, login_sessions, mail, sessions, signals, static_tokens
 from .models import Session
 from .revocation import get_store, messages
 
@@ -108,4 +109,5 @@ def connect() -> None:
         activity.remember_opened_session, sender=Session, dispatch_uid="authgate.activity.session_opened"
     )
     user_logged_in.connect(activity.login_succeeded, dispatch_uid="authgate.activity.user_logged_in")
+    user_logged_in.connect(login_sessions.stamp, dispatch_uid="authgate.login_sessions.stamp")
     user_login_failed.connect(activity.login_failed, dispatch_uid="authgate.activity.user_login_failed")

@@ -10,7 +10,7 @@ import socket
 import time
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from authgate.models import Session
@@ -205,6 +205,27 @@ def test_redis_outage_never_accepts_a_revoked_token(api_client, user, tokens_for
         while not any("Redis unavailable" in r.getMessage() for r in caplog.records):
             assert time.monotonic() < deadline, "no warning that Redis is unavailable was logged"
             time.sleep(0.02)
+
+
+# -- stolen Django login session (the admin's) ---------------------------------------------------
+@pytest.mark.parametrize("how", ["logout everywhere", "an admin's logout of the user", "invalidate all"])
+def test_a_stolen_admin_session_ends_when_its_account_is_signed_out_everywhere(api_client, make_user, tokens_for, how):
+    owner = make_user("boss", is_staff=True, is_superuser=True)
+    thief = Client()
+    assert thief.post("/admin/login/?next=/admin/", {"username": "boss", "password": PASSWORD}).status_code == 302
+    assert thief.get("/admin/").status_code == 200  # the stolen session cookie works
+    access = tokens_for(owner)["access"]
+    path = {
+        "logout everywhere": "/api/auth/logout/all/",
+        "an admin's logout of the user": f"/api/auth/admin/users/{owner.pk}/logout/",
+        "invalidate all": "/api/auth/admin/invalidate-all-tokens/",
+    }[how]
+    assert api_client.post(path, format="json", **bearer(access)).status_code == 200
+    after = thief.get("/admin/")
+    assert after.status_code == 302 and "/admin/login/" in after["Location"], how
+    again = Client()  # a login after the sign-out is a new session, and it works
+    assert again.post("/admin/login/?next=/admin/", {"username": "boss", "password": PASSWORD}).status_code == 302
+    assert again.get("/admin/").status_code == 200
 
 
 # -- leaked signing key ------------------------------------------------------------------------
