@@ -1,60 +1,51 @@
 """
-The JWS compact form (RFC 7515) as authgate uses it, over PyJWT's own algorithm objects.
+Minting and reading JWTs through PyJWT, with the signing key prepared once.
 
-- `Signer` mints exactly the bytes `jwt.encode(payload, key, algorithm, headers)` gives
-  (a test holds them equal, so servers on either side of an upgrade answer a retry with the
-  same pair), with the key prepared once instead of for every token.
-- `unverified_header()` reads a token's header to pick the verifying key, nothing more:
-  every token is then verified by `jwt.decode`, which checks all of it. What is not a JSON
-  object there is `TokenMalformed`, never an exception of another kind.
+- `Signer` mints with PyJWT's own JWS encoder (`jwt.api_jws.PyJWS`), so the tokens are
+  exactly the bytes `jwt.encode(payload, key, algorithm, headers)` gives (a test holds them
+  equal, so servers on either side of an upgrade answer a retry with the same pair). The
+  only difference: its HMAC algorithm is registered with the secret already prepared
+  (PyJWT re-reads an HMAC secret as a possible PEM, SSH or DER key for every token);
+  asymmetric keys are key objects already, which PyJWT takes as they are.
+- Nothing here parses or verifies a token: `jwt.decode` / `jwt.decode_complete` do, and
+  `jwt.get_unverified_header` reads a header where a key must be picked by its "kid".
 """
 
-import base64
 import json
-import warnings
 from typing import Any
 
-import jwt
+from jwt.algorithms import HMACAlgorithm, get_default_algorithms
+from jwt.api_jws import PyJWS
 
-from .errors import TokenMalformed
+
+class _PreparedHMAC(HMACAlgorithm):
+    """PyJWT's HMAC algorithm, with one secret prepared ahead (any other key as PyJWT does)."""
+
+    def __init__(self, hash_alg: Any, secret: Any) -> None:
+        super().__init__(hash_alg)
+        self._secret = secret
+        self._prepared = super().prepare_key(secret)
+
+    def prepare_key(self, key: Any) -> bytes:
+        if key is self._secret:
+            return self._prepared
+        return super().prepare_key(key)
 
 
 class Signer:
-    """`jwt.encode(payload, key, algorithm, headers)`, byte for byte, without preparing the
-    key again for every token (PyJWT re-reads an HMAC secret as a possible PEM, SSH or DER
-    key each time): the header's encoding and the prepared key are computed once."""
+    """`jwt.encode(payload, key, algorithm, headers)` for one key and algorithm."""
 
     def __init__(self, algorithm: str, key: Any, headers: dict[str, Any] | None) -> None:
-        self.algorithm = jwt.get_algorithm_by_name(algorithm)
-        self.key = self.algorithm.prepare_key(key)
-        check = getattr(self.algorithm, "check_key_length", None)  # PyJWT >= 2.10
-        short = check(self.key) if check else None
-        if short:  # PyJWT's own warning, once per codec instead of once per token
-            from jwt.warnings import InsecureKeyLengthWarning
-
-            warnings.warn(short, InsecureKeyLengthWarning, stacklevel=3)
-        header = json.dumps({"typ": "JWT", "alg": algorithm, **(headers or {})}, separators=(",", ":"), sort_keys=True)
-        self.header = b64url(header.encode())
+        self.algorithm = algorithm
+        self.key = key
+        self.headers = headers
+        self._jws = PyJWS(algorithms=[algorithm])
+        default = get_default_algorithms()[algorithm]
+        if isinstance(default, HMACAlgorithm):
+            self._jws.unregister_algorithm(algorithm)
+            self._jws.register_algorithm(algorithm, _PreparedHMAC(default.hash_alg, key))
 
     def sign(self, payload: dict[str, Any]) -> str:
-        body = b64url(json.dumps(payload, separators=(",", ":")).encode())
-        signing_input = self.header + b"." + body
-        return (signing_input + b"." + b64url(self.algorithm.sign(signing_input, self.key))).decode()
-
-
-def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def unverified_header(token: str) -> dict[str, Any]:
-    """The header of `token`, to pick the verifying key: `jwt.decode` checks everything
-    afterwards (PyJWT's own reading checks every character of all three segments, twice
-    the work). Anything that is not a JSON object is malformed."""
-    segment = token.split(".", 1)[0]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError, RecursionError):
-        raise TokenMalformed() from None
-    if not isinstance(header, dict):
-        raise TokenMalformed()
-    return header
+        # As `jwt.encode` serialises a payload of plain values (authgate's claims are).
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return self._jws.encode(body, self.key, algorithm=self.algorithm, headers=self.headers)

@@ -7,9 +7,11 @@ Tokens are deterministic functions of their session's row (id, user, generation,
 time): re-minting the current pair gives byte-identical strings, which is how the retry
 window answers with "exactly the same pair" without storing any token.
 
-Every token is verified by PyJWT (`jwt.decode`), once; its header is read beforehand only
-to pick the key (`jws.unverified_header`). Minting gives exactly the bytes `jwt.encode`
-gives (`jws.Signer`).
+Every token is verified by PyJWT (`jwt.decode_complete`), once. Its header is read
+beforehand (`jwt.get_unverified_header`) only where a key must be picked by its "kid";
+with a single verifying key, a "kid" is checked after the verification instead. Minting
+gives exactly the bytes `jwt.encode` gives (`jws.Signer`: PyJWT's encoder, the key
+prepared once).
 """
 
 import logging
@@ -27,7 +29,7 @@ from django.core.signals import setting_changed
 from django.utils.translation import gettext_lazy as _
 
 from . import keys
-from .jws import Signer, unverified_header
+from .jws import Signer
 from .conf import RELOADING_SETTINGS, api_settings
 from .errors import TokenExpired, TokenInvalid, TokenMalformed, TokenWrongType
 
@@ -230,8 +232,13 @@ class TokenCodec:
             payload["aud"] = self.audience
         return self._signer.sign(payload)
 
-    def _key_for(self, token: str) -> tuple[str, str | bytes | keys.VerifyingKey]:
-        kid = unverified_header(token).get("kid")
+    def _key_for(self, token: str) -> tuple[str, str | bytes | keys.VerifyingKey] | None:
+        """The (algorithm, key) that verifies `token`; None when there is only the default
+        one, so that its header need not be read twice (the caller checks there is no kid)."""
+        if not self.verifying_keys and self.keys_dir is None:
+            return None
+        header = jwt.get_unverified_header(token)
+        kid = header.get("kid")
         if kid is None:
             return self.default_verifying_key
         if not isinstance(kid, str):
@@ -256,8 +263,9 @@ class TokenCodec:
                 raise TokenWrongType(_("Token has wrong type: expected an %(type)s token.") % {"type": expected_type})
             return claims
         try:
-            algorithm, key = self._key_for(token)
-            payload = jwt.decode(
+            picked = self._key_for(token)
+            algorithm, key = picked or self.default_verifying_key
+            verified = jwt.decode_complete(
                 token,
                 key,
                 algorithms=[algorithm],
@@ -266,6 +274,9 @@ class TokenCodec:
                 leeway=self.leeway,
                 options=self._decode_options,
             )
+            if picked is None and "kid" in verified["header"]:
+                raise TokenMalformed(_("Token is signed with an unknown key."))
+            payload = verified["payload"]
         except jwt.ExpiredSignatureError:
             raise TokenExpired() from None
         except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
