@@ -240,7 +240,9 @@ def test_a_database_restart_under_load_answers_json_503_then_recovers_by_itself(
             assert on_a.post("/api/auth/token/refresh/", json={"refresh": gone.refresh}).status_code == 401
         for creds in load.live:
             for client in (on_a, on_b):
-                assert client.get("/api/protected/", headers=bearer(creds.access)).status_code == 200, creds.label
+                response = client.get("/api/protected/", headers=bearer(creds.access))
+                history = [f"{o.kind} {o.server} {o.status} {o.code}" for o in ledger.outcomes if o.note == creds.label]
+                assert response.status_code == 200, (creds.label, response.text, history[-8:])
         # B's LISTEN connection is back: it trusts its cache again...
         probe = load.live[0]
         wait_until(lambda: answers_from_its_cache(stack, on_b, probe.access), 30, "B answering from its cache")
