@@ -282,6 +282,13 @@ def purge(now: datetime | None = None) -> int:
 
 
 # -- receivers (connected by `authgate.receivers.connect()`) --------------------------------
+def unlink_deleted_user(sender: type, instance: Any, **kwargs: Any) -> None:
+    # Django cleared the user's rows before it deleted their sessions; a session end that
+    # held one of those sessions meanwhile committed rows naming the user since. Cleared
+    # again here, in the deletion's transaction, so that the deletion commits.
+    Activity.objects.filter(user_id=instance.pk).update(user=None)
+
+
 _SESSION_ATTRIBUTE = "_authgate_opened_session_id"
 
 

@@ -69,3 +69,9 @@ def password_changed(sender: type, instance: Any, created: bool, raw: bool = Fal
     # save that stores its hash is done: that save is a password change.
     if not raw and not created and getattr(instance, "_password", None) is not None:
         mark(instance)
+
+
+def forget_deleted_user(sender: type, instance: Any, **kwargs: Any) -> None:
+    # A cutoff marked while the user's deletion was under way (after Django deleted theirs):
+    # deleted too, in the deletion's transaction, so that the deletion commits.
+    CredentialCutoff.objects.filter(user_id=instance.pk).delete()

@@ -14,7 +14,10 @@ On the user model:
   `QuerySet.update()` and raw SQL skip receivers; the database trigger of
   `authgate.revocation.triggers` does the same there;
 - any change of a user but the login timestamp, and any deletion, is a revocation message
-  "u:<pk>" (`revocation`): their sessions leave every process's cache.
+  "u:<pk>" (`revocation`): their sessions leave every process's cache;
+- a deletion clears, in its own transaction, the activity rows and the cutoff that a
+  session end holding one of the user's sessions wrote while it was under way (Django
+  cleared them before it reached the sessions), so that the deletion commits.
 
 A password change (any `set_password()` then `save()`) marks the user's credential cutoff
 (`authgate.cutoffs`). A Django login session (the admin's) notes when it began
@@ -102,6 +105,8 @@ def connect() -> None:
     pre_save.connect(end_credentials_of_deactivated_user, sender=user_model, dispatch_uid="authgate.deactivated")
     post_save.connect(forget_changed_user, sender=user_model, dispatch_uid="authgate.revocation.user_saved")
     post_delete.connect(forget_deleted_user, sender=user_model, dispatch_uid="authgate.revocation.user_deleted")
+    post_delete.connect(activity.unlink_deleted_user, sender=user_model, dispatch_uid="authgate.activity.user_deleted")
+    post_delete.connect(cutoffs.forget_deleted_user, sender=user_model, dispatch_uid="authgate.cutoffs.user_deleted")
     post_save.connect(cutoffs.password_changed, sender=user_model, dispatch_uid="authgate.cutoffs.password_changed")
     request_started.connect(mail.outbox.request_started, dispatch_uid="authgate.mail.request_started")
     request_finished.connect(mail.outbox.request_finished, dispatch_uid="authgate.mail.request_finished")

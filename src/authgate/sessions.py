@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import activity, cutoffs, metrics, rotation, signals
@@ -259,17 +259,28 @@ def _touch(session: Session) -> None:
 
 # -- end -----------------------------------------------------------------------------------
 def end_sessions(queryset: SessionQuerySet, reason: str) -> int:
-    """End every open session in `queryset`; returns how many were ended."""
+    """End every open session in `queryset`; returns how many this call ended.
+
+    A session that another transaction ends or deletes (with its user) between the read
+    and the UPDATE is not this call's: it gets no activity row here. Those the UPDATE ended
+    stay locked until the commit, and Django deletes a user's sessions before the user, so
+    every user an activity row names still exists when the end commits."""
     with transaction.atomic():
         # What the activity trail records of them is read with them: its rows commit with
         # the end, in this one transaction (no query or commit of their own).
         ended = activity.ended_rows(queryset.open())
         if not ended:
             return 0
-        rows = [(sid, user_id) for sid, user_id, *_device in ended]
-        ids = [sid for sid, _user_id in rows]
+        ids = [row[0] for row in ended]
         now = timezone.now()
         count = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(ended_at=now, end_reason=reason)
+        if count < len(ids):  # some were ended or deleted meanwhile: keep the ones ended here
+            mine = set(Session.objects.filter(pk__in=ids, ended_at=now, end_reason=reason).values_list("pk", flat=True))
+            ended = [row for row in ended if row[0] in mine]
+            ids = [row[0] for row in ended]
+            if not ids:
+                return 0
+        rows = [(sid, user_id) for sid, user_id, *_device in ended]
         # This process forgets them at once; the others hear of it after the commit.
         get_store().changed(messages.sessions(sid.hex for sid in ids))
         activity.write_sessions_ended(ended, reason, now)
@@ -301,11 +312,23 @@ def end_session_by_id(session_id: "str | uuid.UUID", reason: str = LOGOUT) -> in
 
 
 def end_user_sessions(user: User, reason: str, keep_session_id: str | None = None) -> int:
-    cutoffs.mark(user)  # also what authgate did not issue (simplejwt tokens awaiting exchange)
+    """End the user's open sessions (all but `keep_session_id`) and mark their cutoff;
+    returns how many were ended. A user deleted meanwhile, by another request or process,
+    ends nothing here: their sessions and cutoff went with them (0)."""
     sessions = Session.objects.filter(user=user)
     if keep_session_id:
         sessions = sessions.exclude(pk=uuid.UUID(hex=keep_session_id))
-    return end_sessions(sessions, reason)
+    try:
+        with transaction.atomic():
+            # The cutoff first: a deletion of the user takes it before the sessions, so the
+            # two never wait for each other in opposite orders.
+            cutoffs.mark(user)  # also what authgate did not issue (simplejwt tokens awaiting exchange)
+            return end_sessions(sessions, reason)
+    except IntegrityError:  # a row naming the user, whose deletion committed first
+        if type(user)._default_manager.filter(pk=user.pk).exists():
+            raise
+        logger.info("User %s was deleted while their sessions were being ended.", user.pk)
+        return 0
 
 
 def end_all_sessions(reason: str = INVALIDATE_ALL) -> int:
