@@ -15,7 +15,8 @@ started by a query wrapper on the request's connection at one of three moments:
   (SQLite's writers queue on the whole file at the start of a transaction, so at either
   moment there the deletion waits; the wrapper cannot see that and waits a second.)
 - "before the end": right after the request's authentication read its session (outside
-  any transaction), the deletion runs to its commit; the end then finds the user gone.
+  any transaction), the deletion runs to its commit; the end then finds the user gone;
+- "before the user's row is written" (a password change's save): the save finds no row.
 
 The answers decided (docs/concepts.md, "A user deleted while their sessions end"): an end that finds the session gone with its user
 answers as if it had ended it — 200, like two logouts racing on one session; an admin's
@@ -37,6 +38,7 @@ from ..conftest import PASSWORD, bearer
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.portable]
 
 READ, UPDATED, BEFORE = "after the end read them", "after the end updated them", "before the end"
+SAVE = "before the user's row is written"
 
 
 class DeletionOfUser:
@@ -53,13 +55,15 @@ class DeletionOfUser:
         self._connected = threading.Event()
 
     def __call__(self, execute, sql, params, many, context):
+        if self.thread is None and self.when == SAVE and sql.startswith(f'UPDATE "{get_user_model()._meta.db_table}"'):
+            self._start()
         result = execute(sql, params, many, context)
         if self.thread is None and self._is_the_moment(sql):
             self._start()
         return result
 
     def _is_the_moment(self, sql):
-        if '"authgate_session"' not in sql:
+        if '"authgate_session"' not in sql or self.when == SAVE:
             return False
         if self.when == BEFORE:
             return not connection.in_atomic_block
@@ -70,7 +74,7 @@ class DeletionOfUser:
         self.thread = threading.Thread(target=self._delete, daemon=True)
         self.thread.start()
         self._connected.wait(10)
-        if self.when == BEFORE:
+        if self.when in (BEFORE, SAVE):
             self.thread.join(30)
             return
         deadline = time.monotonic() + (10 if connection.vendor == "postgresql" else 1)
@@ -217,3 +221,13 @@ def test_an_admin_logout_of_a_user_deleted_before_it_looked_answers_404(make_use
     response, _ = with_deletion(alice, BEFORE, admin_logout_of_user(client, alice, staff))
     assert response.status_code == 404, response.content
     assert response.json()["code"] == "not_found"
+
+
+def test_a_password_change_whose_user_was_deleted_before_the_save_answers_revoked(make_user):
+    alice = make_user("alice")
+    client = APIClient()
+    client.raise_request_exception = False
+    response, _ = with_deletion(alice, SAVE, password_change(client, alice, None))
+    assert response.status_code == 401, response.content
+    assert (response.json()["code"], response.json()["reason"]) == ("token_not_valid", "revoked")
+    assert response["WWW-Authenticate"].startswith("Bearer")

@@ -4,8 +4,10 @@ The base of every authgate API view, and the small helpers all of them use.
 `AuthgateAPIView`'s invariants: 401 answers always carry `WWW-Authenticate: Bearer`; bodies
 are JSON parsed without a 500 on hostile nesting; the error contract ({"detail", "code"},
 token errors with their "reason") holds whatever the project's EXCEPTION_HANDLER says; never
-wrapped in the request's transaction; other processes are told of every session or user the
-request changed, and waited for, once, at its end (one fence per request).
+wrapped in the request's transaction; a write that fails because the request's user was
+deleted meanwhile answers 401 (revoked), never 500; other processes are told of every
+session or user the request changed, and waited for, once, at its end (one fence per
+request).
 """
 
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth import user_logged_in, user_logged_out
-from django.db import connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import permissions
 from rest_framework.authentication import BaseAuthentication
@@ -26,6 +28,7 @@ from rest_framework.views import APIView
 from ... import notifications
 from ...errors import (
     InvalidToken,
+    TokenRevoked,
     exception_handler,
 )
 from ...revocation import get_store
@@ -76,6 +79,8 @@ class AuthgateAPIView(APIView):
             return super().dispatch(request, *args, **kwargs)
 
     def handle_exception(self, exc: Exception) -> Response:
+        if _user_deleted_meanwhile(self.request, exc):
+            exc = TokenRevoked()
         # DRF's exception handler marks every open atomic block for rollback (set_rollback),
         # meant for the request's own transaction, which these views do not have: a block
         # open around the view (a test's, a caller's) keeps its state.
@@ -98,6 +103,22 @@ class AuthgateAPIView(APIView):
         # A sign-in from a browser without a device cookie gave it one (new-device notices).
         notifications.set_device_cookie(request._request, response)
         return response
+
+
+def _user_deleted_meanwhile(request: Request, exc: Exception) -> bool:
+    """Whether a write failed because the request's user was deleted while it ran (a row
+    naming them, a save of theirs that found no row). Such a request is answered as one
+    that came after the deletion: its token's session went with the user (401, revoked).
+    Any other database error stays what it is."""
+    if not isinstance(exc, DatabaseError) or isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    user = getattr(request, "_user", None)
+    if user is None or getattr(user, "pk", None) is None:
+        return False
+    try:
+        return not type(user)._default_manager.filter(pk=user.pk).exists()
+    except DatabaseError:  # a transaction around the view is broken: nothing can be read
+        return False
 
 
 def _open_atomic_blocks() -> list[str]:
