@@ -6,6 +6,7 @@ each bus must survive without ever accepting a revoked token:
 
 - 1000 x (a request to B, so B caches the session; logout on A; at once the same access
   token to B): 0 accepted;
+- a user deleted by another process while B has their sessions cached: refused at once;
 - Redis killed; the LISTEN connection terminated (pg_terminate_backend); a process started
   after a logout (forked from a preloaded master); a subscriber that stops reading.
 
@@ -47,6 +48,14 @@ print("TOKENS" + json.dumps([p.access for p in pairs]))
 """
 
 
+MINT_FOR = MINT.replace('"nextreq"', "%r").replace('"n@example.com"', '"gone@example.com"')
+
+DELETE_USER = """
+from django.contrib.auth import get_user_model
+print("DELETED", get_user_model().objects.filter(username=%r).delete()[0])
+"""
+
+
 class Bus:
     """One database (+ Redis) and the servers started on it."""
 
@@ -63,6 +72,10 @@ class Bus:
 
     def mint(self, count):
         out = manage(self.env, "shell", "-c", MINT % count)
+        return json.loads(out.split("TOKENS", 1)[1])
+
+    def mint_for(self, username, count):
+        out = manage(self.env, "shell", "-c", MINT_FOR % (username, count))
         return json.loads(out.split("TOKENS", 1)[1])
 
     def stop(self):
@@ -193,6 +206,27 @@ def worker_pid(server):
     children = server.workers_pids()
     assert len(children) == 1, children
     return children[0]
+
+
+def test_a_user_deleted_by_another_process_is_refused_at_once_where_their_sessions_were_cached(cluster):
+    bus = cluster
+    b = bus.start()
+    (probe,) = bus.mint(1)
+    doomed = bus.mint_for("deleted-meanwhile", 2)
+    with httpx.Client(base_url=b.url, timeout=TIMEOUT) as on_b:
+        wait_until_cached(on_b, probe, proves_cache(bus, probe, on_b))
+        for token in doomed:
+            assert on_b.get("/api/protected/", headers=bearer(token)).status_code == 200  # B caches them
+        assert proves_cache(bus, doomed[0], on_b)()
+        assert "DELETED" in manage(bus.env, "shell", "-c", DELETE_USER % "deleted-meanwhile")  # another process
+        for token in doomed:
+            response = on_b.get("/api/protected/", headers=bearer(token))
+            assert response.status_code == 401, response.text
+            assert response.headers["content-type"] == "application/json"
+            assert (response.json()["code"], response.json()["reason"]) == ("token_not_valid", "revoked")
+        response = on_b.post("/api/auth/logout/", headers=bearer(doomed[0]))
+        assert (response.status_code, response.json()["reason"]) == (401, "revoked")
+        assert on_b.get("/api/protected/", headers=bearer(probe)).status_code == 200  # nobody else
 
 
 def test_a_subscriber_that_stops_reading_accepts_no_revoked_token(cluster):
