@@ -87,8 +87,10 @@ def elapsed():
 
 
 # ---------------------------------------------------------------------------- helpers
-def request(port, method, path, body=None, token=None, timeout=15):
-    """One HTTP request to 127.0.0.1:port; returns (status, parsed JSON or None, raw bytes)."""
+def request(port, method, path, body=None, token=None, timeout=15, connected=None):
+    """One HTTP request to 127.0.0.1:port; returns (status, parsed JSON or None, raw bytes).
+    `connected()`, when given, runs once the connection is open and before the request is
+    sent (parallel refreshes wait there for each other)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     headers = {}
     data = None
@@ -98,6 +100,9 @@ def request(port, method, path, body=None, token=None, timeout=15):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
+        if connected is not None:
+            conn.connect()
+            connected()
         conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
@@ -585,21 +590,11 @@ def fork_check(server, pairs, fanout):
         barrier = threading.Barrier(fanout)
 
         def one(refresh=refresh, barrier=barrier):
-            conn = http.client.HTTPConnection(HOST, server.port, timeout=15)
-            try:
-                conn.connect()
-                body = json.dumps({server.api["refresh_field"]: refresh}).encode()
-                barrier.wait(10)
-                conn.request("POST", server.api["refresh"], body=body, headers={"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                raw = resp.read()
-            finally:
-                conn.close()
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                parsed = None
-            return resp.status, (token_pair(server.kind, parsed)[1] if resp.status == 200 else None)
+            body = {server.api["refresh_field"]: refresh}
+            status, parsed, _raw = request(
+                server.port, "POST", server.api["refresh"], body, connected=lambda: barrier.wait(10)
+            )
+            return status, (token_pair(server.kind, parsed)[1] if status == 200 else None)
 
         with ThreadPoolExecutor(fanout) as pool:
             answers = list(pool.map(lambda _: one(), range(fanout)))
