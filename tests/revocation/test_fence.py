@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from authgate.revocation import PostgresBus, RedisBus, SessionCache
 
@@ -129,7 +129,14 @@ def test_a_process_that_reads_answers_the_fence(make_bus):
         assert time.monotonic() < deadline, "A never heard B"
         time.sleep(0.01)
     answers = []
-    fencing = threading.Thread(target=lambda: answers.append(a.fence()))
+
+    def fence():
+        try:
+            answers.append(a.fence())
+        finally:
+            connections.close_all()  # the fence's NOTIFY used this thread's own connection
+
+    fencing = threading.Thread(target=fence)
     fencing.start()
     fencing.join(30)
     assert answers == [True]
