@@ -10,13 +10,32 @@ scrape time, so no process has to keep a gauge in step. With several server proc
 keeps each process's values in a file there, and a scrape sums them
 (server/gunicorn.conf.py does this for `make run`).
 
+The authentication-time histogram is observed on every authenticated request, so it is
+batched: the request only appends its duration to a per-process queue (one C call, no lock);
+a flusher thread of the process moves the queue into the histogram's values (bucket counts
+and sum, one write per bucket touched) at most FLUSH_SECONDS after the first observation
+it has not moved yet. Invariants: every observation is counted exactly once, in the process
+that made it (a forked child starts with an empty queue); a scrape sees every observation
+of the process that answers it and every other process's older than FLUSH_SECONDS (a
+process killed with SIGKILL loses at most its last FLUSH_SECONDS); the queue is flushed at
+interpreter exit, and on the request path if it ever holds MAX_PENDING observations (a
+flusher that cannot run).
+
 `MetricsView` serves the text format to the addresses of METRICS_ALLOWED_IPS only
 (loopback by default).
 """
 
+import atexit
 import ipaddress
+import logging
 import os
+import threading
+import time
+from bisect import bisect_left
+from collections import Counter, deque
 from collections.abc import Iterator
+from functools import partial
+from itertools import repeat, starmap
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -35,6 +54,8 @@ except ImportError:  # pragma: no cover — the reusable app runs without it
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
+
+logger = logging.getLogger(__name__)
 
 LOGIN_OUTCOMES = {"login_succeeded": "success", "login_failed": "failure", "login_throttled": "throttled"}
 REFRESH_OUTCOMES = ("rotated", "retried", "reuse_detected", "invalid")
@@ -110,10 +131,85 @@ def count_event(kind: str, reason: str = "", count: int = 1) -> None:
         SESSIONS_ENDED.labels(reason or "unknown").inc(count)
 
 
+# -- the authentication histogram, batched per process ----------------------------------------
+FLUSH_SECONDS = 1.0
+MAX_PENDING = 50_000
+_pending: dict[str, deque[float]] = {"bearer": deque(), "token": deque()}
+_scheduled = False  # True from the first queued observation until the flusher takes the queue
+_wake = threading.Event()
+_draining = threading.Lock()
+_flusher: threading.Thread | None = None
+
+
 def observe_authentication(scheme: str, seconds: float) -> None:
     """The per-request credential check took `seconds` ("bearer" or "token")."""
-    if prometheus_client is not None:
-        _auth_seconds[scheme].observe(seconds)
+    if prometheus_client is None:
+        return
+    pending = _pending[scheme]
+    pending.append(seconds)  # atomic (the GIL): no lock on the request path
+    # Queued first, then the flag read: the flusher clears the flag before it takes the
+    # queue, so an observation it missed always sees the flag down and wakes it again.
+    if not _scheduled or len(pending) >= MAX_PENDING:
+        _schedule(pending)
+
+
+def _schedule(pending: deque[float]) -> None:
+    global _scheduled, _flusher
+    if len(pending) >= MAX_PENDING:
+        flush_observations()
+        return
+    _scheduled = True
+    if _flusher is None:
+        _flusher = threading.Thread(target=_flush_forever, name="authgate-metrics", daemon=True)
+        _flusher.start()
+    _wake.set()
+
+
+def _flush_forever() -> None:
+    global _scheduled
+    while True:
+        _wake.wait()
+        time.sleep(FLUSH_SECONDS)
+        _wake.clear()  # before the flag: an observation that raises the flag now wakes the next round
+        _scheduled = False
+        try:
+            flush_observations()
+        except Exception:  # pragma: no cover — the thread must outlive a failed write
+            logger.exception("authgate: flushing the authentication histogram failed")
+
+
+def flush_observations() -> None:
+    """Move every queued observation into the histogram (bucket counts and sum): the flusher
+    thread does it, a scrape does it for its own process, and so does the exit."""
+    if prometheus_client is None:
+        return
+    with _draining:  # one taker at a time: each observation is taken once
+        for scheme, pending in _pending.items():
+            count = len(pending)
+            if not count:
+                continue
+            # Taken from the left, exactly as many as were there: later ones stay queued.
+            batch = list(starmap(pending.popleft, repeat((), count)))
+            child = _auth_seconds[scheme]
+            # The child's own values, as Histogram.observe() writes them: bucket i holds the
+            # observations <= its bound and above the previous one (bisect_left: the first
+            # bound >= the value); prometheus_client makes them cumulative when collected.
+            bucket_of = partial(bisect_left, child._upper_bounds)
+            for index, observations in Counter(map(bucket_of, batch)).items():
+                child._buckets[index].inc(observations)
+            child._sum.inc(sum(batch))
+
+
+def _after_fork_in_child() -> None:
+    # The parent's queue is the parent's to flush; the thread did not survive the fork.
+    global _scheduled, _wake, _draining, _flusher
+    for scheme in _pending:
+        _pending[scheme] = deque()
+    _scheduled, _wake, _draining, _flusher = False, threading.Event(), threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(flush_observations)
 
 
 def count_session_cache(hits: int, misses: int) -> None:
@@ -154,6 +250,7 @@ class _Scrape:
             self.source = prometheus_client.REGISTRY
 
     def collect(self) -> Iterator["Metric"]:
+        flush_observations()  # this process's queue: its own requests are all in the answer
         yield from self.source.collect()
         yield from ActiveSessionsCollector().collect()
 

@@ -63,7 +63,11 @@ class JWTSessionAuth(HttpBearer):
         if _get_running_loop() is not None:
             return self._acall(request)
         try:
-            return self._accept(request, access.authenticate_request(request))
+            result = access.authenticate_request(request)
+            if result is None:
+                return self._accept(request, None)
+            request.user = result.user  # `_accept`, inline: every sync request
+            return self.authenticate(request, result)
         except access.AuthenticationFailed as failure:
             raise AuthenticationFailed(failure) from None
 

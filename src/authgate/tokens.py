@@ -115,9 +115,10 @@ class VerifiedTokens:
     def get(self, token: str) -> Claims | None:
         claims = self._claims.get(token)
         if claims is not None:
-            with self._lock:
-                if token in self._claims:
-                    self._claims.move_to_end(token)
+            try:  # most recently used; one OrderedDict call, atomic under the GIL: no lock
+                self._claims.move_to_end(token)
+            except KeyError:  # evicted meanwhile by another thread's put()
+                pass
         return claims
 
     def put(self, token: str, claims: Claims) -> None:

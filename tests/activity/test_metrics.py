@@ -10,13 +10,17 @@ is tests/activity/test_metrics_multiprocess.py.
 
 import json
 import logging
+import os
 
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from authgate import metrics
 from server.logs import JSONFormatter
 
 from ..conftest import bearer, login
+from ..support.processes import wait_until
 
 METRICS = "/metrics"
 
@@ -106,6 +110,43 @@ def test_authentication_time_is_observed_per_scheme(api_client, user, tokens_for
     assert delta(before, after, name, scheme="bearer") == 4  # refused checks are timed too
     assert delta(before, after, name, scheme="token") == 1
     assert delta(before, after, "authgate_authentication_seconds_sum", scheme="bearer") > 0
+
+
+def test_batched_observations_land_in_their_buckets_with_their_sum(api_client, db):
+    before = scrape(api_client)
+    observed = [0.00005, 0.0001, 0.0003, 0.0003, 0.02, 3.0]  # 0.0001 is its bucket's own bound
+    for seconds in observed:
+        metrics.observe_authentication("token", seconds)
+    after = scrape(api_client)  # the scrape takes this process's queue first
+    name = "authgate_authentication_seconds_bucket"
+    cumulative = {"0.0001": 2, "0.00025": 2, "0.0005": 4, "0.01": 4, "0.025": 5, "1.0": 5, "+Inf": 6}
+    for bound, count in cumulative.items():
+        assert delta(before, after, name, scheme="token", le=bound) == count, bound
+    assert delta(before, after, "authgate_authentication_seconds_count", scheme="token") == len(observed)
+    assert delta(before, after, "authgate_authentication_seconds_sum", scheme="token") == pytest.approx(sum(observed))
+
+
+def test_the_flusher_thread_moves_observations_without_a_scrape(db):
+    def count():
+        return REGISTRY.get_sample_value("authgate_authentication_seconds_count", {"scheme": "token"}) or 0.0
+
+    metrics.flush_observations()
+    before = count()
+    for _ in range(5):
+        metrics.observe_authentication("token", 0.001)
+    # Nothing here takes the queue: the process's own thread does, FLUSH_SECONDS later.
+    wait_until(lambda: count() == before + 5, 10 + metrics.FLUSH_SECONDS, "the flush of 5 observations")
+
+
+def test_a_forked_child_does_not_count_its_parents_queued_observations(db):
+    metrics.flush_observations()
+    metrics.observe_authentication("token", 0.001)  # queued: the flusher waits FLUSH_SECONDS
+    pid = os.fork()
+    if pid == 0:  # the child: its queue is empty, the parent's observation is the parent's
+        os._exit(0 if all(not queue for queue in metrics._pending.values()) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    metrics.flush_observations()
 
 
 # -- who may scrape -------------------------------------------------------------------------
@@ -211,7 +252,7 @@ def test_session_cache_hits_and_misses_are_added_in_batches(api_client, user, to
     if not hasattr(store, "cache"):
         pytest.skip("no session cache in this configuration")
     monkeypatch.setattr(store, "STATS_EVERY", 4)
-    store.hits = store.lookups = 0
+    store.misses = store.lookups = 0
     access = tokens_for(user)["access"]
     before = scrape(api_client)
     for _ in range(8):

@@ -2,7 +2,9 @@
 GET /metrics with several gunicorn workers, as `make run` serves it (`-c
 server/gunicorn.conf.py`: prometheus_client's multiprocess mode): after N failed and M
 successful logins, spread over both workers, a scrape shows exactly those increments —
-summed over the workers, whichever one answers the scrape.
+summed over the workers, whichever one answers the scrape. The same for the authentication
+histogram, which each worker batches: its count, buckets and sum after requests served by
+both workers.
 """
 
 import os
@@ -128,6 +130,74 @@ def test_login_counters_are_summed_over_the_workers(server):
     per_process = logins_by_process(server.metrics_dir)
     assert sum(per_process.values()) == SUCCEEDED
     assert len([count for count in per_process.values() if count]) == 2, per_process  # both workers logged some in
+
+
+def histogram_by_process(directory):
+    """{pid: bearer observations} read from each worker's own histogram file."""
+    counts = {}
+    for path in directory.glob("histogram_*.db"):
+        pid = path.stem.split("_")[-1]
+        for key, value, *_rest in MmapedDict.read_all_values_from_file(str(path)):
+            if '"authgate_authentication_seconds_bucket"' in key and '"bearer"' in key:
+                counts[pid] = counts.get(pid, 0) + value
+    return counts
+
+
+def test_the_authentication_histogram_is_right_after_requests_on_both_workers(server):
+    base = server.url
+    response = httpx.post(
+        f"{base}/api/auth/register/",
+        timeout=TIMEOUT,
+        json={"username": "histogram", "email": "histogram@example.com", "password": PASSWORD},
+    )
+    assert response.status_code == 201, response.text
+    response = httpx.post(
+        f"{base}/api/auth/login/", timeout=TIMEOUT, json={"username": "histogram", "password": PASSWORD}
+    )
+    access = response.json()["access"]
+    requests = 60
+    before, files_before = scrape(server), histogram_by_process(server.metrics_dir)
+
+    def get(_):
+        return httpx.get(f"{base}/api/protected/", headers={"Authorization": f"Bearer {access}"}, timeout=TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:  # concurrent: both workers take some
+        assert {r.status_code for r in pool.map(get, range(requests))} == {200}
+
+    bearer = (("scheme", "bearer"),)
+    count = ("authgate_authentication_seconds_count", bearer)
+    # Each worker moves its queue into its file within FLUSH_SECONDS; a scrape takes its own.
+    wait_until(
+        lambda: scrape(server)[count] - before[count] == requests,
+        10 + metrics.FLUSH_SECONDS,
+        "every observation in the scrape",
+    )
+    for _ in range(4):  # whichever worker answers the scrape
+        after = scrape(server)
+        assert after[count] - before[count] == requests
+        buckets = {
+            float(dict(labels)["le"]): after[(name, labels)] - before.get((name, labels), 0)
+            for (name, labels) in after
+            if name == "authgate_authentication_seconds_bucket" and ("scheme", "bearer") in labels
+        }
+        bounds = sorted(buckets)
+        assert buckets[float("inf")] == requests
+        # The sum is of the observations the buckets hold: each lies in (its bucket's lower
+        # bound, its bound], so the sum lies between the bounds weighed by the counts.
+        lower = [0.0, *bounds[:-1]]
+        in_bucket = [buckets[b] - (buckets[lower[i]] if i else 0) for i, b in enumerate(bounds)]
+        total = (
+            after[("authgate_authentication_seconds_sum", bearer)]
+            - before[("authgate_authentication_seconds_sum", bearer)]
+        )
+        assert 0 < total
+        assert (
+            sum(n * a for n, a in zip(in_bucket, lower)) <= total <= sum(n * b for n, b in zip(in_bucket, bounds) if n)
+        )
+    files_after = histogram_by_process(server.metrics_dir)
+    served = {pid: files_after.get(pid, 0) - files_before.get(pid, 0) for pid in files_after}
+    assert sum(served.values()) == requests  # every bucket file counted once: no observation twice
+    assert len([n for n in served.values() if n]) == 2, served  # both workers observed some
 
 
 def test_metrics_refused_through_a_proxy_header(server):

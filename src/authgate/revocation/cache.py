@@ -7,6 +7,10 @@ if the epoch moved since the caller read it — so a database read that started 
 invalidation can never store what it read. Callers take the epoch *before* their read; the
 store (`store.CachingRevocationStore.user_for`) is the only caller that does.
 
+Its lock serializes the writers (`put`, `apply`); a reader takes none: its lookup and its
+move to the most-recent end are each one OrderedDict call (atomic under the GIL), and a
+writer that walks the entries walks a copy.
+
 The cache knows nothing of buses: they report through callbacks that the store wires to
 `apply()` and `clear()`. Every batch it applies is also told to the invalidation listeners
 (`listeners`: live connections end with their session).
@@ -39,9 +43,10 @@ class SessionCache:
         entry = self._entries.get(session_id)
         if entry is None or entry[0] != user_id or time.monotonic() - entry[2] > self.ttl:
             return None
-        with self._lock:
-            if session_id in self._entries:
-                self._entries.move_to_end(session_id)
+        try:  # most recently used; one OrderedDict call, atomic under the GIL: no lock
+            self._entries.move_to_end(session_id)
+        except KeyError:  # dropped meanwhile by another thread: this answer was read before
+            pass
         return entry[1]
 
     def put(self, epoch: int, session_id: str, user_id: str, user: Any) -> None:
@@ -68,8 +73,10 @@ class SessionCache:
                 elif message == FLUSH:
                     self._entries.clear()
             if users and self._entries:
-                for session_id in [sid for sid, entry in self._entries.items() if entry[0] in users]:
-                    del self._entries[session_id]
+                # Over a copy (one C call): a reader's move_to_end() may run between two steps.
+                for session_id, entry in list(self._entries.items()):
+                    if entry[0] in users:
+                        self._entries.pop(session_id, None)
         tell_listeners(messages)
 
     def clear(self) -> None:

@@ -90,11 +90,12 @@ def _private_copy(instance: Any) -> Any:
     """A copy per request, so that a view editing request.user edits no other request's
     (field values are copied; related objects are loaded again if asked for). Cheaper than
     copy.copy() of a model, which pickles its state."""
-    clone = instance.__class__.__new__(instance.__class__)
+    cls = instance.__class__
+    clone = cls.__new__(cls)
     clone.__dict__ = instance.__dict__.copy()
-    clone._state = ModelState()
-    clone._state.db = instance._state.db
-    clone._state.adding = False
+    clone._state = state = ModelState()
+    state.db = instance._state.db
+    state.adding = False
     return clone
 
 
@@ -107,7 +108,7 @@ class CachingRevocationStore(DatabaseRevocationStore):
         self.cache = SessionCache(api_settings.SESSION_CACHE_SIZE, api_settings.SESSION_CACHE_TTL.total_seconds())
         self.bus = bus
         bus.listen(self.cache.apply, self.cache.clear)
-        self.hits = self.lookups = 0
+        self.misses = self.lookups = 0  # hits are the rest: a hit counts nothing of its own
         self._local = threading.local()  # .pending: messages committed inside one_fence(), or None
 
     # -- the request path ------------------------------------------------------------------
@@ -130,17 +131,19 @@ class CachingRevocationStore(DatabaseRevocationStore):
         if self.lookups >= self.STATS_EVERY:
             self._log_stats()
         if not self.bus.trusted():
+            self.misses += 1
             return None
         user = self.cache.get(session_id, user_id)
         if user is None:
+            self.misses += 1
             return None
-        self.hits += 1
         return _private_copy(user)
 
     def _log_stats(self) -> None:
-        logger.debug("session cache: %d hits of %d lookups, %d entries", self.hits, self.lookups, len(self.cache))
-        metrics.count_session_cache(self.hits, self.lookups - self.hits)
-        self.hits = self.lookups = 0
+        hits = self.lookups - self.misses
+        logger.debug("session cache: %d hits of %d lookups, %d entries", hits, self.lookups, len(self.cache))
+        metrics.count_session_cache(hits, self.misses)
+        self.misses = self.lookups = 0
 
     def snapshot(self) -> int | None:
         return self.cache.epoch if self.bus.trusted() else None
