@@ -107,7 +107,7 @@ def test_a_process_whose_subscription_is_down_waits_until_no_process_trusts_its_
         assert not stalled.still_trusts()
 
 
-def test_a_stalled_process_that_was_heard_is_given_up_on_once_its_trust_has_ended(make_bus):
+def two_that_hear_each_other(make_bus):
     a, b = make_bus(), make_bus()
     until_trusted(a)
     until_trusted(b)
@@ -115,19 +115,18 @@ def test_a_stalled_process_that_was_heard_is_given_up_on_once_its_trust_has_ende
     while b._nonce not in a._peers:  # A hears B's heartbeats
         assert time.monotonic() < deadline, "A never heard B"
         time.sleep(0.01)
+    return a, b
+
+
+def test_a_stalled_process_that_was_heard_is_given_up_on_once_its_trust_has_ended(make_bus):
+    a, b = two_that_hear_each_other(make_bus)
     with Stalled(b) as stalled:
         assert a.fence() is False
         assert not stalled.still_trusts()
 
 
 def test_a_process_that_reads_answers_the_fence(make_bus):
-    a, b = make_bus(), make_bus()
-    until_trusted(a)
-    until_trusted(b)
-    deadline = time.monotonic() + 10
-    while b._nonce not in a._peers:
-        assert time.monotonic() < deadline, "A never heard B"
-        time.sleep(0.01)
+    a, _b = two_that_hear_each_other(make_bus)
     answers = []
 
     def fence():
