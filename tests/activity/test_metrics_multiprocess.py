@@ -85,15 +85,20 @@ def test_every_series_exists_at_zero_from_the_first_scrape(server):
     assert "logout_all" in metrics.SESSION_END_REASONS  # what a dashboard alerts on is among them
 
 
-def logins_by_process(directory):
-    """{pid: successful logins} read from each worker's own counter file."""
+def by_process(directory, kind, sample, label):
+    """{pid: sum of `sample` values with `label`} read from each worker's own `kind` file."""
     counts = {}
-    for path in directory.glob("counter_*.db"):
+    for path in directory.glob(f"{kind}_*.db"):
         pid = path.stem.split("_")[-1]
         for key, value, *_rest in MmapedDict.read_all_values_from_file(str(path)):
-            if '"authgate_login_attempts_total"' in key and '"success"' in key:
+            if f'"{sample}"' in key and f'"{label}"' in key:
                 counts[pid] = counts.get(pid, 0) + value
     return counts
+
+
+def logins_by_process(directory):
+    """{pid: successful logins} read from each worker's own counter file."""
+    return by_process(directory, "counter", "authgate_login_attempts_total", "success")
 
 
 def test_login_counters_are_summed_over_the_workers(server):
@@ -134,13 +139,7 @@ def test_login_counters_are_summed_over_the_workers(server):
 
 def histogram_by_process(directory):
     """{pid: bearer observations} read from each worker's own histogram file."""
-    counts = {}
-    for path in directory.glob("histogram_*.db"):
-        pid = path.stem.split("_")[-1]
-        for key, value, *_rest in MmapedDict.read_all_values_from_file(str(path)):
-            if '"authgate_authentication_seconds_bucket"' in key and '"bearer"' in key:
-                counts[pid] = counts.get(pid, 0) + value
-    return counts
+    return by_process(directory, "histogram", "authgate_authentication_seconds_bucket", "bearer")
 
 
 def test_the_authentication_histogram_is_right_after_requests_on_both_workers(server):
