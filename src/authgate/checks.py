@@ -104,6 +104,44 @@ def admin_login_asks_for_the_second_factor(app_configs: Any = None, **kwargs: An
     return []
 
 
+@register(Tags.security)
+def login_sessions_end_when_signed_out(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Django's login sessions (the admin's) must end when their account is signed out
+    everywhere: `SignedOutEverywhereMiddleware` after the authentication middleware."""
+    from django.conf import settings
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.utils.module_loading import import_string
+
+    from .login_sessions import SignedOutEverywhereMiddleware
+
+    def first(kind: type) -> int | None:
+        for position, path in enumerate(settings.MIDDLEWARE):
+            try:
+                found = import_string(path)
+            except ImportError:
+                continue  # Django reports a middleware it cannot import
+            if isinstance(found, type) and issubclass(found, kind):
+                return position
+        return None
+
+    authentication = first(AuthenticationMiddleware)
+    if authentication is None:
+        return []  # no Django login session is ever opened on a request
+    ours = first(SignedOutEverywhereMiddleware)
+    if ours is not None and ours > authentication:
+        return []
+    return [
+        Warning(
+            "Django's login sessions (the admin's) do not end when their account is signed "
+            "out everywhere: SignedOutEverywhereMiddleware is "
+            + ("before the authentication middleware." if ours is not None else "not in MIDDLEWARE."),
+            hint='Add "authgate.login_sessions.SignedOutEverywhereMiddleware" to MIDDLEWARE, '
+            "after django.contrib.auth.middleware.AuthenticationMiddleware.",
+            id="authgate.W011",
+        )
+    ]
+
+
 def _relative_link_settings() -> list[str]:
     from .links import is_absolute
 
