@@ -228,7 +228,6 @@ def test_a_stolen_admin_session_ends_when_its_account_is_signed_out_everywhere(a
     assert again.get("/admin/").status_code == 200
 
 
-
 def test_a_system_check_warns_when_admin_sessions_would_outlive_signing_out_everywhere(settings):
     from django.core import checks
 
@@ -244,6 +243,7 @@ def test_a_system_check_warns_when_admin_sessions_would_outlive_signing_out_ever
     assert warned()
     settings.MIDDLEWARE = [path for path in with_it if "uthentication" not in path and path != ours]
     assert not warned()  # no Django login session on any request: nothing to end
+
 
 # -- leaked signing key ------------------------------------------------------------------------
 def test_rotating_the_signing_key_and_invalidating_all_recovers_from_a_leak(api_client, user, staff_user, tokens_for):
