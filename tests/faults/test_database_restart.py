@@ -119,15 +119,23 @@ class Load:
         refresh, whose outcome it cannot know, it sends the same request again before
         anything else (a logout then answered 401 was done by the first attempt)."""
         clients = {name: httpx.Client(base_url=s.url, timeout=TIMEOUT) for name, s in self.stack.servers.items()}
-        creds: Credentials | None = self.live[index]
+        creds = self.live[index]
+        # The session this client goes on with once its logout is settled: taken from the
+        # spares before the logout starts, so that every client always holds a live session.
+        successor: Credentials | None = None
         pending = ""
         n = 0
         try:
-            while (pending or not self.stop.is_set()) and creds is not None:  # an unknown outcome is settled first
+            while pending or not self.stop.is_set():  # an unknown outcome is settled first
                 n += 1
                 name = "AB"[(n // 2 + index) % 2]
                 client = clients[name]
-                if pending == "logout" or (not pending and n % 11 == 0 and self.spares):
+                if not pending and n % 11 == 0:
+                    with self.lock:
+                        successor = self.spares.pop() if self.spares else None
+                    if successor is not None:
+                        pending = "logout-new"
+                if pending.startswith("logout"):
                     retry = pending == "logout"
                     r = self.call(
                         client, name, "logout", "POST", "/api/auth/logout/", creds.label, headers=bearer(creds.access)
@@ -137,9 +145,10 @@ class Load:
                         if r.status_code == 401 and not retry:
                             self.ledger.problem(f"{creds.label}: logout refused on {name}: {r.text[:200]}")
                         creds.logged_out_at = time.monotonic()
+                        assert successor is not None
                         with self.lock:
                             self.revoked.append(creds)
-                            creds = self.spares.pop() if self.spares else None
+                        creds, successor = successor, None
                 elif pending == "refresh" or (not pending and n % 4 == 0):
                     r = self.call(
                         client,
@@ -172,8 +181,7 @@ class Load:
                 time.sleep(0.01)
         finally:
             with self.lock:
-                if creds is not None:
-                    self.live[index] = creds
+                self.live[index] = creds
             for c in clients.values():
                 c.close()
 
