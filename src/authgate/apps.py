@@ -33,9 +33,11 @@ class AuthgateConfig(AppConfig):
 
 
 def _connect_notifications() -> None:
-    """Security notices: a sign-in from a new device (every way in opens a session), refresh
-    token reuse, and a saved password change from any path."""
+    """Security notices: a sign-in from a new device (every way in opens a session, or a
+    Django login session: the admin's), refresh token reuse, and a saved password change
+    from any path."""
     from django.conf import settings
+    from django.contrib.auth import user_logged_in
     from django.db.models.signals import post_save
 
     from . import notifications, signals
@@ -47,6 +49,7 @@ def _connect_notifications() -> None:
     signals.refresh_reuse_detected.connect(
         notifications.on_refresh_reuse, sender=Session, dispatch_uid="authgate.notifications.refresh_reuse"
     )
+    user_logged_in.connect(notifications.on_django_login, dispatch_uid="authgate.notifications.django_login")
     post_save.connect(
         notifications.on_user_saved,
         sender=settings.AUTH_USER_MODEL,

@@ -11,7 +11,9 @@ Invariants:
   logout everywhere, an admin's logout of the user, invalidate-all; a password change ends
   it already through Django's session hash), and one that carries no beginning (opened
   before this rule) once any cutoff applies; the request then goes on anonymous. A request
-  without a Django login session costs nothing (no query).
+  without a Django login session costs nothing (no query);
+- the answer to a Django login carries the device cookie that login was given
+  (`authgate.notifications`: a sign-in from a new device is told by mail).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from . import cutoffs
+from . import cutoffs, notifications
 
 SIGNED_IN_AT = "authgate_signed_in_at"  # in the Django session: Unix time of the login
 
@@ -50,3 +52,7 @@ class SignedOutEverywhereMiddleware(MiddlewareMixin):
             return
         session.flush()  # type: ignore[union-attr]
         request.user = AnonymousUser()
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        notifications.set_device_cookie(request, response)  # only after a login gave one
+        return response

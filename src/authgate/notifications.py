@@ -198,7 +198,8 @@ def recognise(user: User, request: HttpRequest | None, *, user_agent: str = "", 
     agent_key = _hash(f"agent|{user_agent}|{_network(ip)}")
     keys = [agent_key] + ([_hash(f"cookie|{cookie}")] if cookie else [])
     if request is not None and not cookie:
-        issued = secrets.token_urlsafe(24)
+        # One cookie per answer, when two ways of signing in both look at one request.
+        issued = getattr(request, _REQUEST_ATTRIBUTE, None) or secrets.token_urlsafe(24)
         setattr(request, _REQUEST_ATTRIBUTE, issued)
         keys.append(_hash(f"cookie|{issued}"))
     known = KnownDevice.objects.filter(user_id=user.pk)
@@ -258,6 +259,27 @@ def on_session_opened(
         return
     if new:
         notify(NEW_DEVICE, user, request, device=session.device or session.user_agent, ip=ip)
+
+
+def on_django_login(sender: type, request: HttpRequest | None = None, user: Any = None, **kwargs: Any) -> None:
+    """Django's `user_logged_in` for a login that opened a Django login session (the admin's
+    form, django-allauth's views): a device not seen before is told, as for a session."""
+    from django.contrib.auth import SESSION_KEY
+
+    session = getattr(request, "session", None)
+    if request is None or user is None or session is None or SESSION_KEY not in session:
+        return  # authgate's own logins open no Django session: `on_session_opened` hears them
+    from .net import client_ip
+
+    ip = client_ip(request) or ""
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    try:
+        new = recognise(user, request, user_agent=user_agent, ip=ip)
+    except Exception:  # noqa: BLE001 — a notice must never break a login
+        logger.exception("Could not check the device of a sign-in.")
+        return
+    if new:
+        notify(NEW_DEVICE, user, request, device=user_agent, ip=ip)
 
 
 def on_refresh_reuse(sender: type, session: Session, user_id: object = None, **kwargs: Any) -> None:

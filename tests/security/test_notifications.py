@@ -116,3 +116,19 @@ def test_known_devices_are_bounded_for_clients_that_never_send_the_cookie_back(u
         request = RequestFactory().post("/api/auth/login/", **PHONE)
         notifications.recognise(user, request, user_agent=PHONE["HTTP_USER_AGENT"], ip=PHONE["REMOTE_ADDR"])
     assert KnownDevice.objects.filter(user=user).count() <= notifications.MAX_DEVICES
+
+
+def test_a_sign_in_to_the_django_admin_from_a_new_device_is_mailed_too(staff_user, smtp):
+    from django.test import Client
+
+    sign_in(APIClient(), LAPTOP, username="root")  # the account's first device
+    admin = Client(**PHONE)
+    answer = admin.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD})
+    assert answer.status_code == 302
+    assert answer.cookies[notifications.DEVICE_COOKIE_NAME]["httponly"]  # known by it next time
+    (mail,) = delivered(smtp, staff_user.email)
+    assert NEW_SIGN_IN in mail.subject and "iPhone" in mail.text and "203.0.113.80" in mail.text
+    admin.post("/admin/logout/")
+    assert admin.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD}).status_code == 302
+    sign_in(APIClient(), PHONE, username="root")  # no cookie: the same agent and network
+    assert len(delivered(smtp, staff_user.email)) == 1
