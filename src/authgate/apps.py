@@ -34,11 +34,11 @@ class AuthgateConfig(AppConfig):
 
 def _connect_notifications() -> None:
     """Security notices: a sign-in from a new device (every way in opens a session, or a
-    Django login session: the admin's), refresh token reuse, and a saved password change
-    from any path."""
+    Django login session: the admin's), refresh token reuse, and a saved password or email
+    change from any path."""
     from django.conf import settings
     from django.contrib.auth import user_logged_in
-    from django.db.models.signals import post_save
+    from django.db.models.signals import post_save, pre_save
 
     from . import notifications, signals
     from .models import Session
@@ -50,6 +50,9 @@ def _connect_notifications() -> None:
         notifications.on_refresh_reuse, sender=Session, dispatch_uid="authgate.notifications.refresh_reuse"
     )
     user_logged_in.connect(notifications.on_django_login, dispatch_uid="authgate.notifications.django_login")
+    user_model = settings.AUTH_USER_MODEL
+    pre_save.connect(notifications.note_previous_email, sender=user_model, dispatch_uid="authgate.notifications.email")
+    post_save.connect(notifications.on_email_saved, sender=user_model, dispatch_uid="authgate.notifications.email")
     post_save.connect(
         notifications.on_user_saved,
         sender=settings.AUTH_USER_MODEL,

@@ -295,6 +295,47 @@ def on_refresh_reuse(sender: type, session: Session, user_id: object = None, **k
     )
 
 
+_PREVIOUS_EMAIL = "_authgate_previous_email"
+
+
+def note_previous_email(
+    sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """`pre_save` of the user model: the address an account had, when this save changes it
+    (one read, only for a save that may write the address: not a login's `last_login`)."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    from .recovery import EMAIL_CHANGE_TOLD
+
+    field = sender.get_email_field_name()
+    if raw or instance._state.adding or getattr(instance, EMAIL_CHANGE_TOLD, False):
+        return
+    if update_fields is not None and field not in update_fields:
+        return
+    try:
+        sender._meta.get_field(field)
+    except FieldDoesNotExist:
+        return
+    stored = sender._default_manager.filter(pk=instance.pk).values_list(field, flat=True).first()
+    new = getattr(instance, field, "") or ""
+    if stored and stored.casefold() != new.casefold():
+        setattr(instance, _PREVIOUS_EMAIL, stored)
+
+
+def on_email_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """`post_save`: an address changed by any other path (the Django admin, code) is told
+    to the previous address, as the account's own change is."""
+    from .recovery import EMAIL_CHANGE_TOLD
+
+    instance.__dict__.pop(EMAIL_CHANGE_TOLD, None)  # for this save only
+    old = instance.__dict__.pop(_PREVIOUS_EMAIL, None)
+    if old is None or raw or created:
+        return
+    from .net import remembered_request
+
+    notify(EMAIL_CHANGED, instance, remembered_request(instance), to=old, old_email=old)
+
+
 def on_user_saved(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
     """A saved password change (`set_password()` then `save()`, from any path). The request,
     when a view made the change, is the one it noted on the user (`net.remember_request`)."""

@@ -48,6 +48,9 @@ logger = logging.getLogger("authgate.recovery")
 # Hooks for other apps; each is sent with `sender=<user model>, user=..., request=...`.
 password_reset = Signal()  # a reset link set a new password (every session was ended)
 email_verified = Signal()  # a verification link proved the address
+# Marks a user whose address this save changes and whose previous address the caller
+# tells itself (rate-limited): the notifications' receivers then stay quiet for that save.
+EMAIL_CHANGE_TOLD = "_authgate_email_change_told"
 email_changed = Signal()  # the user changed their address (also `old_email`)
 account_deleted = Signal()  # sent before the user row is deleted
 
@@ -262,6 +265,7 @@ def confirm_pending_email(user: User, request: HttpRequest | None = None) -> str
             if identity.taken(new_email, user):
                 raise EmailTaken()
             setattr(user, field, new_email)
+            setattr(user, EMAIL_CHANGE_TOLD, True)  # the view tells the old address itself
             user.save(update_fields=[field])  # the receivers check and rebuild the login keys
             record.email, record.verified_at = new_email, timezone.now()
             record.pending_email, record.pending_since = "", None

@@ -132,3 +132,33 @@ def test_a_sign_in_to_the_django_admin_from_a_new_device_is_mailed_too(staff_use
     assert admin.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD}).status_code == 302
     sign_in(APIClient(), PHONE, username="root")  # no cookie: the same agent and network
     assert len(delivered(smtp, staff_user.email)) == 1
+
+
+def test_an_email_changed_in_the_django_admin_tells_the_old_address_once(user, staff_user, smtp):
+    from django.test import Client
+
+    staff_user.is_superuser = True
+    staff_user.save(update_fields=["is_superuser"])
+    admin = Client()
+    admin.force_login(staff_user)
+    form = admin.get(f"/admin/auth/user/{user.pk}/change/")
+    assert form.status_code == 200
+    data = {
+        "username": "alice",
+        "email": "alice.elsewhere@example.com",
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "initial-date_joined_0": "2026-01-01",
+        "initial-date_joined_1": "00:00:00",
+    }
+    saved = admin.post(f"/admin/auth/user/{user.pk}/change/", data)
+    assert saved.status_code == 302, saved.content[:2000]
+    (mail,) = delivered(smtp)  # to the previous address
+    assert "email address" in mail.subject and "alice.elsewhere@example.com" in mail.text
+    user.refresh_from_db()
+    user.first_name = "Alice"
+    user.save()  # a save that leaves the address alone tells nobody
+    user.email = "ALICE.ELSEWHERE@example.com"
+    user.save(update_fields=["email"])  # nor does a change of case only
+    assert delivered(smtp, "alice.elsewhere@example.com") == [] and len(delivered(smtp)) == 1
