@@ -17,6 +17,7 @@ pass and skip the checks (node, docs, lint, types).
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import os
@@ -166,32 +167,48 @@ def slowest(report: Path, count: int = 12) -> list[tuple[float, str]]:
     return sorted(timed, reverse=True)[:count]
 
 
-def run_pytest(
+@dataclass
+class Job:
+    """One pass or check, ready to start: its command, and what to do with its outcome."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    heading: str
+    finish: Any  # (rc, output or None, seconds) -> None
+    output: Path | None = None  # where its output goes while it runs beside others
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+
+def pytest_job(
     tally: Tally, spec: dict[str, Any], python: Path, markers: str, urls: dict[str, str], extra: list[str], tmp: Path
-) -> None:
+) -> Job:
     name = spec["name"]
     env = {k: v for k, v in os.environ.items() if k not in spec.get("unset", [])}
     env.update({k: v.format(**urls) for k, v in spec.get("env", {}).items()})
     report = tmp / f"{name.replace('/', '_')}.xml"
     cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", markers, f"--junitxml={report}"]
     cmd += [*spec.get("args", []), *extra]
-    print(f"\n== pytest ({name}; {versions(python)}) -m '{markers}' ==", flush=True)
-    started = time.monotonic()
-    rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
-    if rc == 5:  # nothing selected: not a failure
-        rc = 0
-    passed, failed, skipped = junit_counts(report)
-    print(f"-- slowest tests of {name}:")
-    for seconds, test in slowest(report):
-        print(f"   {seconds:7.1f}s  {test}")
-    kept = ROOT / "test-results"
-    kept.mkdir(exist_ok=True)
-    if report.exists():
-        shutil.copy(report, kept / report.name)
-    if rc != 0:
-        tally.broken = True
-        failed = max(failed, 1)  # a crash before any report still fails the pass
-    tally.add(name, passed, failed, skipped, time.monotonic() - started, f"exit {rc}")
+
+    def finish(rc: int, output: str | None, seconds: float) -> None:
+        if rc == 5:  # nothing selected: not a failure
+            rc = 0
+        passed, failed, skipped = junit_counts(report)
+        print(f"-- slowest tests of {name}:")
+        for took, test in slowest(report):
+            print(f"   {took:7.1f}s  {test}")
+        kept = ROOT / "test-results"
+        kept.mkdir(exist_ok=True)
+        if report.exists():
+            shutil.copy(report, kept / report.name)
+        if rc != 0:
+            tally.broken = True
+            failed = max(failed, 1)  # a crash before any report still fails the pass
+        tally.add(name, passed, failed, skipped, seconds, f"exit {rc}")
+
+    heading = f"\n== pytest ({name}; {versions(python)}) -m '{markers}' =="
+    return Job(name, cmd, env, heading, finish)
 
 
 def node_counts(output: str) -> tuple[int, int, int]:
@@ -204,32 +221,66 @@ def node_counts(output: str) -> tuple[int, int, int]:
     return counts["pass"], counts["fail"], counts["skipped"]
 
 
-def run_check(tally: Tally, spec: dict[str, Any], tmp: Path) -> None:
+def check_job(tally: Tally, spec: dict[str, Any], tmp: Path) -> Job | None:
     name = spec["name"]
     cmd = [part.format(tmp=tmp) for part in spec["command"]]
     if shutil.which(cmd[0]) is None and not (ROOT / cmd[0]).exists():
         tally.not_run(name, f"{cmd[0]} is not installed")
-        return
+        return None
     env = {**os.environ, **spec.get("env", {})}
-    print(f"\n== {name}: {' '.join(cmd)} ==", flush=True)
-    started = time.monotonic()
-    if spec.get("runner") == "node":
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        output = []
-        for text in proc.stdout:
-            sys.stdout.write(text)
-            output.append(text)
-        rc = proc.wait()
-        passed, failed, skipped = node_counts("".join(output))
+
+    def finish(rc: int, output: str | None, seconds: float) -> None:
+        if spec.get("runner") == "node":
+            passed, failed, skipped = node_counts(output or "")
+            if rc != 0:
+                failed = max(failed, 1)
+        else:
+            passed, failed, skipped = (1, 0, 0) if rc == 0 else (0, 1, 0)
         if rc != 0:
-            failed = max(failed, 1)
-    else:
-        rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
-        passed, failed, skipped = (1, 0, 0) if rc == 0 else (0, 1, 0)
-    if rc != 0:
-        tally.broken = True
-    tally.add(name, passed, failed, skipped, time.monotonic() - started, f"exit {rc}")
+            tally.broken = True
+        tally.add(name, passed, failed, skipped, seconds, f"exit {rc}")
+
+    return Job(name, cmd, env, f"\n== {name}: {' '.join(cmd)} ==", finish)
+
+
+def run_stage(jobs: list[Job], tmp: Path) -> None:
+    """Runs `jobs` at the same time and lets each count its outcome. One alone streams its
+    output as it goes; several write to files, each printed whole as soon as it has ended."""
+    if len(jobs) == 1:
+        (job,) = jobs
+        print(job.heading, flush=True)
+        job.started = time.monotonic()
+        process = subprocess.Popen(job.cmd, cwd=ROOT, env=job.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert process.stdout is not None
+        chunks = []
+        for chunk in iter(functools.partial(process.stdout.read1, 65536), b""):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            chunks.append(chunk)
+        rc = process.wait()
+        job.finish(rc, b"".join(chunks).decode(errors="replace"), time.monotonic() - job.started)
+        return
+    print(f"\n== running at once: {', '.join(job.name for job in jobs)} ==", flush=True)
+    for job in jobs:
+        job.output = tmp / f"{job.name.replace('/', '_').replace(' ', '_')}.out"
+        job.started = time.monotonic()
+        with open(job.output, "wb") as out:
+            job.process = subprocess.Popen(job.cmd, cwd=ROOT, env=job.env, stdout=out, stderr=subprocess.STDOUT)
+    running = list(jobs)
+    while running:
+        ended = [job for job in running if job.process is not None and job.process.poll() is not None]
+        if not ended:
+            time.sleep(0.5)
+            continue
+        for job in ended:
+            running.remove(job)
+            assert job.process is not None and job.output is not None
+            seconds = time.monotonic() - job.started
+            text = job.output.read_bytes().decode(errors="replace")
+            print(job.heading + f" (ran beside the others; {seconds:.0f} s)", flush=True)
+            sys.stdout.write(text)
+            job.finish(job.process.returncode, text, seconds)
+            sys.stdout.flush()
 
 
 def prepare(tally: Tally) -> bool:
@@ -262,7 +313,8 @@ def main(extra: list[str]) -> int:
     urls = {key: service_url(spec) for key, spec in matrix.get("services", {}).items()}
     with tempfile.TemporaryDirectory(prefix="authgate-test.") as tmp_name:
         tmp = Path(tmp_name)
-        for spec in matrix["pytest"]:
+        stages: dict[Any, list[Job]] = {}  # in the order they first appear
+        for index, spec in enumerate(matrix["pytest"]):
             if any(up[s] for s in spec.get("unless", [])):
                 continue
             missing = [s for s in spec.get("needs", []) if not up[s]]
@@ -280,10 +332,15 @@ def main(extra: list[str]) -> int:
                 if python is None:
                     tally.not_run(spec["name"], reason)
                     continue
-            run_pytest(tally, spec, python, markers, urls, extra, tmp)
+            job = pytest_job(tally, spec, python, markers, urls, extra, tmp)
+            stages.setdefault(spec.get("stage", f"pytest {index}"), []).append(job)
         if not extra:
-            for spec in matrix.get("check", []):
-                run_check(tally, spec, tmp)
+            for index, spec in enumerate(matrix.get("check", [])):
+                check = check_job(tally, spec, tmp)
+                if check is not None:
+                    stages.setdefault(spec.get("stage", f"check {index}"), []).append(check)
+        for jobs in stages.values():
+            run_stage(jobs, tmp)
     print(f"\n== summary ({time.monotonic() - started:.0f} s) ==")
     print("\n".join(tally.lines))
     print(f"total: {tally.passed} passed, {tally.failed} failed, {tally.skipped} skipped")
