@@ -87,10 +87,15 @@ def test_a_successful_login_commits_its_writes_once(api_client, user):
     writes_outside = [sql for sql in outside if sql.startswith(WRITES)]
     assert len(writes_outside) == 1 and '"authgate_attemptcounter"' in writes_outside[0]  # the reservation
     # The whole login: the account (once), the spent counts, the reservation, one EXISTS per
-    # kind of second factor, the transaction (BEGIN, session, device, last_login, activity,
-    # the counts' reset in two statements, COMMIT), and the address row for the answer.
+    # kind of second factor, the transaction (BEGIN, the account's row held, session, device,
+    # last_login, activity, the counts' reset in two statements, COMMIT), and the address
+    # row for the answer.
     factor_checks = sum(1 for sql in outside if sql.startswith("SELECT 1 AS"))
-    assert len(statements) == 12 + factor_checks, statements
+    assert len(statements) == 13 + factor_checks, statements
+    held = inside[0]  # first: a deletion of the account waits for this commit
+    assert held.startswith("SELECT") and '"auth_user"' in held, inside
+    if connection.vendor == "postgresql":
+        assert held.endswith("FOR NO KEY UPDATE"), held
     assert len([sql for sql in outside if '"auth_user"' in sql]) == 1  # the name is resolved once
 
 

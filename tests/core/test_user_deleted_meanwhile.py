@@ -16,7 +16,10 @@ started by a query wrapper on the request's connection at one of three moments:
   moment there the deletion waits; the wrapper cannot see that and waits a second.)
 - "before the end": right after the request's authentication read its session (outside
   any transaction), the deletion runs to its commit; the end then finds the user gone;
-- "before the user's row is written" (a password change's save): the save finds no row.
+- "before the user's row is written" (a password change's save): the save finds no row;
+- "after the login read the user": a login's lookup of the account by its name has read
+  the row, the deletion runs to its commit, then the login checks the password and opens
+  its session for a user that is gone.
 
 The answers decided (docs/concepts.md, "A user deleted while their sessions end"): an end that finds the session gone with its user
 answers as if it had ended it — 200, like two logouts racing on one session; an admin's
@@ -39,6 +42,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.portable]
 
 READ, UPDATED, BEFORE = "after the end read them", "after the end updated them", "before the end"
 SAVE = "before the user's row is written"
+LOGIN = "after the login read the user"
 
 
 class DeletionOfUser:
@@ -63,6 +67,9 @@ class DeletionOfUser:
         return result
 
     def _is_the_moment(self, sql):
+        if self.when == LOGIN:  # the account looked up by its login name, its password not checked yet
+            user_table = f'"{get_user_model()._meta.db_table}"'
+            return user_table in sql and sql.lstrip().upper().startswith("SELECT") and not connection.in_atomic_block
         if '"authgate_session"' not in sql or self.when == SAVE:
             return False
         if self.when == BEFORE:
@@ -74,7 +81,7 @@ class DeletionOfUser:
         self.thread = threading.Thread(target=self._delete, daemon=True)
         self.thread.start()
         self._connected.wait(10)
-        if self.when in (BEFORE, SAVE):
+        if self.when in (BEFORE, SAVE, LOGIN):
             self.thread.join(30)
             return
         deadline = time.monotonic() + (10 if connection.vendor == "postgresql" else 1)
@@ -231,3 +238,14 @@ def test_a_password_change_whose_user_was_deleted_before_the_save_answers_revoke
     assert response.status_code == 401, response.content
     assert (response.json()["code"], response.json()["reason"]) == ("token_not_valid", "revoked")
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_login_whose_user_is_deleted_meanwhile_answers_json_and_opens_nothing(make_user):
+    alice = make_user("alice")
+    client = APIClient()
+    client.raise_request_exception = False
+    send = lambda: client.post("/api/auth/login/", {"username": "alice", "password": PASSWORD}, format="json")  # noqa: E731
+    response, _ = with_deletion(alice, LOGIN, send)
+    assert response["Content-Type"] == "application/json"
+    assert response.status_code == 401, response.content
+    assert not Session.objects.exists()

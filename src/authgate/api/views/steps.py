@@ -89,8 +89,13 @@ def login_response(
     One transaction for what a login writes: the session row, its `login_succeeded`
     activity row, `last_login` (Django's `user_logged_in`), a device seen for the first
     time, and last the password gate's reset of the failed-login counts when the check
-    left it waiting (last, so the address's counter row is locked only until the commit)."""
+    left it waiting (last, so the address's counter row is locked only until the commit).
+    It begins by holding the account's row: an account deleted since its password was
+    checked gets the answer an unknown one gets (401), and a deletion that comes later
+    waits for this commit."""
     with transaction.atomic(using=router.db_for_write(Session), savepoint=False):
+        if not _hold_the_account(user):
+            raise InvalidCredentials()
         session, pair = sessions.open_session(
             user,
             device=device,
@@ -113,6 +118,14 @@ def login_response(
         rotate_token(request._request)
         return response
     return Response({**pair.as_dict(), **body})
+
+
+def _hold_the_account(user: User) -> bool:
+    """Inside a login's transaction: lock the account's row with the lock its `last_login`
+    update takes anyway (PostgreSQL's FOR NO KEY UPDATE: logins of one account already
+    queue on it, a deletion waits for it), taken first; False when the row is gone."""
+    rows = type(user)._default_manager.select_for_update(no_key=True).filter(pk=user.pk)
+    return rows.exists()
 
 
 def _count_refused_refresh(request: Request, error: TokenError) -> None:
