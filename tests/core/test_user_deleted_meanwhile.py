@@ -49,9 +49,10 @@ class DeletionOfUser:
     """Deletes one user from a thread with its own database connection, once the request's
     connection reaches the chosen moment (see the module's docstring)."""
 
-    def __init__(self, user_pk, when):
+    def __init__(self, user_pk, when, change=None):
         self.user_pk = user_pk
         self.when = when
+        self.change = change  # instead of the deletion: another write of the user's row
         self.thread = None
         self.error = None
         self.backend_pid = None
@@ -103,7 +104,10 @@ class DeletionOfUser:
             if own.vendor == "postgresql":
                 self.backend_pid = own.connection.info.backend_pid
             self._connected.set()
-            get_user_model().objects.get(pk=self.user_pk).delete()
+            if self.change is not None:
+                self.change(get_user_model().objects.filter(pk=self.user_pk))
+            else:
+                get_user_model().objects.get(pk=self.user_pk).delete()
         except Exception as error:  # noqa: BLE001 — reported by finish()
             self.error = error
         finally:
@@ -123,10 +127,10 @@ def log_in(client, user):
     return response.json()
 
 
-def with_deletion(user, when, send):
-    """Run `send()` (one request) while `user` is deleted at `when`; (the response, whether
-    the deletion waited for the request's transaction)."""
-    deletion = DeletionOfUser(user.pk, when)
+def with_deletion(user, when, send, change=None):
+    """Run `send()` (one request) while `user` is deleted (or `change`d) at `when`; (the
+    response, whether the deletion waited for the request's transaction)."""
+    deletion = DeletionOfUser(user.pk, when, change)
     with connection.execute_wrapper(deletion):
         response = send()
     deletion.finish()
@@ -249,3 +253,16 @@ def test_a_login_whose_user_is_deleted_meanwhile_answers_json_and_opens_nothing(
     assert response["Content-Type"] == "application/json"
     assert response.status_code == 401, response.content
     assert not Session.objects.exists()
+
+
+def test_a_login_whose_user_is_deactivated_meanwhile_opens_no_session_to_revive(make_user):
+    """Deactivated while its password was being checked: the login answers what an inactive
+    account gets and leaves no session that a later reactivation would bring back."""
+    alice = make_user("alice")
+    client = APIClient()
+    client.raise_request_exception = False
+    send = lambda: client.post("/api/auth/login/", {"username": "alice", "password": PASSWORD}, format="json")  # noqa: E731
+    response, _ = with_deletion(alice, LOGIN, send, change=lambda rows: rows.update(is_active=False))
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "invalid_credentials"
+    assert not Session.objects.filter(user_id=alice.pk).exists()

@@ -90,9 +90,9 @@ def login_response(
     activity row, `last_login` (Django's `user_logged_in`), a device seen for the first
     time, and last the password gate's reset of the failed-login counts when the check
     left it waiting (last, so the address's counter row is locked only until the commit).
-    It begins by holding the account's row: an account deleted since its password was
-    checked gets the answer an unknown one gets (401), and a deletion that comes later
-    waits for this commit."""
+    It begins by holding the account's row: an account deleted or deactivated since its
+    password was checked gets the answer an unknown one gets (401), and a deletion that
+    comes later waits for this commit."""
     with transaction.atomic(using=router.db_for_write(Session), savepoint=False):
         if not _hold_the_account(user):
             raise InvalidCredentials()
@@ -123,8 +123,13 @@ def login_response(
 def _hold_the_account(user: User) -> bool:
     """Inside a login's transaction: lock the account's row with the lock its `last_login`
     update takes anyway (PostgreSQL's FOR NO KEY UPDATE: logins of one account already
-    queue on it, a deletion waits for it), taken first; False when the row is gone."""
-    rows = type(user)._default_manager.select_for_update(no_key=True).filter(pk=user.pk)
+    queue on it, a deletion or deactivation waits for it), taken first; False when the row
+    is gone or no longer active (changed while its password was being checked: a session
+    opened now would outlive the deactivation and come back with a reactivation)."""
+    model = type(user)
+    rows = model._default_manager.select_for_update(no_key=True).filter(pk=user.pk)
+    if any(field.name == "is_active" for field in model._meta.concrete_fields):
+        rows = rows.filter(is_active=True)
     return rows.exists()
 
 
