@@ -70,6 +70,16 @@ def unregister(connection: LiveConnection) -> None:
                 del _by_session[connection.claims.session_id]
 
 
+def drain(timeout: float = 30.0) -> None:
+    """Wait until the re-reads of sessions asked for so far are done (their worker thread
+    reads the database on a connection of its own): for a shutdown, or a test about to
+    empty its database."""
+    with _lock:
+        executor = _executor
+    if executor is not None:
+        executor.submit(lambda: None).result(timeout)
+
+
 def connections_of(session_id: str) -> set[LiveConnection]:
     with _lock:
         return set(_by_session.get(session_id, ()))
