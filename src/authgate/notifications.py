@@ -251,14 +251,7 @@ def on_session_opened(
     sender: type, session: Session, user: User, request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     """Every way in opens a session here: a sign-in from a device not seen before is told."""
-    ip = str(session.ip or "")
-    try:
-        new = recognise(user, request, user_agent=session.user_agent, ip=ip)
-    except Exception:  # noqa: BLE001 — a notice must never break a login
-        logger.exception("Could not check the device of a sign-in.")
-        return
-    if new:
-        notify(NEW_DEVICE, user, request, device=session.device or session.user_agent, ip=ip)
+    _tell_a_new_device(user, request, session.user_agent, str(session.ip or ""), session.device)
 
 
 def on_django_login(sender: type, request: HttpRequest | None = None, user: Any = None, **kwargs: Any) -> None:
@@ -271,15 +264,18 @@ def on_django_login(sender: type, request: HttpRequest | None = None, user: Any 
         return  # authgate's own logins open no Django session: `on_session_opened` hears them
     from .net import client_ip
 
-    ip = client_ip(request) or ""
-    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    _tell_a_new_device(user, request, request.META.get("HTTP_USER_AGENT", ""), client_ip(request) or "")
+
+
+def _tell_a_new_device(user: User, request: HttpRequest | None, user_agent: str, ip: str, device: str = "") -> None:
+    """Remember the device of a sign-in, and mail the user if the account never saw it."""
     try:
         new = recognise(user, request, user_agent=user_agent, ip=ip)
     except Exception:  # noqa: BLE001 — a notice must never break a login
         logger.exception("Could not check the device of a sign-in.")
         return
     if new:
-        notify(NEW_DEVICE, user, request, device=user_agent, ip=ip)
+        notify(NEW_DEVICE, user, request, device=device or user_agent, ip=ip)
 
 
 def on_refresh_reuse(sender: type, session: Session, user_id: object = None, **kwargs: Any) -> None:
